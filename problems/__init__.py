@@ -1,0 +1,7 @@
+"""Problem plugins: free energies with exact or reference solutions (``wgflow.problems``)."""
+
+from .aggregation import Aggregation
+from .fokker_planck import OrnsteinUhlenbeck
+from .porous_medium import PorousMedium
+
+__all__ = ["Aggregation", "OrnsteinUhlenbeck", "PorousMedium"]

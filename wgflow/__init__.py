@@ -1,0 +1,44 @@
+"""wgflow: Wasserstein gradient flows on grids, by JKO steps and with interacting particles.
+
+Core objects are importable from here; solvers live in ``wgflow.solvers`` and problem
+plugins in ``wgflow.problems``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import driver, io, trackers
+from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
+from .grid import Grid
+from .interactions import PairwiseInteraction, SeparableInteraction
+from .io import open, save
+from .measures import GridMeasure, ParticleMeasure
+from .trackers import BlowUpError, RunInterrupted, RunStopped, WallTimeExceeded
+from .validation import ParameterError
+
+try:
+    __version__ = version("wgflow")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BlowUpError",
+    "Entropy",
+    "FreeEnergy",
+    "Grid",
+    "GridEnergy",
+    "GridMeasure",
+    "PairwiseInteraction",
+    "ParameterError",
+    "ParticleMeasure",
+    "PorousMediumEnergy",
+    "Potential",
+    "RunInterrupted",
+    "RunStopped",
+    "SeparableInteraction",
+    "WallTimeExceeded",
+    "driver",
+    "io",
+    "open",
+    "save",
+    "trackers",
+]

@@ -1,0 +1,271 @@
+r"""Free energies ``E[ρ] = ∫V dρ + ½∫∫U dρ dρ + ∫H(ρ)`` and their first variations.
+
+The Wasserstein gradient flow of ``E`` is ``∂t ρ = ∇·(ρ ∇Ψ[ρ])`` with
+``Ψ[ρ] = δE/δρ = V + ∫U(·, θ′) dρ(θ′) + H′(ρ)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+from scipy.special import xlogy
+
+from .grid import Grid
+from .interactions import PairwiseInteraction, SeparableInteraction
+from .measures import GridMeasure
+from .validation import ParameterError, check_positive, check_real, strict_keywords
+
+
+class Potential:
+    """External potential ``V(θ)``.
+
+    Parameters
+    ----------
+    value : callable or ndarray
+        ``V(points)`` for points of shape ``(..., D)`` returning ``(...)``; or an array of
+        values at the cell centres of one particular grid.
+    gradient : callable, optional
+        ``∇V``, shape ``(..., D)`` → ``(..., D)``; used by particle solvers.
+    name : str
+    """
+
+    @strict_keywords
+    def __init__(self, value, gradient: Callable | None = None, name: str = "V") -> None:
+        if not callable(value):
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("value: potential array contains non-finite values")
+            value = arr
+        if gradient is not None and not callable(gradient):
+            raise ParameterError("gradient: need a callable or None")
+        self.value = value
+        self.gradient = gradient
+        self.name = name
+
+    def on_grid(self, grid: Grid) -> np.ndarray:
+        """Values at the cell centres, shape ``grid.shape``."""
+        if callable(self.value):
+            v = np.asarray(self.value(grid.points()), dtype=float)
+        else:
+            v = self.value
+        if v.shape != grid.shape:
+            raise ValueError(f"potential {self.name}: need shape {grid.shape} on the grid, got {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"potential {self.name}: non-finite values on the grid")
+        return v
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+
+class InternalEnergy(Protocol):
+    """Convex internal energy density ``H(ρ)``."""
+
+    def density(self, rho: np.ndarray) -> np.ndarray: ...  # H(ρ)
+    def derivative(self, rho: np.ndarray) -> np.ndarray: ...  # H′(ρ)
+    def diffusivity(self, rho: np.ndarray) -> np.ndarray: ...  # ρ H″(ρ) = P′(ρ)
+    def describe(self) -> dict: ...
+
+
+class Entropy:
+    r"""Boltzmann entropy ``H(ρ) = β⁻¹ ρ log ρ``: linear diffusion ``β⁻¹ Δρ``.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature, ``0 < β < ∞``.
+    floor : float
+        Densities below ``floor`` are treated as ``floor`` inside ``log`` (``H′`` finite at 0).
+    """
+
+    convex = True
+
+    @strict_keywords
+    def __init__(self, beta: float, floor: float = 1e-300) -> None:
+        self.beta = check_positive("beta", beta)
+        self.floor = check_positive("floor", floor)
+
+    @property
+    def diffusion(self) -> float:
+        """Diffusion coefficient ``1/β``."""
+        return 1.0 / self.beta
+
+    def density(self, rho):
+        return xlogy(rho, rho) / self.beta
+
+    def derivative(self, rho):
+        return (np.log(np.maximum(rho, self.floor)) + 1.0) / self.beta
+
+    def diffusivity(self, rho):
+        return np.full_like(np.asarray(rho, dtype=float), 1.0 / self.beta)
+
+    def describe(self) -> dict:
+        return {"kind": "entropy", "beta": self.beta}
+
+
+class PorousMediumEnergy:
+    r"""Porous-medium energy ``H(ρ) = c ρ^m/(m−1)``: nonlinear diffusion ``c Δρ^m``.
+
+    Parameters
+    ----------
+    m : float
+        Exponent, ``m > 1``.
+    coefficient : float
+        ``c > 0``.
+    """
+
+    convex = True
+
+    @strict_keywords
+    def __init__(self, m: float, coefficient: float = 1.0) -> None:
+        self.m = check_real("m", m, low=1.0, low_open=True)
+        self.coefficient = check_positive("coefficient", coefficient)
+
+    def density(self, rho):
+        return self.coefficient * np.power(rho, self.m) / (self.m - 1.0)
+
+    def derivative(self, rho):
+        return self.coefficient * self.m / (self.m - 1.0) * np.power(rho, self.m - 1.0)
+
+    def diffusivity(self, rho):
+        return self.coefficient * self.m * np.power(rho, self.m - 1.0)
+
+    def describe(self) -> dict:
+        return {"kind": "porous_medium", "m": self.m, "coefficient": self.coefficient}
+
+
+Interaction = PairwiseInteraction | SeparableInteraction
+
+
+class FreeEnergy:
+    """``E[ρ] = ∫V dρ + ½∫∫U dρ dρ + ∫H(ρ)`` assembled from optional terms.
+
+    Parameters
+    ----------
+    potential : Potential or callable, optional
+        External potential ``V``; a callable is wrapped in :class:`Potential`.
+    interaction : interaction or sequence of interactions, optional
+        :class:`PairwiseInteraction` and/or :class:`SeparableInteraction` terms (summed).
+    internal : Entropy or PorousMediumEnergy, optional
+        Internal energy ``H``.
+    metadata : dict, optional
+        JSON-serializable description of the problem (``problem``, ``parameters``), copied into
+        the archives of every run.
+
+    Examples
+    --------
+    >>> import wgflow as wg
+    >>> energy = wg.FreeEnergy(potential=lambda x: 0.5 * (x**2).sum(-1), internal=wg.Entropy(2.0))
+    >>> grid = wg.Grid.box([(-4, 4)], 64)
+    >>> rho = wg.GridMeasure(grid, np.exp(-grid.points()[..., 0] ** 2))
+    >>> round(energy.energy(rho), 6) == round(energy.on_grid(grid).energy(rho.density), 6)
+    True
+    """
+
+    @strict_keywords
+    def __init__(
+        self,
+        potential: Potential | Callable | np.ndarray | None = None,
+        interaction: Interaction | Sequence[Interaction] | None = None,
+        internal: InternalEnergy | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        if potential is not None and not isinstance(potential, Potential):
+            potential = Potential(potential)
+        if interaction is None:
+            interactions: tuple = ()
+        elif isinstance(interaction, PairwiseInteraction | SeparableInteraction):
+            interactions = (interaction,)
+        else:
+            interactions = tuple(interaction)
+        for term in interactions:
+            if not isinstance(term, PairwiseInteraction | SeparableInteraction):
+                raise ParameterError(
+                    "interaction: need PairwiseInteraction or SeparableInteraction terms, "
+                    f"got {type(term).__name__}"
+                )
+        if internal is not None and not all(
+            hasattr(internal, a) for a in ("density", "derivative", "diffusivity")
+        ):
+            raise ParameterError("internal: need an Entropy, PorousMediumEnergy or compatible object")
+        self.potential_term = potential
+        self.interactions = interactions
+        self.internal = internal
+        self.metadata = dict(metadata or {})
+        self._grid_cache: dict[Grid, GridEnergy] = {}
+
+    def on_grid(self, grid: Grid) -> GridEnergy:
+        """The energy discretized on ``grid`` (cached per grid)."""
+        if grid not in self._grid_cache:
+            self._grid_cache[grid] = GridEnergy(self, grid)
+        return self._grid_cache[grid]
+
+    def energy(self, rho: GridMeasure) -> float:
+        """``E[ρ]`` for a grid measure (midpoint rule)."""
+        return self.on_grid(rho.grid).energy(rho.density)
+
+    def potential(self, rho: GridMeasure) -> np.ndarray:
+        """First variation ``Ψ = δE/δρ`` at the cell centres, shape ``grid.shape``."""
+        return self.on_grid(rho.grid).potential(rho.density)
+
+    def describe(self) -> dict:
+        """JSON-serializable summary of the terms (stored in archives)."""
+        return {
+            "potential": None if self.potential_term is None else self.potential_term.describe(),
+            "interactions": [t.describe() for t in self.interactions],
+            "internal": None if self.internal is None else self.internal.describe(),
+            **self.metadata,
+        }
+
+
+class GridEnergy:
+    """A :class:`FreeEnergy` on one grid: precomputed ``V`` values and interaction operators."""
+
+    def __init__(self, free_energy: FreeEnergy, grid: Grid) -> None:
+        self.grid = grid
+        self.internal = free_energy.internal
+        p = free_energy.potential_term
+        self.V = np.zeros(grid.shape) if p is None else p.on_grid(grid)
+        self.operators = [term.on_grid(grid) for term in free_energy.interactions]
+
+    @property
+    def has_interaction(self) -> bool:
+        return bool(self.operators)
+
+    def interaction_potential(self, rho: np.ndarray) -> np.ndarray:
+        """``∫U(·, θ′) ρ(θ′) dθ′`` at the cell centres."""
+        out = np.zeros(self.grid.shape)
+        for op in self.operators:
+            out += op(rho)
+        return out
+
+    def external(self, rho: np.ndarray) -> np.ndarray:
+        """``V + ∫U ρ``: the part of ``Ψ`` that does not depend on ``ρ`` pointwise."""
+        if not self.operators:
+            return self.V
+        return self.V + self.interaction_potential(rho)
+
+    def potential(self, rho: np.ndarray) -> np.ndarray:
+        """``Ψ = V + ∫U ρ + H′(ρ)``."""
+        psi = self.external(rho)
+        if self.internal is not None:
+            psi = psi + self.internal.derivative(rho)
+        return psi
+
+    def terms(self, rho: np.ndarray) -> dict[str, float]:
+        """Energy split into ``potential``, ``interaction`` and ``internal`` parts."""
+        g = self.grid
+        parts = {"potential": float(g.integrate(self.V * rho))}
+        parts["interaction"] = (
+            0.5 * float(g.integrate(self.interaction_potential(rho) * rho)) if self.operators else 0.0
+        )
+        parts["internal"] = (
+            float(g.integrate(self.internal.density(rho))) if self.internal is not None else 0.0
+        )
+        return parts
+
+    def energy(self, rho: np.ndarray) -> float:
+        """Discrete free energy ``Σ_i [V_i ρ_i + ½ (Wρ)_i ρ_i + H(ρ_i)] h^D``."""
+        return sum(self.terms(rho).values())

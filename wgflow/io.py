@@ -1,0 +1,212 @@
+"""Result schema (CF-1.10 xarray Datasets), provenance, and atomic netCDF archives."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .grid import Grid
+
+TIME_ATTRS = {"units": "1", "long_name": "time", "standard_name": "time", "axis": "T"}
+_DEPENDENCIES = ("numpy", "scipy", "numba", "xarray", "netCDF4", "pot", "matplotlib", "tqdm")
+
+
+def versions() -> dict[str, str]:
+    """Versions of wgflow and its runtime dependencies."""
+    out = {"wgflow": _version("wgflow"), "python": _python_version()}
+    for name in _DEPENDENCIES:
+        out[name] = _version(name)
+    return out
+
+
+def numba_environment() -> dict:
+    """Numba version, threading layer and thread count (like py-pde's ``numba_environment``)."""
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        layer = str(numba.config.THREADING_LAYER)
+    return {"version": numba.__version__, "threads": int(numba.get_num_threads()), "layer": layer}
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _python_version() -> str:
+    import platform
+
+    return platform.python_version()
+
+
+class _JSONEncoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o)
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        if isinstance(o, tuple | set):
+            return list(o)
+        return super().default(o)
+
+
+def to_json(data) -> str:
+    """JSON text for archive attributes (numpy scalars and arrays allowed)."""
+    return json.dumps(data, cls=_JSONEncoder, sort_keys=True)
+
+
+def grid_coords(grid: Grid) -> dict[str, xr.DataArray]:
+    """Cell-centre coordinates with CF attributes and their ``<axis>_bnds`` bounds variables."""
+    coords = {}
+    for name, centres, edges, unit in zip(
+        grid.axes, grid.coordinates, grid.edges, grid.units, strict=True
+    ):
+        coords[name] = xr.DataArray(
+            centres,
+            dims=name,
+            attrs={"units": unit, "long_name": f"{name} (cell centre)", "bounds": f"{name}_bnds"},
+        )
+    return coords
+
+
+def grid_bounds(grid: Grid) -> dict[str, xr.DataArray]:
+    """``<axis>_bnds`` variables of shape ``(n, 2)`` holding each cell's edges."""
+    out = {}
+    for name, edges, unit in zip(grid.axes, grid.edges, grid.units, strict=True):
+        b = np.stack([edges[:-1], edges[1:]], axis=-1)
+        out[f"{name}_bnds"] = xr.DataArray(
+            b, dims=(name, "nv"), attrs={"units": unit, "long_name": f"{name} cell edges"}
+        )
+    return out
+
+
+def provenance(title: str, problem: str, solver: str, parameters: dict) -> dict:
+    """Global attributes required by the schema (DESIGN.md §5)."""
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    vers = versions()
+    return {
+        "Conventions": "CF-1.10",
+        "title": title,
+        "wgflow_version": vers["wgflow"],
+        "problem": problem,
+        "solver": solver,
+        "parameters": to_json(parameters),
+        "created": now,
+        "history": f"{now} created by wgflow {vers['wgflow']} ({solver})",
+        "versions": to_json(vers),
+        "numba_environment": to_json(numba_environment()),
+    }
+
+
+def parameters(ds: xr.Dataset) -> dict:
+    """Decode the ``parameters`` JSON attribute of an archive."""
+    try:
+        return json.loads(ds.attrs["parameters"])
+    except KeyError as exc:
+        raise ValueError("ds: has no 'parameters' attribute (not a wgflow archive?)") from exc
+
+
+def _check_attrs(owner: str, attrs: dict) -> None:
+    for key, value in attrs.items():
+        ok = isinstance(value, str | int | float | np.number) and not isinstance(value, bool)
+        if isinstance(value, np.ndarray | list | tuple):
+            arr = np.asarray(value)
+            ok = arr.ndim == 1 and arr.dtype.kind in "iuf"
+        if not ok:
+            raise ValueError(
+                f"ds: attribute {key!r} of {owner} is a {type(value).__name__}; netCDF attributes "
+                "hold only strings, numbers and 1-D numeric arrays (put it in 'parameters' JSON)"
+            )
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path:
+    """Write ``ds`` to a compressed netCDF4 file, atomically.
+
+    The file is written to a temporary name in the same folder and renamed over ``path`` only
+    when complete, so an interrupted save never leaves a broken archive. ``time`` (if present) is
+    the unlimited dimension; variables are zlib-compressed (level 4) and chunked along ``time``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    path : str or path-like
+    float32 : bool
+        Store floating-point data variables with ≥ 2 dimensions as float32 (about half the size,
+        relative error ~3e-8); recorded in each variable's ``storage_precision`` attribute.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"ds: need an xarray.Dataset, got {type(ds).__name__}")
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"path: folder {str(folder)!r} does not exist")
+    _check_attrs("the dataset", ds.attrs)
+    ds = ds.copy()
+    encoding = {}
+    for name, var in ds.variables.items():
+        _check_attrs(f"variable {name!r}", var.attrs)
+        enc: dict = {}
+        if var.dtype.kind in "iuf":
+            enc = {"zlib": True, "complevel": 4}
+            if "time" in var.dims and var.ndim > 1:
+                enc["chunksizes"] = tuple(1 if d == "time" else ds.sizes[d] for d in var.dims)
+        if float32 and var.dtype == np.float64 and var.ndim >= 2 and name not in ds.coords:
+            enc["dtype"] = "float32"
+            ds[name].attrs["storage_precision"] = "float32"
+        if var.dtype.kind == "f" and name not in ds.coords:
+            enc["_FillValue"] = np.nan
+        elif var.dtype.kind in "f":
+            enc["_FillValue"] = None
+        encoding[name] = enc
+    unlimited = {"time"} if "time" in ds.dims else set()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        ds.to_netcdf(
+            tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, unlimited_dims=unlimited
+        )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.open_dataset
+    """Read a wgflow archive fully into memory (the file is closed on return).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a readable netCDF archive.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: no such file {str(path)!r}")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except OSError as exc:
+        raise ValueError(f"path: {str(path)!r} is not a readable netCDF file ({exc})") from exc

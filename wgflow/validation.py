@@ -1,0 +1,88 @@
+"""Checks at the public boundary: clear errors naming the parameter and the allowed range."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import math
+from numbers import Real
+
+
+class ParameterError(ValueError, TypeError):
+    """Unknown or badly typed parameter.
+
+    Subclasses both ``ValueError`` and ``TypeError`` so callers may catch either.
+    """
+
+
+def strict_keywords(func):
+    """Turn unknown keyword arguments into a ``ParameterError`` that lists the allowed names."""
+    sig = inspect.signature(func)
+    allowed = [
+        name
+        for name, p in sig.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"
+    ]
+    accepts_var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not accepts_var_kw:
+            for name in kwargs:
+                if name not in allowed:
+                    close = difflib.get_close_matches(name, allowed, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    owner = func.__qualname__.removesuffix(".__init__")
+                    raise ParameterError(
+                        f"{owner}: unknown parameter {name!r}{hint}; allowed: {', '.join(allowed)}"
+                    )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def check_real(
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``float(value)`` after checking it is a finite real number in the given range.
+
+    Examples
+    --------
+    >>> check_real("beta", 2.0, low=0, low_open=True)
+    2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ParameterError(f"{name}: need a real number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    lo_txt = "(" if low_open else "["
+    hi_txt = ")" if high_open else "]"
+    rng = f"{lo_txt}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_txt}"
+    if math.isnan(x):
+        raise ValueError(f"{name}: must lie in {rng}, got nan")
+    bad_low = low is not None and (x < low or (low_open and x == low))
+    bad_high = high is not None and (x > high or (high_open and x == high))
+    if bad_low or bad_high or (math.isinf(x) and low is not None and high is not None):
+        raise ValueError(f"{name}: must lie in {rng}, got {x}")
+    return x
+
+
+def check_positive(name: str, value) -> float:
+    """A finite real number > 0."""
+    x = check_real(name, value, low=0.0, low_open=True)
+    if math.isinf(x):
+        raise ValueError(f"{name}: must be finite and > 0, got {x}")
+    return x
+
+
+def check_choice(name: str, value, choices) -> object:
+    """``value`` must be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: must be one of {list(choices)}, got {value!r}")
+    return value
