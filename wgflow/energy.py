@@ -178,8 +178,10 @@ class FreeEnergy:
             interactions: tuple = ()
         elif isinstance(interaction, PairwiseInteraction | SeparableInteraction):
             interactions = (interaction,)
-        else:
+        elif isinstance(interaction, list | tuple):
             interactions = tuple(interaction)
+        else:
+            interactions = (interaction,)
         for term in interactions:
             if not isinstance(term, PairwiseInteraction | SeparableInteraction):
                 raise ParameterError(

@@ -85,12 +85,16 @@ def grid_coords(grid: Grid) -> dict[str, xr.DataArray]:
 
 
 def grid_bounds(grid: Grid) -> dict[str, xr.DataArray]:
-    """``<axis>_bnds`` variables of shape ``(n, 2)`` holding each cell's edges."""
+    """``<axis>_bnds`` variables of shape ``(n, 2)`` holding each cell's edges.
+
+    Per CF §7.1 bounds inherit ``units`` from their coordinate (xarray drops it on decode),
+    so they carry only ``long_name``.
+    """
     out = {}
-    for name, edges, unit in zip(grid.axes, grid.edges, grid.units, strict=True):
+    for name, edges in zip(grid.axes, grid.edges, strict=True):
         b = np.stack([edges[:-1], edges[1:]], axis=-1)
         out[f"{name}_bnds"] = xr.DataArray(
-            b, dims=(name, "nv"), attrs={"units": unit, "long_name": f"{name} cell edges"}
+            b, dims=(name, "nv"), attrs={"long_name": f"{name} cell edges"}
         )
     return out
 
@@ -185,11 +189,18 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
         ds.to_netcdf(
             tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, unlimited_dims=unlimited
         )
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.open_dataset

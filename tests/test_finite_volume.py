@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+import wgflow as wg
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import FiniteVolume
+
+
+def ou_setup(n=48, dim=2, **kw):
+    prob = OrnsteinUhlenbeck(dim=dim, diffusion=0.5, mean0=(1.0, 0.5, 0.0)[:dim], var0=0.3, **kw)
+    grid = wg.Grid.box([(-5, 5)] * dim, shape=n)
+    return prob, grid
+
+
+CASES = {
+    "ou-explicit-2": lambda: (*ou_setup(), {"order": 2}),
+    "ou-explicit-1": lambda: (*ou_setup(), {"order": 1}),
+    "ou-kappa": lambda: (*ou_setup(kappa=1.0), {"order": 2}),
+    "ou-3d": lambda: (*ou_setup(n=16, dim=3), {"order": 2}),
+    "ou-semi-implicit": lambda: (*ou_setup(), {"scheme": "semi-implicit", "dt": 0.05}),
+    "porous-2d": lambda: (
+        PorousMedium(dim=2, m=2),
+        wg.Grid.box([(-2, 2)] * 2, shape=40),
+        {"order": 2},
+    ),
+    "porous-semi-implicit": lambda: (
+        PorousMedium(dim=1, m=3),
+        wg.Grid.box([(-2, 2)], shape=100),
+        {"scheme": "semi-implicit", "dt": 0.02},
+    ),
+    "aggregation-2d": lambda: (Aggregation(dim=2), wg.Grid.box([(-1.5, 1.5)] * 2, 32), {}),
+    "aggregation-diffusion": lambda: (
+        Aggregation(dim=1, diffusion=0.1),
+        wg.Grid.box([(-3, 3)], 120),
+        {"order": 2},
+    ),
+}
+
+
+@pytest.fixture(params=sorted(CASES), scope="module")
+def solved(request):
+    prob, grid, options = CASES[request.param]()
+    ds = FiniteVolume(prob.energy, grid, **options).run(
+        prob.initial_density(grid), t_final=1.0, save_every=0.05, progress=False
+    )
+    return request.param, ds
+
+
+def test_mass_is_conserved_to_round_off(solved):
+    _, ds = solved
+    np.testing.assert_allclose(ds["mass"], ds["mass"][0], rtol=1e-12)
+
+
+def test_density_stays_non_negative(solved):
+    _, ds = solved
+    assert float(ds["density"].min()) >= 0.0
+
+
+def test_discrete_free_energy_never_increases(solved):
+    # the step-to-step decrease is large compared with round-off in E (~1e-15 |E|)
+    _, ds = solved
+    energy = ds["free_energy"].values
+    assert np.all(np.diff(energy) <= 1e-13 * np.abs(energy[:-1]).max())
+    assert energy[-1] < energy[0]
+
+
+def test_result_follows_the_schema(solved):
+    name, ds = solved
+    assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["solver"] == "FiniteVolume"
+    for key in ("title", "wgflow_version", "problem", "parameters", "created", "history"):
+        assert ds.attrs[key]
+    params = wg.io.parameters(ds)
+    assert params["t_final"] == 1.0 and params["grid"]["shape"]
+    for var in ds.variables:
+        if not var.endswith("_bnds"):
+            assert {"units", "long_name"} <= set(ds[var].attrs), var
+    assert ds["density"].dims[0] == "time" and ds.sizes["time"] == 21
+
+
+def test_semi_implicit_step_far_beyond_the_explicit_limit_stays_bounded():
+    prob, grid = ou_setup(n=96)
+    explicit = FiniteVolume(prob.energy, grid)
+    rho0 = prob.initial_density(grid)
+    _, speed = explicit.rhs(rho0)
+    cfl_dt = explicit.stable_dt(rho0, speed) / explicit.cfl
+    big = FiniteVolume(prob.energy, grid, scheme="semi-implicit", dt=50 * cfl_dt)
+    ds = big.run(rho0, t_final=2.0, save_every=0.25, progress=False)
+    assert float(ds["density"].min()) >= 0
+    assert np.all(np.diff(ds["free_energy"]) <= 0)
+    assert int(ds["steps"][-1]) < 2.0 / (40 * cfl_dt)
+    # bounded by the stationary Gaussian's peak 1/(2πD), to within the O(dt) error
+    assert float(ds["density"].max()) <= 1.1 * float(ds["density"][0].max())
+
+
+def test_semi_implicit_is_first_order_in_time():
+    prob, grid = ou_setup(n=96)
+    exact = prob.exact_density(grid, 1.0)
+    errors = []
+    for dt in (0.1, 0.05, 0.025):
+        solver = FiniteVolume(prob.energy, grid, scheme="semi-implicit", dt=dt)
+        ds = solver.run(prob.initial_density(grid), 1.0, progress=False)
+        errors.append(grid.integrate(np.abs(ds["density"][-1].values - exact)))
+    orders = np.log2(np.array(errors[:-1]) / errors[1:])
+    assert np.all(orders > 0.8), orders
+
+
+def test_snapshot_times_include_t_final():
+    prob, grid = ou_setup(n=16)
+    ds = FiniteVolume(prob.energy, grid).run(prob.initial_density(grid), 0.25, 0.1, progress=False)
+    np.testing.assert_allclose(ds["time"], [0, 0.1, 0.2, 0.25])
+
+
+def test_accepts_a_grid_measure():
+    prob, grid = ou_setup(n=16)
+    mu = wg.GridMeasure(grid, prob.initial_density(grid))
+    ds = FiniteVolume(prob.energy, grid).run(mu, 0.1, progress=False)
+    assert isinstance(ds, xr.Dataset)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda s, g, r: s.run(-r, 1.0), "rho0"),
+        (lambda s, g, r: s.run(r * np.nan, 1.0), "rho0"),
+        (lambda s, g, r: s.run(r[:-1], 1.0), "rho0"),
+        (lambda s, g, r: s.run(0 * r, 1.0), "rho0"),
+        (lambda s, g, r: s.run(r, 0.0), "t_final"),
+        (lambda s, g, r: s.run(r, -1.0), "t_final"),
+        (lambda s, g, r: s.run(r, 1.0, save_every=2.0), "save_every"),
+        (lambda s, g, r: s.run(r, 1.0, t_fianl=2.0), "t_fianl"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, order=3), "order"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, cfl=1.5), "cfl"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, scheme="implicit"), "scheme"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, dt=0.1), "dt"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, scheme="semi-implicit", dt=-1), "dt"),
+        (lambda s, g, r: FiniteVolume(s.energy, g, oder=2), "oder"),
+        (lambda s, g, r: FiniteVolume("energy", g), "energy"),
+    ],
+)
+def test_bad_input_names_the_parameter(make, match):
+    prob, grid = ou_setup(n=8)
+    solver = FiniteVolume(prob.energy, grid)
+    with pytest.raises(ValueError, match=match):
+        make(solver, grid, prob.initial_density(grid))
+
+
+def test_blow_up_is_reported_with_time_and_partial_result():
+    # a potential with a huge gradient forces steps below dt_min
+    grid = wg.Grid.box([(0, 1)], shape=32)
+    energy = wg.FreeEnergy(potential=lambda x: 1e20 * x[..., 0])
+    solver = FiniteVolume(energy, grid, dt_min=1e-6)
+    with pytest.raises(wg.BlowUpError, match=r"t = 0") as info:
+        solver.run(np.ones(32), t_final=1.0, progress=False)
+    assert info.value.time == 0.0 and info.value.dataset is not None
+    assert info.value.dataset.sizes["time"] == 1

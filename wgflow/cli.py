@@ -1,0 +1,134 @@
+"""The ``wgflow`` command line: ``run``, ``info``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import io
+from .jobs import DEFAULT_JOB, JOBS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2
+        self.exit(2, f"wgflow: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="wgflow",
+        description="Wasserstein gradient flows: finite volumes, JKO steps and particles.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run a job (default: the 2-D Ornstein–Uhlenbeck demo) and archive it",
+        description=(
+            "Run a job, print a summary table, write a netCDF archive and a PNG figure. "
+            "Jobs: " + "; ".join(f"{k}: {v.description}" for k, v in JOBS.items())
+        ),
+    )
+    run.add_argument("job", nargs="?", default=DEFAULT_JOB, help=f"job name (default {DEFAULT_JOB})")
+    run.add_argument("--cells", type=int, default=None, help="cells per axis (default 128)")
+    run.add_argument("--t-final", type=float, default=None, help="final time (default 1.0)")
+    run.add_argument("--output", default="wgflow-run.nc", help="archive path (wgflow-run.nc)")
+    run.add_argument("--figure", default="wgflow-run.png", help="figure path (wgflow-run.png)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    sub.add_parser(
+        "info",
+        help="print versions of wgflow and its dependencies, and the numba environment",
+        description="Print versions of wgflow and its dependencies, and the numba environment.",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "info":
+        return _info()
+    return _run(parser, args)
+
+
+def _info() -> int:
+    for name, version in io.versions().items():
+        print(f"{name:>12}  {version}")
+    env = io.numba_environment()
+    print(f"{'numba env':>12}  threads={env['threads']} layer={env['layer']}")
+    return 0
+
+
+def _writable(parser, option: str, path: str) -> Path:
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        parser.error(f"{option}: cannot write to folder {str(folder)!r}")
+    return p
+
+
+def _run(parser, args) -> int:
+    if args.job not in JOBS:
+        parser.error(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")
+    output = _writable(parser, "--output", args.output)
+    figure = _writable(parser, "--figure", args.figure)
+    options = {}
+    if args.cells is not None:
+        options["cells"] = args.cells
+    if args.t_final is not None:
+        options["t_final"] = args.t_final
+        options["save_every"] = args.t_final / 10
+    try:
+        job = JOBS[args.job](**options)
+    except ValueError as exc:
+        parser.error(str(exc))
+    start = time.perf_counter()
+    status = 0
+    try:
+        ds = job.run(progress=not args.quiet)
+    except KeyboardInterrupt as exc:
+        ds = getattr(exc, "dataset", None)
+        print("wgflow: interrupted; saving what was computed", file=sys.stderr)
+        status = 130
+    except RuntimeError as exc:
+        ds = getattr(exc, "dataset", None)
+        print(f"wgflow: error: {exc}", file=sys.stderr)
+        status = 1
+    wall = time.perf_counter() - start
+    if ds is None:
+        return status or 1
+    io.save(ds, output)
+    if not args.quiet:
+        _print_table(ds)
+    _draw(ds, figure)
+    print(f"wall time {wall:.1f} s; archive {output}; figure {figure}")
+    return status
+
+
+def _print_table(ds) -> None:
+    cols = [c for c in ("mass", "free_energy", "l1_error") if c in ds]
+    print(f"{'time':>8}" + "".join(f"{c:>16}" for c in cols))
+    for i, t in enumerate(ds["time"].values):
+        print(f"{t:8.3f}" + "".join(f"{float(ds[c][i]):16.8g}" for c in cols))
+
+
+def _draw(ds, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import density_overview
+
+    fig = density_overview(ds, series=("l1_error",) if "l1_error" in ds else ("free_energy",))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
