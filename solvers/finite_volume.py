@@ -54,8 +54,9 @@ class FiniteVolume:
     **Semi-implicit scheme** (``scheme="semi-implicit"``, after Bailo–Carrillo–Hu 2020): one
     backward-Euler step of the linear operator obtained by freezing ``V + ∫Uρ`` and the
     diffusivity ``P′(ρ) = ρH″(ρ)`` at the old time; fluxes are of Scharfetter–Gummel type,
-    ``F = (D/h)[B(z) ρ_p − B(−z) ρ_q]``, ``z = (ξ_q − ξ_p)/D``, ``B(z) = z/(e^z − 1)``, which reduce to
-    upwind fluxes when ``D = 0`` and keep the discrete Gibbs state ``e^{-(V + Uρ)/D}`` exact.
+    ``F = (D/h)[B(z) ρ_p − B(−z) ρ_q]``, ``z = (ξ_q − ξ_p)/D``, ``B(z) = z/(e^z − 1)``, which
+    reduce to upwind fluxes when ``D = 0`` and keep the discrete Gibbs state
+    ``e^{-(V + Uρ)/D}`` exact.
     The matrix is an M-matrix with zero column sums, so each step preserves mass and positivity
     for **any** ``Δt``; for ``V``-only problems with entropy the discrete free energy decays for
     any ``Δt`` (the step is a Markov kernel reversible w.r.t. the discrete Gibbs state). First
@@ -149,7 +150,9 @@ class FiniteVolume:
         }
 
     def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
-        return self._dataset(recorder.times, recorder.snapshots, recorder.observables, run_parameters)
+        return self._dataset(
+            recorder.times, recorder.snapshots, recorder.observables, run_parameters
+        )
 
     # ---- public API ------------------------------------------------------------------------
     @strict_keywords
@@ -315,7 +318,9 @@ class FiniteVolume:
             ("steps", "time steps taken since t = 0"),
         ):
             values = np.array([obs[name] for obs in observables])
-            ds[name] = xr.DataArray(values, dims="time", attrs={"units": "1", "long_name": long_name})
+            ds[name] = xr.DataArray(
+                values, dims="time", attrs={"units": "1", "long_name": long_name}
+            )
         for name, var in io.grid_bounds(grid).items():
             ds[name] = var
         params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}

@@ -40,7 +40,7 @@ def test_separable_interaction_matches_direct_formula():
     grid = wg.Grid.box([(-2, 2)], shape=40)
     x = grid.points()[..., 0]
     sep = wg.SeparableInteraction(lambda p: np.stack([p[..., 0], p[..., 0] ** 2], -1), [1.0, -0.5])
-    rho = np.exp(-(x - 0.3) ** 2)
+    rho = np.exp(-((x - 0.3) ** 2))
     m1, m2 = grid.integrate(x * rho), grid.integrate(x**2 * rho)
     np.testing.assert_allclose(sep.on_grid(grid)(rho), m1 * x - 0.5 * m2 * x**2, rtol=1e-12)
 
@@ -67,7 +67,8 @@ def test_potential_is_the_first_variation_of_the_energy(internal):
 
 
 def test_energy_of_a_gaussian_matches_closed_forms():
-    # V = |x|²/2 gives (|μ|² + tr Σ)/2; W = κ|z|²/2 gives κ tr Σ/2; entropy gives −(1/β)(1 + log 2πσ²)/2
+    # V = |x|²/2 gives (|μ|² + tr Σ)/2; W = κ|z|²/2 gives κ tr Σ/2;
+    # entropy gives −(1/β)(1 + log 2πσ²)/2
     from wgflow.problems import OrnsteinUhlenbeck
 
     prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[0.4], var0=0.2, kappa=0.8)
@@ -82,7 +83,7 @@ def test_energy_of_a_gaussian_matches_closed_forms():
 def test_free_energy_measure_interface():
     grid = wg.Grid.box([(-4, 4)], shape=64)
     energy = wg.FreeEnergy(potential=lambda x: x[..., 0] ** 2, internal=wg.Entropy(1.0))
-    rho = wg.GridMeasure(grid, np.exp(-grid.points()[..., 0] ** 2))
+    rho = wg.GridMeasure(grid, np.exp(-(grid.points()[..., 0] ** 2)))
     assert energy.energy(rho) == energy.on_grid(grid).energy(rho.density)
     assert energy.potential(rho).shape == grid.shape
     assert energy.on_grid(grid) is energy.on_grid(grid)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from wgflow.solvers.fv_kernels import (
     axis_view,
     bernoulli,

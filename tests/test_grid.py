@@ -19,6 +19,7 @@ def test_box_geometry_and_named_axes():
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_integrate_and_cell_average_are_exact_for_polynomials(dim):
     grid = wg.Grid.box([(-1, 2)] * dim, shape=6)
+
     # Gauss–Legendre with 3 nodes integrates degree-5 polynomials exactly
     def f(x):
         return 1 + np.sum(x**5 - 2 * x**2, axis=-1)

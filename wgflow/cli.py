@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Jobs: " + "; ".join(f"{k}: {v.description}" for k, v in JOBS.items())
         ),
     )
-    run.add_argument("job", nargs="?", default=DEFAULT_JOB, help=f"job name (default {DEFAULT_JOB})")
+    run.add_argument(
+        "job", nargs="?", default=DEFAULT_JOB, help=f"job name (default {DEFAULT_JOB})"
+    )
     run.add_argument("--cells", type=int, default=None, help="cells per axis (default 128)")
     run.add_argument("--t-final", type=float, default=None, help="final time (default 1.0)")
     run.add_argument("--output", default="wgflow-run.nc", help="archive path (wgflow-run.nc)")

@@ -51,7 +51,9 @@ class Potential:
         else:
             v = self.value
         if v.shape != grid.shape:
-            raise ValueError(f"potential {self.name}: need shape {grid.shape} on the grid, got {v.shape}")
+            raise ValueError(
+                f"potential {self.name}: need shape {grid.shape} on the grid, got {v.shape}"
+            )
         if not np.all(np.isfinite(v)):
             raise ValueError(f"potential {self.name}: non-finite values on the grid")
         return v
@@ -191,7 +193,9 @@ class FreeEnergy:
         if internal is not None and not all(
             hasattr(internal, a) for a in ("density", "derivative", "diffusivity")
         ):
-            raise ParameterError("internal: need an Entropy, PorousMediumEnergy or compatible object")
+            raise ParameterError(
+                "internal: need an Entropy, PorousMediumEnergy or compatible object"
+            )
         self.potential_term = potential
         self.interactions = interactions
         self.internal = internal
@@ -261,7 +265,9 @@ class GridEnergy:
         g = self.grid
         parts = {"potential": float(g.integrate(self.V * rho))}
         parts["interaction"] = (
-            0.5 * float(g.integrate(self.interaction_potential(rho) * rho)) if self.operators else 0.0
+            0.5 * float(g.integrate(self.interaction_potential(rho) * rho))
+            if self.operators
+            else 0.0
         )
         parts["internal"] = (
             float(g.integrate(self.internal.density(rho))) if self.internal is not None else 0.0

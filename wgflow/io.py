@@ -73,9 +73,7 @@ def to_json(data) -> str:
 def grid_coords(grid: Grid) -> dict[str, xr.DataArray]:
     """Cell-centre coordinates with CF attributes and their ``<axis>_bnds`` bounds variables."""
     coords = {}
-    for name, centres, edges, unit in zip(
-        grid.axes, grid.coordinates, grid.edges, grid.units, strict=True
-    ):
+    for name, centres, unit in zip(grid.axes, grid.coordinates, grid.units, strict=True):
         coords[name] = xr.DataArray(
             centres,
             dims=name,

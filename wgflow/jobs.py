@@ -56,7 +56,11 @@ class OUDemo:
 
     def _add_error(self, ds: xr.Dataset, prob, grid: Grid) -> xr.Dataset:
         errors = [
-            float(grid.integrate(np.abs(ds["density"].sel(time=t).values - prob.exact_density(grid, t))))
+            float(
+                grid.integrate(
+                    np.abs(ds["density"].sel(time=t).values - prob.exact_density(grid, t))
+                )
+            )
             for t in ds["time"].values
         ]
         ds["l1_error"] = xr.DataArray(

@@ -24,7 +24,9 @@ def validate_density(grid: Grid, density, name: str = "density") -> np.ndarray:
     if rho.shape != grid.shape:
         raise ValueError(f"{name}: need shape {grid.shape} (the grid's), got {rho.shape}")
     if not np.all(np.isfinite(rho)):
-        raise ValueError(f"{name}: contains {np.count_nonzero(~np.isfinite(rho))} non-finite values")
+        raise ValueError(
+            f"{name}: contains {np.count_nonzero(~np.isfinite(rho))} non-finite values"
+        )
     if np.any(rho < 0):
         raise ValueError(f"{name}: must be non-negative, min is {rho.min():.3g}")
     if not grid.integrate(rho) > 0:
@@ -167,7 +169,9 @@ class ParticleMeasure:
             If the dimensions differ or a particle lies outside the grid's box.
         """
         if grid.dim != self.dim:
-            raise ValueError(f"grid: need dimension {self.dim} to match the particles, got {grid.dim}")
+            raise ValueError(
+                f"grid: need dimension {self.dim} to match the particles, got {grid.dim}"
+            )
         outside = ~grid.contains(self.positions)
         if np.any(outside):
             raise ValueError(

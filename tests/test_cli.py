@@ -1,0 +1,85 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import netCDF4
+import pytest
+
+from wgflow.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_documents_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "info"):
+        assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
+
+
+def test_info_prints_versions_and_numba_threads(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "wgflow" in out and "numba" in out and "threads=" in out
+
+
+def test_run_default_job_writes_archive_figure_and_table(tmp_path):
+    # the console script, in a subprocess, as a user runs it
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "wgflow.cli", "run", "--cells", "32"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"time\s+mass\s+free_energy\s+l1_error", proc.stdout)
+    assert (tmp_path / "wgflow-run.png").stat().st_size > 10_000
+    with netCDF4.Dataset(tmp_path / "wgflow-run.nc") as nc:
+        assert nc.problem == "OrnsteinUhlenbeck" and nc["l1_error"][-1] < 0.05
+        assert nc.dimensions["time"].size == 11
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "nope"],
+        ["run", "--cells", "3"],
+        ["run", "--output", "/no/such/dir/a.nc"],
+        ["run", "--t-final", "-1"],
+        ["run", "--cells", "abc"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_command_lines_exit_2_with_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wgflow: error:") and "\n" not in err.split("wgflow: error:")[-1]
+
+
+def test_readme_and_ci_run_the_same_test_command():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Quickstart\s+```(?:bash|sh)?\n(.*?)```", readme, re.S)
+    assert block, "README has no Quickstart code block"
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert "wgflow run" in commands[0] and "pytest" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in ci, "the README test command must appear verbatim in .ci/run"
+
+
+def test_ruff_is_clean():
+    ruff = pytest.importorskip("ruff")
+    from ruff.__main__ import find_ruff_bin
+
+    del ruff
+    proc = subprocess.run([find_ruff_bin(), "check", str(ROOT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
