@@ -90,7 +90,7 @@ class FiniteVolume:
         grid: Grid,
         order: int = 2,
         scheme: str = "explicit",
-        cfl: float = 0.5,
+        cfl: float = 0.9,
         dt: float | None = None,
         dt_min: float = 1e-14,
     ) -> None:

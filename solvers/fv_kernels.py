@@ -29,36 +29,79 @@ def _half_slope(rho, a, j, b, n):
     return 0.5 * _minmod3(2.0 * left, 0.5 * (left + right), 2.0 * right)
 
 
-@njit(cache=True, parallel=True)
+_BLOCK = 64  # columns b handled together: contiguous inner loops when differencing axis 0
+
+
 def upwind_divergence(rho, xi, h, second_order, out):
     """Add ``-(F_{j+½} - F_{j-½}) / h`` along the middle axis to ``out``; return ``max |u|``.
 
     ``F_{j+½} = u⁺ ρ^E_j + u⁻ ρ^W_{j+1}``, ``u_{j+½} = -(ξ_{j+1} - ξ_j) / h``, no flux through the
     two boundary faces; ``ρ^{E,W}`` are minmod point values (second order) or cell averages.
+    Arrays of shape ``(A, n, B)``; one pass over the data, parallel over rows ``a`` (and blocks
+    of columns ``b`` when ``B > 1``, so that inner loops run over contiguous memory).
     """
-    n_a, n, n_b = rho.shape
-    row_max = np.zeros(n_a)
+    if rho.shape[2] == 1:
+        return _upwind_lines(rho, xi, h, second_order, out)
+    return _upwind_blocks(rho, xi, h, second_order, out)
+
+
+@njit(cache=True, parallel=True)
+def _upwind_lines(rho, xi, h, second_order, out):
+    n_a, n, _ = rho.shape
+    line_max = np.zeros(n_a)
     for a in prange(n_a):
         local_max = 0.0
-        for b in range(n_b):
-            flux_left = 0.0
-            half_slope_j = _half_slope(rho, a, 0, b, n) if second_order else 0.0
-            for j in range(n - 1):
-                half_slope_next = _half_slope(rho, a, j + 1, b, n) if second_order else 0.0
+        flux_left = 0.0
+        half_slope = 0.0
+        for j in range(n - 1):
+            half_next = _half_slope(rho, a, j + 1, 0, n) if second_order else 0.0
+            u = -(xi[a, j + 1, 0] - xi[a, j, 0]) / h
+            if u > 0.0:
+                flux = u * (rho[a, j, 0] + half_slope)
+            else:
+                flux = u * (rho[a, j + 1, 0] - half_next)
+            au = abs(u)
+            if au > local_max:
+                local_max = au
+            out[a, j, 0] -= (flux - flux_left) / h
+            flux_left = flux
+            half_slope = half_next
+        out[a, n - 1, 0] += flux_left / h
+        line_max[a] = local_max
+    return line_max.max()
+
+
+@njit(cache=True, parallel=True)
+def _upwind_blocks(rho, xi, h, second_order, out):
+    n_a, n, n_b = rho.shape
+    n_blocks = (n_b + _BLOCK - 1) // _BLOCK
+    task_max = np.zeros(n_a * n_blocks)
+    for task in prange(n_a * n_blocks):
+        a = task // n_blocks
+        b0 = (task % n_blocks) * _BLOCK
+        width = min(_BLOCK, n_b - b0)
+        flux_left = np.zeros(width)
+        half_slope = np.zeros(width)  # cell j's half slope; zero in boundary cell 0
+        local_max = 0.0
+        for j in range(n - 1):
+            for k in range(width):
+                b = b0 + k
+                half_next = _half_slope(rho, a, j + 1, b, n) if second_order else 0.0
                 u = -(xi[a, j + 1, b] - xi[a, j, b]) / h
                 if u > 0.0:
-                    flux = u * (rho[a, j, b] + half_slope_j)
+                    flux = u * (rho[a, j, b] + half_slope[k])
                 else:
-                    flux = u * (rho[a, j + 1, b] - half_slope_next)
+                    flux = u * (rho[a, j + 1, b] - half_next)
                 au = abs(u)
                 if au > local_max:
                     local_max = au
-                out[a, j, b] -= (flux - flux_left) / h
-                flux_left = flux
-                half_slope_j = half_slope_next
-            out[a, n - 1, b] += flux_left / h
-        row_max[a] = local_max
-    return row_max.max()
+                out[a, j, b] -= (flux - flux_left[k]) / h
+                flux_left[k] = flux
+                half_slope[k] = half_next
+        for k in range(width):
+            out[a, n - 1, b0 + k] += flux_left[k] / h
+        task_max[task] = local_max
+    return task_max.max()
 
 
 def upwind_divergence_numpy(rho, xi, h, second_order):
