@@ -26,10 +26,10 @@ import time
 import warnings
 
 import numpy as np
-
-import wgflow as wg
 from wgflow.problems import OrnsteinUhlenbeck
 from wgflow.solvers import FiniteVolume
+
+import wgflow as wg
 
 D, T_FINAL, BOUNDS = 0.5, 1.0, (-5.0, 5.0)
 PROBLEM = OrnsteinUhlenbeck(dim=2, diffusion=D, mean0=(1.0, 0.5), var0=0.3)
@@ -102,8 +102,9 @@ def run_pypde(n, repeat):
         consts={"D": D},
     )
     solve_seconds, result = best_time(
-        lambda: eq.solve(state, t_range=T_FINAL, dt=1e-4, solver="euler", adaptive=True,
-                         tracker=None),
+        lambda: eq.solve(
+            state, t_range=T_FINAL, dt=1e-4, solver="euler", adaptive=True, tracker=None
+        ),
         1,
     )
     solver = pde.EulerSolver(eq, adaptive=True)
@@ -145,8 +146,10 @@ def main(argv=None):
             rows["py-pde solve()"].append((n, solve_s, err_solve))
             rows["py-pde stepper"].append((n, step_s, err_step))
     print(f"\n2-D OU to t = {T_FINAL}, L1 error vs exact; time ratio = baseline / wgflow\n")
-    print(f"{'method':<16}{'cells':>7}{'time [s]':>11}{'L1 error':>12}"
-          f"{'ratio (=grid)':>15}{'err / wgflow':>14}{'ratio (=acc.)':>15}")
+    print(
+        f"{'method':<16}{'cells':>7}{'time [s]':>11}{'L1 error':>12}"
+        f"{'ratio (=grid)':>15}{'err / wgflow':>14}{'ratio (=acc.)':>15}"
+    )
     ours = {n: (s, e) for n, s, e in rows["wgflow"]}
     for method, results in rows.items():
         if not results:
@@ -160,8 +163,10 @@ def main(argv=None):
             if method != "wgflow" and len(results) > 1:
                 t_eq, extra = time_at_error(errors, times, e0)
                 at_acc = f"{'>' if extra else ''}{t_eq / s0:.1f}"
-            print(f"{method:<16}{n:>6}²{seconds:>11.3f}{err:>12.2e}{same_grid:>15}"
-                  f"{err / e0:>14.2f}{at_acc:>15}")
+            print(
+                f"{method:<16}{n:>6}²{seconds:>11.3f}{err:>12.2e}{same_grid:>15}"
+                f"{err / e0:>14.2f}{at_acc:>15}"
+            )
 
 
 if __name__ == "__main__":
