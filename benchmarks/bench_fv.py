@@ -162,7 +162,7 @@ def main(argv=None):
             at_acc = ""
             if method != "wgflow" and len(results) > 1:
                 t_eq, extra = time_at_error(errors, times, e0)
-                at_acc = f"{'>' if extra else ''}{t_eq / s0:.1f}"
+                at_acc = f"{'>' if extra else ''}{t_eq / s0:.3g}"
             print(
                 f"{method:<16}{n:>6}²{seconds:>11.3f}{err:>12.2e}{same_grid:>15}"
                 f"{err / e0:>14.2f}{at_acc:>15}"

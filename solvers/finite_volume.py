@@ -16,7 +16,7 @@ from wgflow.measures import GridMeasure, validate_density
 from wgflow.trackers import BlowUpError
 from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
 
-from .fv_kernels import axis_view, bernoulli, upwind_divergence
+from .fv_kernels import axis_view, bernoulli, euler_stage, heun_stage, upwind_divergence
 
 _MAX_REJECTIONS = 40
 
@@ -215,10 +215,14 @@ class FiniteVolume:
         """Largest step allowed by the advective and parabolic limits (times ``cfl``)."""
         dt = np.inf if speed == 0 else 1.0 / (2.0 * speed)
         internal = self.energy.internal
-        if internal is not None:
+        if isinstance(internal, Entropy):
+            d_max = internal.diffusion
+        elif internal is not None:
             d_max = float(np.max(internal.diffusivity(rho)))
-            if d_max > 0:
-                dt = min(dt, 1.0 / (2.0 * d_max * np.sum(self._h**-2.0)))
+        else:
+            d_max = 0.0
+        if d_max > 0:
+            dt = min(dt, 1.0 / (2.0 * d_max * np.sum(self._h**-2.0)))
         return self.cfl * dt
 
     def _explicit_step(self, rho, t, remaining):
@@ -226,14 +230,19 @@ class FiniteVolume:
         dt = min(self.stable_dt(rho, speed), remaining)
         if not np.isfinite(dt):
             dt = remaining
+        flat_rho, flat_k1 = rho.ravel(), k1.ravel()
+        stage = np.empty_like(rho)
+        new = np.empty_like(rho)
         for _ in range(_MAX_REJECTIONS):
             if dt < self.dt_min:
                 break
-            stage = rho + dt * k1
-            if self.order == 2 and np.all(stage >= 0):
+            ok = euler_stage(flat_rho, flat_k1, dt, stage.ravel())
+            if ok and self.order == 2:
                 k2, _ = self.rhs(stage)
-                stage = 0.5 * (rho + stage + dt * k2)
-            if np.all(stage >= 0) and np.all(np.isfinite(stage)):
+                ok = heun_stage(flat_rho, stage.ravel(), k2.ravel(), dt, new.ravel())
+                if ok:
+                    return new, dt
+            elif ok:
                 return stage, dt
             dt *= 0.5
         raise BlowUpError(
