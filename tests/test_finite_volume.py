@@ -154,3 +154,27 @@ def test_blow_up_is_reported_with_time_and_partial_result():
         solver.run(np.ones(32), t_final=1.0, progress=False)
     assert info.value.time == 0.0 and info.value.dataset is not None
     assert info.value.dataset.sizes["time"] == 1
+
+
+@pytest.mark.parametrize("case", ["ou-explicit-2", "ou-explicit-1", "porous-2d", "aggregation-2d"])
+def test_free_energy_decreases_at_every_single_step(case):
+    prob, grid, options = CASES[case]()
+    solver = FiniteVolume(prob.energy, grid, **options)
+    state = solver.initial_state(prob.initial_density(grid))
+    energies = [solver.discrete.energy(state.rho)]
+    for _ in range(60):
+        rho, dt = solver._explicit_step(state.rho, state.t, np.inf)
+        state = type(state)(state.t + dt, rho, state.steps + 1)
+        energies.append(solver.discrete.energy(rho))
+    steps = np.diff(energies)
+    assert np.all(steps <= 1e-13 * np.abs(energies).max()), steps.max()
+
+
+def test_package_layout_maps_solvers_and_problems_folders():
+    from pathlib import Path
+
+    import wgflow.problems
+    import wgflow.solvers
+
+    assert Path(wgflow.solvers.__file__).parent.name == "solvers"
+    assert Path(wgflow.problems.__file__).parent.name == "problems"

@@ -56,3 +56,13 @@ def test_round_trip_through_dict():
 def test_bad_grids_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         wg.Grid.box(**kwargs)
+
+
+def test_interpolate_is_exact_for_linear_fields():
+    grid = wg.Grid.box([(0, 2), (-1, 1)], shape=(8, 5))
+    x, y = grid.mesh()
+    field = 3 * x - 2 * y + 1
+    pts = np.array([[0.3, 0.2], [1.7, -0.5], [1.0, 0.0]])
+    np.testing.assert_allclose(grid.interpolate(field, pts), 3 * pts[:, 0] - 2 * pts[:, 1] + 1)
+    with pytest.raises(ValueError, match="points"):
+        grid.interpolate(field, np.array([[3.0, 0.0]]))

@@ -159,6 +159,38 @@ class Grid:
             total += w * np.asarray(func(centres + offset))
         return total
 
+    def interpolate(self, field: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Multilinear interpolation of cell-centre values at ``points``.
+
+        Parameters
+        ----------
+        field : ndarray, shape self.shape
+        points : ndarray, shape (..., D)
+            Inside the box; between the outermost cell centres and the box edge the nearest
+            centre's value is extended (constant extrapolation).
+
+        Returns
+        -------
+        ndarray, shape (...)
+        """
+        from scipy.interpolate import RegularGridInterpolator
+
+        field = np.asarray(field, dtype=float)
+        if field.shape != self.shape:
+            raise ValueError(f"field: need shape {self.shape}, got {field.shape}")
+        points = np.asarray(points, dtype=float)
+        if points.shape[-1:] != (self.dim,):
+            raise ValueError(
+                f"points: need a trailing axis of length {self.dim}, got {points.shape}"
+            )
+        if not np.all(self.contains(points)):
+            raise ValueError(f"points: all must lie inside the grid's box {self.bounds}")
+        lo = np.array([c[0] for c in self.coordinates])
+        hi = np.array([c[-1] for c in self.coordinates])
+        inside = np.clip(points, lo, hi)
+        interp = RegularGridInterpolator(self.coordinates, field, method="linear")
+        return interp(inside.reshape(-1, self.dim)).reshape(points.shape[:-1])
+
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Boolean mask of points (shape ``(..., D)``) inside the closed box."""
         points = np.asarray(points)
