@@ -26,25 +26,6 @@ from wgflow.interactions import PairwiseInteraction
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-def _kernel_1d(z):
-    r = np.abs(z[..., 0])
-    return 0.5 * r * r - r
-
-
-def _gradient_1d(z):
-    return z - np.sign(z)
-
-
-def _kernel_2d(z):
-    r2 = np.sum(z * z, axis=-1)
-    return 0.5 * r2 - 0.5 * np.log(r2)
-
-
-def _gradient_2d(z):
-    r2 = np.sum(z * z, axis=-1, keepdims=True)
-    return z - z / r2
-
-
 class Aggregation:
     """Aggregation equation with an explicit steady state (see the module docstring).
 
@@ -69,10 +50,8 @@ class Aggregation:
 
     @property
     def energy(self) -> FreeEnergy:
-        if self.dim == 1:
-            w = PairwiseInteraction(_kernel_1d, _gradient_1d, name="|x|^2/2 - |x|")
-        else:
-            w = PairwiseInteraction(_kernel_2d, _gradient_2d, name="|x|^2/2 - log|x|")
+        # |x|²/2 − |x| (1-D) and |x|²/2 − log|x| (2-D)
+        w = PairwiseInteraction.power_law(2.0, 1.0 if self.dim == 1 else 0.0)
         internal = Entropy(1.0 / self.diffusion) if self.diffusion > 0 else None
         return FreeEnergy(
             interaction=w,

@@ -80,12 +80,7 @@ class OrnsteinUhlenbeck:
         )
         interaction = None
         if self.kappa != 0:
-            k = self.kappa
-            interaction = PairwiseInteraction(
-                lambda z: 0.5 * k * np.sum(z * z, axis=-1),
-                gradient=lambda z: k * z,
-                name=f"quadratic kappa={k}",
-            )
+            interaction = PairwiseInteraction.power_law(2.0, attraction=self.kappa, repulsion=0.0)
         return FreeEnergy(
             potential=potential,
             interaction=interaction,

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import driver, io, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .grid import Grid
-from .interactions import PairwiseInteraction, SeparableInteraction
+from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .io import open, save
 from .measures import GridMeasure, ParticleMeasure
 from .trackers import BlowUpError, RunInterrupted, RunStopped, WallTimeExceeded
@@ -24,6 +24,7 @@ __all__ = [
     "BlowUpError",
     "Entropy",
     "FreeEnergy",
+    "GeneralInteraction",
     "Grid",
     "GridEnergy",
     "GridMeasure",

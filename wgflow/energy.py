@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from .grid import Grid
-from .interactions import PairwiseInteraction, SeparableInteraction
+from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .measures import GridMeasure
 from .validation import ParameterError, check_positive, check_real, strict_keywords
 
@@ -138,7 +138,7 @@ class PorousMediumEnergy:
         return {"kind": "porous_medium", "m": self.m, "coefficient": self.coefficient}
 
 
-Interaction = PairwiseInteraction | SeparableInteraction
+Interaction = PairwiseInteraction | SeparableInteraction | GeneralInteraction
 
 
 class FreeEnergy:
@@ -178,16 +178,17 @@ class FreeEnergy:
             potential = Potential(potential)
         if interaction is None:
             interactions: tuple = ()
-        elif isinstance(interaction, PairwiseInteraction | SeparableInteraction):
+        elif isinstance(interaction, Interaction):
             interactions = (interaction,)
         elif isinstance(interaction, list | tuple):
             interactions = tuple(interaction)
         else:
             interactions = (interaction,)
         for term in interactions:
-            if not isinstance(term, PairwiseInteraction | SeparableInteraction):
+            if not isinstance(term, Interaction):
                 raise ParameterError(
-                    "interaction: need PairwiseInteraction or SeparableInteraction terms, "
+                    "interaction: need PairwiseInteraction, SeparableInteraction or "
+                    "GeneralInteraction terms, "
                     f"got {type(term).__name__}"
                 )
         if internal is not None and not all(

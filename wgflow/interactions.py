@@ -3,6 +3,12 @@
 - :class:`PairwiseInteraction`: ``U(θ, θ′) = W(θ − θ′)``; on grids ``W * ρ`` is a zero-padded FFT
   convolution (linear, no periodic wrap-around), cost ``O(n^D log n)``.
 - :class:`SeparableInteraction`: ``U(θ, θ′) = Σ_k c_k φ_k(θ) φ_k(θ′)`` (rank K); cost ``O(n^D K)``.
+- :class:`GeneralInteraction`: any symmetric ``U(θ, θ′)``; the slow path (dense sums).
+
+Particle solvers need gradients: a pairwise kernel built by :meth:`PairwiseInteraction.power_law`
+or :meth:`PairwiseInteraction.gaussian` carries a *radial family* (an integer id and a
+parameter vector) that the compiled ``O(N²)`` particle kernel evaluates; any other pairwise
+kernel with a numpy ``gradient`` runs on a chunked numpy path.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class PairwiseInteraction:
         gradient: Callable[[np.ndarray], np.ndarray] | None = None,
         quadrature: int = 4,
         name: str = "pairwise",
+        radial: tuple[int, np.ndarray] | None = None,
     ) -> None:
         if not callable(kernel):
             raise ParameterError(f"kernel: need a callable W(z), got {type(kernel).__name__}")
@@ -58,6 +65,63 @@ class PairwiseInteraction:
         self.gradient = gradient
         self.quadrature = quadrature
         self.name = name
+        self.radial = None if radial is None else (int(radial[0]), np.asarray(radial[1], float))
+
+    @classmethod
+    def power_law(
+        cls,
+        attraction_exponent: float = 2.0,
+        repulsion_exponent: float = 1.0,
+        attraction: float = 1.0,
+        repulsion: float = 1.0,
+    ) -> PairwiseInteraction:
+        """Attractive–repulsive power law ``W(z) = c_a |z|^a / a − c_r |z|^b / b``.
+
+        ``b = 0`` means ``−c_r log|z|``; ``repulsion = 0`` gives a pure attraction (``a = 2``,
+        ``c_a = κ``: the quadratic kernel ``κ|z|²/2``). Needs ``a > 0`` and ``a > b > -D``
+        (integrable on grids).
+        """
+        from .validation import check_real
+
+        a = check_real("attraction_exponent", attraction_exponent, low=0.0, low_open=True)
+        b = check_real("repulsion_exponent", repulsion_exponent, high=a, high_open=True)
+        ca = check_real("attraction", attraction)
+        cr = check_real("repulsion", repulsion)
+
+        def kernel(z):
+            r = np.sqrt(np.sum(z * z, axis=-1))
+            with np.errstate(divide="ignore"):
+                rep = np.log(r) if b == 0 else r**b / b
+            return ca * r**a / a - cr * rep
+
+        def gradient(z):
+            r = np.sqrt(np.sum(z * z, axis=-1, keepdims=True))
+            safe = np.where(r > 0, r, 1.0)
+            return np.where(r > 0, (ca * safe ** (a - 2) - cr * safe ** (b - 2)) * z, 0.0)
+
+        name = f"power_law(a={a:g}, b={b:g}, c_a={ca:g}, c_r={cr:g})"
+        return cls(kernel, gradient, name=name, radial=(RADIAL_POWER_LAW, [a, b, ca, cr]))
+
+    @classmethod
+    def gaussian(cls, strength: float = 1.0, width: float = 1.0) -> PairwiseInteraction:
+        """``W(z) = c exp(−|z|²/(2 s²))`` (repulsive for ``c > 0``)."""
+        from .validation import check_positive, check_real
+
+        c = check_real("strength", strength)
+        s2 = check_positive("width", width) ** 2
+
+        def kernel(z):
+            return c * np.exp(-np.sum(z * z, axis=-1) / (2 * s2))
+
+        def gradient(z):
+            return -(c / s2) * np.exp(-np.sum(z * z, axis=-1, keepdims=True) / (2 * s2)) * z
+
+        return cls(
+            kernel,
+            gradient,
+            name=f"gaussian(c={c:g}, s={s2**0.5:g})",
+            radial=(RADIAL_GAUSSIAN, [c, s2]),
+        )
 
     def on_grid(self, grid: Grid) -> GridConvolution:
         """Precompute the FFT of the cell-averaged kernel on ``grid``."""
@@ -65,6 +129,10 @@ class PairwiseInteraction:
 
     def describe(self) -> dict:
         return {"kind": "pairwise", "name": self.name, "quadrature": self.quadrature}
+
+
+RADIAL_POWER_LAW = 0
+RADIAL_GAUSSIAN = 1
 
 
 class GridConvolution:
@@ -119,6 +187,8 @@ class SeparableInteraction:
         ``φ(θ)`` for points of shape ``(..., D)``, returning shape ``(..., K)``.
     coefficients : array_like, shape (K,)
         Real weights ``c_k``.
+    gradient : callable, optional
+        ``∇φ(θ)``, shape ``(..., D)`` → ``(..., K, D)``; used by particle solvers (cost O(N K)).
     name : str
     """
 
@@ -127,10 +197,14 @@ class SeparableInteraction:
         self,
         features: Callable[[np.ndarray], np.ndarray],
         coefficients,
+        gradient: Callable[[np.ndarray], np.ndarray] | None = None,
         name: str = "separable",
     ) -> None:
         if not callable(features):
             raise ParameterError(f"features: need a callable φ(θ), got {type(features).__name__}")
+        if gradient is not None and not callable(gradient):
+            raise ParameterError("gradient: need a callable ∇φ or None")
+        self.gradient = gradient
         c = np.atleast_1d(np.asarray(coefficients, dtype=float))
         if c.ndim != 1 or not np.all(np.isfinite(c)):
             raise ValueError(f"coefficients: need a finite 1-D array, got {coefficients!r}")
@@ -170,3 +244,58 @@ class GridSeparable:
     def __call__(self, rho: np.ndarray) -> np.ndarray:
         weights = self.coefficients * self.moments(rho)
         return np.tensordot(weights, self.phi, axes=1)
+
+
+class GeneralInteraction:
+    """Any symmetric interaction ``U(θ, θ′)`` — the slow path.
+
+    On grids the potential is a dense sum over all cell pairs (``O(n^{2D})`` work and memory,
+    so at most ``max_cells`` cells); on particles a chunked ``O(N²)`` numpy sum.
+
+    Parameters
+    ----------
+    kernel : callable
+        ``U(θ, θ′)`` for broadcastable arrays of shape ``(..., D)``, returning ``(...)``.
+    gradient : callable, optional
+        ``∇_θ U(θ, θ′)``, same inputs, returning ``(..., D)``; needed by particle solvers.
+    max_cells : int
+        Largest grid accepted by :meth:`on_grid`.
+    name : str
+    """
+
+    @strict_keywords
+    def __init__(self, kernel, gradient=None, max_cells: int = 4096, name: str = "general"):
+        if not callable(kernel):
+            raise ParameterError(f"kernel: need a callable U(θ, θ′), got {type(kernel).__name__}")
+        if gradient is not None and not callable(gradient):
+            raise ParameterError("gradient: need a callable ∇_θ U or None")
+        self.kernel = kernel
+        self.gradient = gradient
+        self.max_cells = int(max_cells)
+        self.name = name
+
+    def on_grid(self, grid: Grid) -> GridGeneral:
+        return GridGeneral(self, grid)
+
+    def describe(self) -> dict:
+        return {"kind": "general", "name": self.name}
+
+
+class GridGeneral:
+    """``ρ ↦ Σ_j U(x_i, x_j) ρ_j h^D`` with a dense matrix (point values of ``U``)."""
+
+    def __init__(self, interaction: GeneralInteraction, grid: Grid) -> None:
+        if grid.size > interaction.max_cells:
+            raise ValueError(
+                f"grid: {grid.size} cells exceed max_cells={interaction.max_cells} of the general "
+                "(dense) interaction; use a pairwise or separable interaction"
+            )
+        pts = grid.points().reshape(-1, grid.dim)
+        self.matrix = np.asarray(interaction.kernel(pts[:, None, :], pts[None, :, :]), float)
+        if not np.all(np.isfinite(self.matrix)):
+            raise ValueError(f"kernel: {interaction.name} is not finite between grid cells")
+        self.grid = grid
+
+    def __call__(self, rho: np.ndarray) -> np.ndarray:
+        out = self.matrix @ rho.ravel() * self.grid.cell_volume
+        return out.reshape(self.grid.shape)

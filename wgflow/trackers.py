@@ -31,7 +31,7 @@ class SnapshotRecorder(Tracker):
         self.observables: list[dict] = []
 
     def handle(self, solver, state, t):
-        self.times.append(float(t))
+        self.times.append(float(solver.time(state)))
         self.snapshots.append(solver.snapshot(state))
         self.observables.append(solver.observables(state))
 
