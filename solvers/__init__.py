@@ -2,5 +2,6 @@
 
 from .finite_volume import FiniteVolume
 from .particles import Particles
+from .sgd import SGD
 
-__all__ = ["FiniteVolume", "Particles"]
+__all__ = ["SGD", "FiniteVolume", "Particles"]

@@ -26,9 +26,25 @@ from .validation import check_positive
 logger = logging.getLogger(__name__)
 
 
-def observation_times(t_final: float, save_every: float | None) -> np.ndarray:
-    """``0, s, 2s, …, t_final`` (``t_final`` always included; ``s = t_final/10`` by default)."""
+def observation_times(
+    t_final: float, save_every: float | None, spacing: str = "linear", count: int = 50
+) -> np.ndarray:
+    """Observation times from 0 to ``t_final`` (both included).
+
+    ``spacing="linear"``: ``0, s, 2s, …`` with ``s = save_every`` (default ``t_final/10``).
+    ``spacing="log"``: 0 and ``count`` log-spaced times from ``save_every`` (default
+    ``t_final/1000``) to ``t_final``.
+    """
     t_final = check_positive("t_final", t_final)
+    if spacing == "log":
+        first = t_final / 1000 if save_every is None else check_positive("save_every", save_every)
+        if first > t_final:
+            raise ValueError(f"save_every: must lie in (0, t_final={t_final}], got {first}")
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"count: need a positive integer, got {count!r}")
+        return np.concatenate([[0.0], np.geomspace(first, t_final, count)])
+    if spacing != "linear":
+        raise ValueError(f"spacing: must be 'linear' or 'log', got {spacing!r}")
     if save_every is None:
         save_every = t_final / 10
     save_every = check_positive("save_every", save_every)
@@ -50,6 +66,7 @@ def run(
     progress: bool = True,
     trackers: tuple[Tracker, ...] | list[Tracker] = (),
     run_parameters: dict | None = None,
+    spacing: str = "linear",
 ) -> xr.Dataset:
     """Advance ``solver`` from ``initial`` to ``t_final``, observing every ``save_every``.
 
@@ -66,8 +83,10 @@ def run(
     RunInterrupted
         On Ctrl-C; its ``dataset`` attribute holds the snapshots recorded before.
     """
-    times = observation_times(t_final, save_every)
+    times = observation_times(t_final, save_every, spacing)
     params = {"t_final": float(t_final), "save_every": float(times[1] - times[0])}
+    if spacing != "linear":
+        params["spacing"] = spacing
     params.update(run_parameters or {})
     recorder = SnapshotRecorder()
     observers = [BlowUpGuard(), recorder, ProgressBar(progress), *trackers]

@@ -1,0 +1,376 @@
+r"""One-pass (online) SGD for mean-field two-layer networks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from wgflow import driver, io
+from wgflow.networks import NetworkModel
+from wgflow.random import stream_keys
+from wgflow.trackers import BlowUpError
+from wgflow.validation import (
+    ParameterError,
+    check_choice,
+    check_positive,
+    check_real,
+    strict_keywords,
+)
+
+from .sgd_kernels import NOISE_GAUSSIAN, NOISE_NONE, NOISE_RADEMACHER, initialize_batch, sgd_steps
+
+_CHUNK = 1 << 16  # steps per kernel call (bounds the schedule array; lets Ctrl-C through)
+
+
+@dataclass
+class SGDState:
+    """Global step ``k`` (time ``k ε``), weights ``θ (R, N, P)`` and the pending batch."""
+
+    k: int
+    theta: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    pre: np.ndarray
+    f: np.ndarray
+
+
+class SGD:
+    r"""Online SGD on ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)``, one fresh batch per step.
+
+    One step (time increment ``ε``, so ``t = k ε``; DESIGN.md §2):
+
+    .. math::
+        \theta_i \leftarrow \theta_i + \varepsilon\xi(t)\Big[\frac1B\sum_{b}
+        (y_b - f(x_b;\theta))\nabla_\theta\sigma_*(x_b;\theta_i) - \lambda\theta_i\Big]
+        + \sqrt{2\varepsilon\xi(t)/\beta}\; g_i .
+
+    As ``N → ∞``, ``ε → 0`` the empirical measure of the ``θ_i`` follows
+    ``∂t ρ = ξ ∇·(ρ ∇(Ψ + λ|θ|²/2)) + ξ β⁻¹ Δρ`` with ``V(θ) = −E y σ*(x; θ)``,
+    ``U(θ, θ′) = E σ*(x; θ) σ*(x; θ′)``. The kernel is fused: one read and one write of the
+    ``N × P`` weights per step, no allocation per step, replicas in parallel (``prange``).
+
+    Parameters
+    ----------
+    model : NetworkModel
+        Architecture and data (or a problem object with a ``model`` attribute).
+    n_neurons : int
+        ``N ≥ 1``.
+    step_size : float
+        ``ε > 0``.
+    seed : int or SeedSequence, optional
+        Fixes the initial weights, the data stream, the noise and the held-out set.
+    schedule : callable, optional
+        ``ξ(t)`` (vectorized over an array of times; default 1).
+    weight_decay : float
+        ``λ ≥ 0``.
+    beta : float
+        Inverse temperature ``β > 0`` (``inf``: noiseless).
+    batch_size : int
+        ``B ≥ 1`` samples per step.
+    dtype : {"float64", "float32"}
+    replicas : int
+        Independent runs (own initial weights, data and noise) advanced together.
+    noise : {"gaussian", "rademacher"}
+        Gaussian increments, or ``±1`` increments with the same first two moments
+        (weak order 1; cheaper).
+    test_size : int
+        Size of the held-out Monte-Carlo set when the model has no ``population_risk``.
+    """
+
+    @strict_keywords
+    def __init__(
+        self,
+        model,
+        n_neurons: int,
+        step_size: float,
+        seed: int | np.random.SeedSequence | None = None,
+        schedule: Callable | None = None,
+        weight_decay: float = 0.0,
+        beta: float = np.inf,
+        batch_size: int = 1,
+        dtype: str = "float64",
+        replicas: int = 1,
+        noise: str = "gaussian",
+        test_size: int = 2000,
+    ) -> None:
+        model = getattr(model, "model", model)
+        if not isinstance(model, NetworkModel):
+            raise ParameterError(f"model: need a NetworkModel, got {type(model).__name__}")
+        self.model = model
+        self.n_neurons = _positive_int("n_neurons", n_neurons)
+        self.step_size = check_positive("step_size", step_size)
+        if schedule is not None and not callable(schedule):
+            raise ParameterError("schedule: need a callable ξ(t) or None")
+        self.schedule = schedule
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        self.beta = check_real("beta", beta, low=0.0, low_open=True)
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32")))
+        self.replicas = _positive_int("replicas", replicas)
+        self.noise = check_choice("noise", noise, ("gaussian", "rademacher"))
+        self.test_size = _positive_int("test_size", test_size)
+        self.seed_sequence = (
+            seed if isinstance(seed, np.random.SeedSequence) else (np.random.SeedSequence(seed))
+        )
+        children = self.seed_sequence.spawn(self.replicas + 1)
+        self._init_rngs = [np.random.default_rng(c) for c in children[:-1]]
+        keys = np.array([stream_keys(c, 2) for c in children[:-1]])
+        self.keys_data = np.ascontiguousarray(keys[:, 0])
+        self.keys_noise = np.ascontiguousarray(keys[:, 1])
+        self._test_rng = np.random.default_rng(children[-1])
+        data = model.data
+        self._data_args = (
+            data.labels.astype(self.dtype),
+            np.cumsum(data.probabilities),
+            data.scales.astype(self.dtype),
+            (np.eye(data.dim) if data.rotation is None else data.rotation).astype(self.dtype),
+            data.rotation is not None,
+        )
+        self._act = (model.activation.kind, model.activation.params.astype(self.dtype))
+        self._test_set = None
+        self.record_weights = False
+
+    # ---- helpers ---------------------------------------------------------------------------
+    @property
+    def noise_scale(self) -> float:
+        """``√(2ε/β)`` (0 when noiseless)."""
+        return 0.0 if np.isinf(self.beta) else float(np.sqrt(2.0 * self.step_size / self.beta))
+
+    def _noise_kind(self) -> int:
+        if np.isinf(self.beta):
+            return NOISE_NONE
+        return NOISE_GAUSSIAN if self.noise == "gaussian" else NOISE_RADEMACHER
+
+    def initial_weights(self) -> np.ndarray:
+        """``θ0`` of shape ``(R, N, P)`` from the model's initializer (seeded per replica)."""
+        thetas = [
+            np.asarray(self.model.initial_weights(self.n_neurons, rng), dtype=float)
+            for rng in self._init_rngs
+        ]
+        return np.stack(thetas)
+
+    def risk(self, theta: np.ndarray) -> float:
+        """Population risk ``E (y − f(x; θ))²`` of weights ``(N, P)`` (exact or held-out)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.model.population_risk is not None:
+            return float(self.model.population_risk(theta))
+        if self._test_set is None:
+            self._test_set = self.model.data.sample(self.test_size, self._test_rng)
+        x, y = self._test_set
+        return float(np.mean((y - self.model.predict(theta, x)) ** 2))
+
+    # ---- the driver's protocol --------------------------------------------------------------
+    def initial_state(self, theta0) -> SGDState:
+        theta = np.ascontiguousarray(theta0, dtype=self.dtype)
+        r, n, _ = theta.shape
+        b, d = self.batch_size, self.model.data.dim
+        x = np.empty((r, b, d), self.dtype)
+        y = np.empty((r, b), self.dtype)
+        pre = np.empty((r, n, b), self.dtype)
+        f = np.empty((r, b), self.dtype)
+        initialize_batch(
+            theta,
+            x,
+            y,
+            pre,
+            f,
+            0,
+            *self._act,
+            self.model.has_a,
+            self.model.has_b,
+            *self._data_args,
+            self.keys_data,
+        )
+        return SGDState(0, theta, x, y, pre, f)
+
+    def time(self, state: SGDState) -> float:
+        return state.k * self.step_size
+
+    def advance(self, state: SGDState, t_next: float) -> SGDState:
+        target = int(round(t_next / self.step_size))
+        x_next, y_next, pre_next = (np.empty_like(a) for a in (state.x, state.y, state.pre))
+        coef = np.array([self.step_size, self.weight_decay, self.noise_scale, 1.0], self.dtype)
+        while state.k < target:
+            n = min(_CHUNK, target - state.k)
+            times = (state.k + np.arange(n)) * self.step_size
+            xi = np.ones(n) if self.schedule is None else np.asarray(self.schedule(times), float)
+            if xi.shape != (n,) or not np.all(np.isfinite(xi)) or np.any(xi < 0):
+                raise ValueError("schedule: ξ(t) must return finite non-negative values")
+            sgd_steps(
+                state.theta,
+                state.x,
+                state.y,
+                state.pre,
+                state.f,
+                x_next,
+                y_next,
+                pre_next,
+                state.k,
+                n,
+                coef,
+                xi.astype(self.dtype),
+                self._noise_kind(),
+                *self._act,
+                self.model.has_a,
+                self.model.has_b,
+                *self._data_args,
+                self.keys_data,
+                self.keys_noise,
+            )
+            state.k += n
+            if not np.all(np.isfinite(state.f)):
+                raise BlowUpError(self.time(state), "network output is not finite (ε too large?)")
+        return state
+
+    def snapshot(self, state: SGDState) -> dict:
+        snap = {}
+        if self.record_weights:
+            snap["positions"] = state.theta.copy()
+        reduce = self.model.reduced_coordinates
+        if reduce is not None:
+            coords = [reduce(np.asarray(th, np.float64)) for th in state.theta]
+            for name in coords[0]:
+                snap[name] = np.stack([c[name] for c in coords])
+        return snap
+
+    def observables(self, state: SGDState) -> dict:
+        return {"risk": np.array([self.risk(th) for th in state.theta]), "steps": state.k}
+
+    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
+        model = self.model
+        coords = {
+            "time": xr.DataArray(np.array(recorder.times), dims="time", attrs=io.TIME_ATTRS),
+            "replica": xr.DataArray(
+                np.arange(self.replicas),
+                dims="replica",
+                attrs={"units": "1", "long_name": "independent replica"},
+            ),
+            "particle": xr.DataArray(
+                np.arange(self.n_neurons),
+                dims="particle",
+                attrs={"units": "1", "long_name": "neuron index"},
+            ),
+        }
+        ds = xr.Dataset(coords=coords)
+        exact = model.population_risk is not None
+        ds["risk"] = xr.DataArray(
+            np.stack([obs["risk"] for obs in recorder.observables]),
+            dims=("time", "replica"),
+            attrs={
+                "units": "1",
+                "long_name": "population risk E(y - f)^2"
+                + ("" if exact else f" (held-out set of {self.test_size})"),
+            },
+        )
+        ds["steps"] = xr.DataArray(
+            np.array([obs["steps"] for obs in recorder.observables]),
+            dims="time",
+            attrs={"units": "1", "long_name": "SGD steps (samples / batch size)"},
+        )
+        names = list(recorder.snapshots[0]) if recorder.snapshots else []
+        for name in names:
+            values = np.stack([snap[name] for snap in recorder.snapshots])
+            if name == "positions":
+                ds = ds.assign_coords(
+                    component=xr.DataArray(
+                        model.components,
+                        dims="component",
+                        attrs={"units": "1", "long_name": "parameter name"},
+                    )
+                )
+                ds[name] = xr.DataArray(
+                    values,
+                    dims=("time", "replica", "particle", "component"),
+                    attrs={"units": "1", "long_name": "network weights"},
+                )
+            else:
+                ds[name] = xr.DataArray(
+                    values,
+                    dims=("time", "replica", "particle"),
+                    attrs={"units": "1", "long_name": f"reduced coordinate {name}"},
+                )
+        if self.replicas == 1:
+            ds = ds.isel(replica=0, drop=True)
+        params = {**self.parameters(), **run_parameters}
+        problem = str(model.metadata.get("problem", model.name))
+        ds.attrs.update(io.provenance(f"{problem}: online SGD", problem, "SGD", params))
+        ds.attrs["risk_estimator"] = "exact" if exact else "held-out Monte Carlo"
+        if not exact:
+            ds.attrs["test_size"] = self.test_size
+        return ds
+
+    # ---- public API ------------------------------------------------------------------------
+    @strict_keywords
+    def run(
+        self,
+        t_final: float,
+        save_every: float | None = None,
+        spacing: str = "linear",
+        theta0=None,
+        record_weights: bool = False,
+        progress: bool = True,
+        trackers=(),
+    ) -> xr.Dataset:
+        """Run SGD for ``t_final / ε`` steps, recording at linear or log-spaced times.
+
+        Parameters
+        ----------
+        t_final : float
+            Final time (``t = k ε``).
+        save_every : float, optional
+            Linear spacing: the interval; log spacing: the first positive time.
+        spacing : {"linear", "log"}
+            Observation times are rounded to whole steps.
+        theta0 : ndarray, shape (N, P) or (R, N, P), optional
+            Initial weights (default: the model's initializer).
+        record_weights : bool
+            Store all weights as ``positions(time, [replica,] particle, component)``.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``risk(time[, replica])``, ``steps(time)``, reduced coordinates and weights when
+            requested.
+        """
+        theta = self.initial_weights() if theta0 is None else self._check_theta(theta0)
+        self.record_weights = bool(record_weights)
+        return driver.run(self, theta, t_final, save_every, progress, trackers, spacing=spacing)
+
+    def parameters(self) -> dict:
+        return {
+            "solver": "SGD",
+            "n_neurons": self.n_neurons,
+            "step_size": self.step_size,
+            "weight_decay": self.weight_decay,
+            "beta": None if np.isinf(self.beta) else self.beta,
+            "batch_size": self.batch_size,
+            "dtype": str(self.dtype),
+            "replicas": self.replicas,
+            "noise": self.noise,
+            "schedule": None if self.schedule is None else getattr(self.schedule, "__name__", "ξ"),
+            "seed": self.seed_sequence.entropy,
+            "model": self.model.describe(),
+        }
+
+    def _check_theta(self, theta0) -> np.ndarray:
+        try:
+            theta = np.array(theta0, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("theta0: need a numeric array") from exc
+        if theta.ndim == 2:
+            theta = np.broadcast_to(theta, (self.replicas, *theta.shape))
+        want = (self.replicas, self.n_neurons, self.model.n_params)
+        if theta.shape != want:
+            raise ValueError(f"theta0: need shape {want[1:]} or {want}, got {theta.shape}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta0: contains non-finite weights")
+        return theta
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
+    return int(value)

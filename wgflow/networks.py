@@ -1,0 +1,266 @@
+r"""Two-layer networks ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)`` and data models: the SGD interface.
+
+Problem plugins (``wgflow.problems``) build a :class:`NetworkModel`; the :class:`~wgflow.solvers.SGD`
+solver compiles its activation and data sampler into its kernel.
+
+Parameter sets (columns of the weight array ``θ``, shape ``(N, P)``):
+
+- ``"w"``:   ``σ*(x; θ) = σ(⟨w, x⟩)``,        columns ``w0 … w{d-1}``;
+- ``"aw"``:  ``σ*(x; θ) = a σ(⟨w, x⟩)``,      columns ``a, w0 …``;
+- ``"abw"``: ``σ*(x; θ) = a σ(⟨w, x⟩ + b)``,  columns ``a, b, w0 …``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .validation import ParameterError, check_choice
+
+ACTIVATION_KINDS = {
+    "relu": 0,
+    "truncated_relu": 1,
+    "sigmoid": 2,
+    "tanh": 3,
+    "piecewise_linear": 4,
+}
+PARAMETER_SETS = ("w", "aw", "abw")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation ``σ`` the SGD kernel can compile.
+
+    Parameters
+    ----------
+    name : {"relu", "truncated_relu", "sigmoid", "tanh", "piecewise_linear"}
+        ``truncated_relu`` is ``clamp(t, 0, 1)``; ``sigmoid`` is ``1/(1 + e^{−2t})``.
+    knots, values : tuple of float
+        For ``piecewise_linear``: increasing knots ``t_1 < … < t_m`` and values ``σ(t_k)``;
+        linear in between, constant outside (bounded; non-monotone when the values are).
+    """
+
+    name: str
+    knots: tuple[float, ...] = ()
+    values: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_choice("activation", self.name, tuple(ACTIVATION_KINDS))
+        if self.name == "piecewise_linear":
+            k = np.asarray(self.knots, float)
+            v = np.asarray(self.values, float)
+            if k.ndim != 1 or k.size < 2 or k.shape != v.shape:
+                raise ValueError("knots: need ≥ 2 knots and as many values")
+            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(v)) and np.all(np.diff(k) > 0)):
+                raise ValueError("knots: need finite, strictly increasing knots and finite values")
+
+    @classmethod
+    def named(cls, activation: str | Activation) -> Activation:
+        """Accept an :class:`Activation` or one of the parameter-free names."""
+        if isinstance(activation, Activation):
+            return activation
+        if not isinstance(activation, str):
+            raise ParameterError(f"activation: need a name or Activation, got {activation!r}")
+        if activation == "piecewise_linear":
+            raise ValueError("activation: piecewise_linear needs knots; use Activation(...)")
+        return cls(activation)
+
+    @classmethod
+    def piecewise_linear(cls, knots, values) -> Activation:
+        return cls("piecewise_linear", tuple(map(float, knots)), tuple(map(float, values)))
+
+    @property
+    def kind(self) -> int:
+        return ACTIVATION_KINDS[self.name]
+
+    @property
+    def params(self) -> np.ndarray:
+        """Knots then values (empty for the named activations)."""
+        return np.array([*self.knots, *self.values], dtype=float)
+
+    def __call__(self, t):
+        t = np.asarray(t, dtype=float)
+        if self.name == "relu":
+            return np.maximum(t, 0.0)
+        if self.name == "truncated_relu":
+            return np.clip(t, 0.0, 1.0)
+        if self.name == "sigmoid":
+            return 0.5 * (1.0 + np.tanh(t))  # = 1/(1+e^{-2t}), overflow-free
+        if self.name == "tanh":
+            return np.tanh(t)
+        return np.interp(t, self.knots, self.values)
+
+    def derivative(self, t):
+        """``σ′(t)`` (right derivative at kinks)."""
+        t = np.asarray(t, dtype=float)
+        if self.name == "relu":
+            return (t > 0).astype(float)
+        if self.name == "truncated_relu":
+            return ((t > 0) & (t < 1)).astype(float)
+        if self.name == "sigmoid":
+            return 0.5 * (1.0 - np.tanh(t) ** 2)
+        if self.name == "tanh":
+            return 1.0 - np.tanh(t) ** 2
+        k, v = np.asarray(self.knots), np.asarray(self.values)
+        slopes = np.diff(v) / np.diff(k)
+        seg = np.searchsorted(k, t, side="right") - 1
+        inside = (seg >= 0) & (seg < k.size - 1)
+        return np.where(inside, slopes[np.clip(seg, 0, k.size - 2)], 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianMixture:
+    """Labelled centred Gaussian mixture: ``y = y_k`` w.p. ``p_k``, ``x | k ~ N(0, Q S_k² Qᵀ)``.
+
+    Parameters
+    ----------
+    labels : array_like, shape (K,)
+    probabilities : array_like, shape (K,)
+        Non-negative, summing to 1.
+    scales : array_like, shape (K, d)
+        Standard deviations ``S_k`` along the axes of ``Q`` (≥ 0).
+    rotation : array_like, shape (d, d), optional
+        Orthogonal ``Q`` (default identity; costs O(d²) per sample when given).
+    """
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+    scales: np.ndarray
+    rotation: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        labels = np.atleast_1d(np.asarray(self.labels, float))
+        probs = np.atleast_1d(np.asarray(self.probabilities, float))
+        scales = np.atleast_2d(np.asarray(self.scales, float))
+        k = labels.size
+        if probs.shape != (k,) or scales.shape[0] != k or scales.ndim != 2:
+            raise ValueError("scales: need shape (K, d) and K labels and probabilities")
+        if np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+            raise ValueError("probabilities: need non-negative values summing to 1")
+        if np.any(scales < 0) or not np.all(np.isfinite(scales)):
+            raise ValueError("scales: need finite non-negative values")
+        rot = self.rotation
+        if rot is not None:
+            rot = np.asarray(rot, float)
+            d = scales.shape[1]
+            if rot.shape != (d, d) or not np.allclose(rot @ rot.T, np.eye(d), atol=1e-8):
+                raise ValueError(f"rotation: need an orthogonal ({d}, {d}) matrix")
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "probabilities", probs)
+        object.__setattr__(self, "scales", scales)
+        object.__setattr__(self, "rotation", rot)
+
+    @property
+    def dim(self) -> int:
+        return self.scales.shape[1]
+
+    @property
+    def second_moment(self) -> float:
+        """``E y²``."""
+        return float(self.probabilities @ self.labels**2)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` samples with numpy: ``x`` of shape ``(n, d)``, ``y`` of shape ``(n,)``."""
+        k = rng.choice(self.labels.size, size=n, p=self.probabilities)
+        x = rng.standard_normal((n, self.dim)) * self.scales[k]
+        if self.rotation is not None:
+            x = x @ self.rotation.T
+        return x, self.labels[k]
+
+    def describe(self) -> dict:
+        return {
+            "kind": "gaussian_mixture",
+            "labels": self.labels.tolist(),
+            "probabilities": self.probabilities.tolist(),
+            "dim": self.dim,
+            "rotated": self.rotation is not None,
+        }
+
+
+def _default_initial_weights(parameters: str, d: int):
+    def initial(n: int, rng: np.random.Generator) -> np.ndarray:
+        w = rng.standard_normal((n, d)) / np.sqrt(d)
+        head = {"w": [], "aw": [np.ones(n)], "abw": [np.ones(n), np.zeros(n)]}[parameters]
+        return np.column_stack([*head, w])
+
+    return initial
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkModel:
+    """Everything SGD needs: architecture, data, and optional exact risk and reductions.
+
+    Parameters
+    ----------
+    data : GaussianMixture
+    activation : str or Activation
+    parameters : {"w", "aw", "abw"}
+    population_risk : callable, optional
+        ``R_N(θ)`` for weights of shape ``(N, P)``: ``E (y − f(x; θ))²``. Without it SGD
+        estimates the risk on a fixed held-out Monte-Carlo set.
+    reduced_coordinates : callable, optional
+        ``θ (N, P) ↦ {name: array (N,)}`` (e.g. ``r1``, ``r2``), recorded at checkpoints.
+    initial_weights : callable, optional
+        ``(N, rng) ↦ θ0 (N, P)``; default ``w ~ N(0, I/d)``, ``a = 1``, ``b = 0``.
+    name : str
+    """
+
+    data: GaussianMixture
+    activation: str | Activation = "relu"
+    parameters: str = "w"
+    population_risk: Callable[[np.ndarray], float] | None = None
+    reduced_coordinates: Callable[[np.ndarray], dict] | None = None
+    initial_weights: Callable | None = None
+    name: str = "two-layer network"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, GaussianMixture):
+            raise ParameterError(f"data: need a GaussianMixture, got {type(self.data).__name__}")
+        object.__setattr__(self, "activation", Activation.named(self.activation))
+        check_choice("parameters", self.parameters, PARAMETER_SETS)
+        if self.initial_weights is None:
+            object.__setattr__(
+                self, "initial_weights", _default_initial_weights(self.parameters, self.data.dim)
+            )
+
+    @property
+    def has_a(self) -> bool:
+        return self.parameters in ("aw", "abw")
+
+    @property
+    def has_b(self) -> bool:
+        return self.parameters == "abw"
+
+    @property
+    def n_params(self) -> int:
+        """``P`` = columns of the weight array."""
+        return self.data.dim + self.has_a + self.has_b
+
+    @property
+    def components(self) -> list[str]:
+        head = {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
+        return head + [f"w{j}" for j in range(self.data.dim)]
+
+    def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``f(x; θ)`` for ``x`` of shape ``(n, d)``; numpy reference, returns ``(n,)``."""
+        off = self.has_a + self.has_b
+        pre = x @ theta[:, off:].T
+        if self.has_b:
+            pre = pre + theta[:, 1]
+        act = self.activation(pre)
+        if self.has_a:
+            act = act * theta[:, 0]
+        return act.mean(axis=1)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "activation": self.activation.name,
+            "activation_params": self.activation.params.tolist(),
+            "parameters": self.parameters,
+            "data": self.data.describe(),
+            **self.metadata,
+        }

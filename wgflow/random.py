@@ -1,0 +1,103 @@
+"""Counter-based random numbers for compiled kernels, with bit-identical numpy twins.
+
+The value for ``(key, counter)`` is the SplitMix64 output for the Weyl state
+``key + counter · γ`` (Steele, Lea & Flood, OOPSLA 2014), so any entry of any stream is computed
+independently of the others: kernels can draw in any order, on any number of threads, and get the
+same numbers. Keys come from :class:`numpy.random.SeedSequence`.
+
+- :func:`uniform`: ``(0, 1)`` with 53 random bits.
+- :func:`normal_pair`: two independent standard normals (Box–Muller) from pair counter ``c``
+  (uniforms ``2c`` and ``2c + 1``).
+- :func:`rademacher`: ``±1`` from bit ``c mod 64`` of word ``c // 64``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TWO = np.uint64(2)
+_ONE = np.uint64(1)
+_SIXTYFOUR = np.uint64(64)
+_INV53 = 2.0**-53
+_TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True, inline="always")
+def mix64(z):
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, inline="always")
+def uniform(key, counter):
+    """Uniform on (0, 1) for uint64 ``key`` and ``counter``."""
+    z = mix64(key + counter * GAMMA)
+    return (float(z >> _S11) + 0.5) * _INV53
+
+
+@njit(cache=True, inline="always")
+def normal_pair(key, pair):
+    """Two standard normals from uint64 pair counter ``pair``."""
+    u1 = uniform(key, pair * _TWO)
+    u2 = uniform(key, pair * _TWO + _ONE)
+    radius = math.sqrt(-2.0 * math.log(u1))
+    angle = _TWO_PI * u2
+    return radius * math.cos(angle), radius * math.sin(angle)
+
+
+@njit(cache=True, inline="always")
+def rademacher(key, counter):
+    """``±1.0`` from bit ``counter % 64`` of word ``counter // 64``."""
+    word = mix64(key + (counter // _SIXTYFOUR) * GAMMA)
+    return 1.0 if (word >> (counter % _SIXTYFOUR)) & _ONE else -1.0
+
+
+# ---- numpy twins (vectorized; arrays so that uint64 products wrap silently) ----------------
+def mix64_numpy(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.uint64)
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def uniform_numpy(key, counter) -> np.ndarray:
+    counter = np.asarray(counter, dtype=np.uint64)
+    z = mix64_numpy(np.asarray(key, dtype=np.uint64) + counter * GAMMA)
+    return ((z >> _S11).astype(np.float64) + 0.5) * _INV53
+
+
+def normal_pair_numpy(key, pair) -> tuple[np.ndarray, np.ndarray]:
+    pair = np.asarray(pair, dtype=np.uint64)
+    u1 = uniform_numpy(key, pair * _TWO)
+    u2 = uniform_numpy(key, pair * _TWO + _ONE)
+    radius = np.sqrt(-2.0 * np.log(u1))
+    return radius * np.cos(_TWO_PI * u2), radius * np.sin(_TWO_PI * u2)
+
+
+def normals_numpy(key, base_pair, count: int) -> np.ndarray:
+    """``count`` normals laid out as the kernels do: entry ``j`` from pair ``base + j // 2``."""
+    pairs = np.asarray(base_pair, dtype=np.uint64)[..., None] + np.arange(
+        (count + 1) // 2, dtype=np.uint64
+    )
+    c, s = normal_pair_numpy(key, pairs)
+    out = np.stack([c, s], axis=-1).reshape(*pairs.shape[:-1], -1)
+    return out[..., :count]
+
+
+def rademacher_numpy(key, counter) -> np.ndarray:
+    counter = np.asarray(counter, dtype=np.uint64)
+    word = mix64_numpy(np.asarray(key, dtype=np.uint64) + (counter // _SIXTYFOUR) * GAMMA)
+    return np.where((word >> (counter % _SIXTYFOUR)) & _ONE, 1.0, -1.0)
+
+
+def stream_keys(seed_sequence: np.random.SeedSequence, n: int) -> np.ndarray:
+    """``n`` independent uint64 keys from a SeedSequence (one per replica or stream)."""
+    return seed_sequence.generate_state(n, dtype=np.uint64)
