@@ -255,7 +255,6 @@ def replica_steps(
     """One replica: ``theta (N, P)``, ``x (B, d)``, ``pre (N, B)``; see :func:`sgd_steps`."""
     n, n_p = theta.shape
     n_batch, d = x.shape
-    off = has_a + has_b
     buf = np.empty(d)
     residual = np.empty(n_batch, dtype=theta.dtype)
     grad_w = np.empty(n_batch, dtype=theta.dtype)

@@ -1,7 +1,7 @@
 r"""Two-layer networks ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)`` and data models: the SGD interface.
 
-Problem plugins (``wgflow.problems``) build a :class:`NetworkModel`; the :class:`~wgflow.solvers.SGD`
-solver compiles its activation and data sampler into its kernel.
+Problem plugins (``wgflow.problems``) build a :class:`NetworkModel`; the
+:class:`~wgflow.solvers.SGD` solver compiles its activation and data sampler into its kernel.
 
 Parameter sets (columns of the weight array ``θ``, shape ``(N, P)``):
 
