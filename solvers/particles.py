@@ -127,7 +127,7 @@ class Particles:
 
     # ---- the driver's protocol --------------------------------------------------------------
     def initial_state(self, x0) -> ParticleState:
-        positions = np.ascontiguousarray(x0, dtype=self.dtype)
+        positions = np.array(x0, dtype=self.dtype, order="C")
         self._rngs = [np.random.default_rng(s) for s in self.seed_sequence.spawn(self.replicas)]
         return ParticleState(0.0, positions)
 

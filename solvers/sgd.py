@@ -164,7 +164,7 @@ class SGD:
 
     # ---- the driver's protocol --------------------------------------------------------------
     def initial_state(self, theta0) -> SGDState:
-        theta = np.ascontiguousarray(theta0, dtype=self.dtype)
+        theta = np.array(theta0, dtype=self.dtype, order="C")  # never mutate the caller's array
         r, n, _ = theta.shape
         b, d = self.batch_size, self.model.data.dim
         x = np.empty((r, b, d), self.dtype)

@@ -328,7 +328,7 @@ def replica_steps(
                 pre[i, b] = pre_next[i, b]
 
 
-@njit(cache=True, fastmath=_FAST, inline="always")
+@njit(cache=True, fastmath=_FAST)
 def _single_sample_pass(
     theta,
     pre,
