@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 from scipy.linalg import blas
+from wgflow.solvers import SGD
 
 from wgflow.networks import GaussianMixture, NetworkModel
-from wgflow.solvers import SGD
 
 D, N, S0, DELTA, EPS, BETA = 320, 800, 60, 0.5, 1e-3, 100.0
 
@@ -44,15 +44,20 @@ def data() -> GaussianMixture:
 
 def initial(dtype):
     rng = np.random.default_rng(0)
-    return (np.ones(N, dtype), np.zeros(N, dtype),
-            (rng.standard_normal((N, D)) / np.sqrt(D)).astype(dtype))
+    return (
+        np.ones(N, dtype),
+        np.zeros(N, dtype),
+        (rng.standard_normal((N, D)) / np.sqrt(D)).astype(dtype),
+    )
 
 
 def samples(steps, dtype, seed=1):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2, steps)
     scales = data().scales[labels]
-    return (rng.standard_normal((steps, D)) * scales).astype(dtype), np.where(labels == 0, 1.0, -1.0)
+    return (rng.standard_normal((steps, D)) * scales).astype(dtype), np.where(
+        labels == 0, 1.0, -1.0
+    )
 
 
 def numpy_loop(steps, dtype, update, noise=False):
@@ -110,8 +115,16 @@ def torch_loop(steps, dtype, threads):
 
 def wgflow_rate(steps, dtype, beta=np.inf, noise="gaussian", replicas=1):
     model = NetworkModel(data(), "relu", "abw")
-    sgd = SGD(model, n_neurons=N, step_size=EPS, seed=0, dtype=dtype, beta=beta, noise=noise,
-              replicas=replicas)
+    sgd = SGD(
+        model,
+        n_neurons=N,
+        step_size=EPS,
+        seed=0,
+        dtype=dtype,
+        beta=beta,
+        noise=noise,
+        replicas=replicas,
+    )
     state = sgd.initial_state(sgd.initial_weights())
     sgd.advance(state, 10 * EPS)  # compile / warm caches
     start = time.perf_counter()
@@ -120,7 +133,7 @@ def wgflow_rate(steps, dtype, beta=np.inf, noise="gaussian", replicas=1):
 
 
 def copy_bandwidth(nbytes):
-    a = np.random.rand(nbytes // 8)
+    a = np.random.default_rng(0).random(nbytes // 8)
     b = np.empty_like(a)
     reps = max(20, int(4e9 // nbytes))
     start = time.perf_counter()
@@ -147,8 +160,13 @@ def compile_times():
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         out = []
         for _ in range(2):
-            proc = subprocess.run([sys.executable, "-c", COMPILE_SNIPPET], env=env,
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", COMPILE_SNIPPET],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out.append(float(proc.stdout.strip().splitlines()[-1]))
     return out
 
@@ -170,13 +188,18 @@ def main(argv=None):
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         outer = numpy_loop(slow, dtype, outer_update)
-        rows = [("numpy outer (1 thread)", outer, None), ("numpy ger", numpy_loop(slow, dtype, ger_update), None)]
+        rows = [
+            ("numpy outer (1 thread)", outer, None),
+            ("numpy ger", numpy_loop(slow, dtype, ger_update), None),
+        ]
         torch1 = torch2 = None
         if has_torch:
             torch1 = torch_loop(slow, dtype, 1)
             torch2 = torch_loop(slow, dtype, min(2, cores))
-            rows += [("torch mv+addr_ (1 thread)", torch1, None),
-                     (f"torch mv+addr_ ({min(2, cores)} threads)", torch2, None)]
+            rows += [
+                ("torch mv+addr_ (1 thread)", torch1, None),
+                (f"torch mv+addr_ ({min(2, cores)} threads)", torch2, None),
+            ]
         clean = wgflow_rate(fast, dtype)
         rows.append(("wgflow SGD (1 replica, 1 thread)", clean, torch1))
         for label, rate, ref in rows:
@@ -184,26 +207,36 @@ def main(argv=None):
             print(f"{label:<34}{name:>8}{rate:>11.0f}{rate / outer:>9.2f}{vs_torch:>9}")
         item = np.dtype(dtype).itemsize
         traffic = clean * 2 * N * (D + 2) * item / 1e9
-        print(f"{'  weight traffic of the fused kernel':<34}{'':>8}{traffic:>10.1f} GB/s "
-              f"(copy bandwidth, {N * (D + 2) * item / 1e6:.1f} MB array: "
-              f"{copy_bandwidth(N * (D + 2) * item):.1f} GB/s; 256 MB: "
-              f"{copy_bandwidth(256 << 20):.1f} GB/s)")
+        print(
+            f"{'  weight traffic of the fused kernel':<34}{'':>8}{traffic:>10.1f} GB/s "
+            f"(copy bandwidth, {N * (D + 2) * item / 1e6:.1f} MB array: "
+            f"{copy_bandwidth(N * (D + 2) * item):.1f} GB/s; 256 MB: "
+            f"{copy_bandwidth(256 << 20):.1f} GB/s)"
+        )
         numpy_noisy = numpy_loop(noisy, dtype, ger_update, noise=True)
         gauss = wgflow_rate(fast // 10, dtype, beta=BETA)
         rade = wgflow_rate(fast // 4, dtype, beta=BETA, noise="rademacher")
         print(f"{'numpy ger + noise':<34}{name:>8}{numpy_noisy:>11.0f}")
-        print(f"{'wgflow noisy, Gaussian':<34}{name:>8}{gauss:>11.0f}{gauss / numpy_noisy:>9.1f}"
-              f"  ×numpy-noisy; {gauss / clean:.0%} of clean")
-        print(f"{'wgflow noisy, Rademacher':<34}{name:>8}{rade:>11.0f}{rade / numpy_noisy:>9.1f}"
-              f"  ×numpy-noisy; {rade / clean:.0%} of clean")
+        print(
+            f"{'wgflow noisy, Gaussian':<34}{name:>8}{gauss:>11.0f}{gauss / numpy_noisy:>9.1f}"
+            f"  ×numpy-noisy; {gauss / clean:.0%} of clean"
+        )
+        print(
+            f"{'wgflow noisy, Rademacher':<34}{name:>8}{rade:>11.0f}{rade / numpy_noisy:>9.1f}"
+            f"  ×numpy-noisy; {rade / clean:.0%} of clean"
+        )
         if cores > 1:
             multi = wgflow_rate(fast, dtype, replicas=cores)
-            print(f"{f'wgflow {cores} replicas (total)':<34}{name:>8}{multi:>11.0f}"
-                  f"{'':>9}  {multi / clean:.2f}× one replica")
+            print(
+                f"{f'wgflow {cores} replicas (total)':<34}{name:>8}{multi:>11.0f}"
+                f"{'':>9}  {multi / clean:.2f}× one replica"
+            )
         print()
     cold, warm = compile_times()
-    print(f"first-call JIT compile in a fresh process: {cold:.1f} s with a cold cache, "
-          f"{warm:.1f} s with the cache warm (cache=True)")
+    print(
+        f"first-call JIT compile in a fresh process: {cold:.1f} s with a cold cache, "
+        f"{warm:.1f} s with the cache warm (cache=True)"
+    )
 
 
 if __name__ == "__main__":

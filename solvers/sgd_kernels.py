@@ -355,10 +355,12 @@ def _single_sample_pass(
     d = x0.size
     off = has_a + has_b
     f_next = zero
+    typed = np.empty(1, dtype=theta.dtype)  # casts g to θ's dtype: no float64 in float32 loops
     for i in range(n):  # no array views inside this loop: each costs atomic refcounts
         z = pre[i, 0]
         a_old = theta[i, 0] if has_a else one
-        g = per_sample * residual * a_old * activation_derivative(z, act_kind, act_p)
+        typed[0] = per_sample * residual * a_old * activation_derivative(z, act_kind, act_p)
+        g = typed[0]
         if noise_kind != NOISE_NONE:
             fill_noise(noise_kind, key_noise, k, i, n, noise_scale, noise)
         if has_a:

@@ -83,3 +83,15 @@ def test_ruff_is_clean():
     del ruff
     proc = subprocess.run([find_ruff_bin(), "check", str(ROOT)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_readme_api_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["ds"]["risk"].dims == ("time",)
+    assert (tmp_path / "ou.nc").exists()
