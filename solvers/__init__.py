@@ -1,7 +1,8 @@
 """Solvers of Wasserstein gradient flows (``wgflow.solvers``)."""
 
 from .finite_volume import FiniteVolume
+from .jko import JKO
 from .particles import Particles
 from .sgd import SGD
 
-__all__ = ["SGD", "FiniteVolume", "Particles"]
+__all__ = ["JKO", "SGD", "FiniteVolume", "Particles"]
