@@ -220,7 +220,7 @@ class JKO:
         return out
 
     def _absorb(self, log_scale, potentials):
-        """Move the per-axis (additive) part of ``log_scale`` into ``potentials``; return the rest."""
+        """Move the per-axis additive part of ``log_scale`` into ``potentials``; return the rest."""
         finite = np.isfinite(log_scale)
         rest = np.where(finite, log_scale, 0.0)
         weight = finite.astype(float)
@@ -246,7 +246,6 @@ class JKO:
         ``|log ã|`` or ``|log b̃|`` exceeds 30 their per-axis part is absorbed into ``u``, ``v``
         (exact in 1-D; the additive part in higher dimensions), so the scalings stay O(1).
         """
-        dim = self.grid.dim
         if scaling is None:
             u = [np.zeros(n) for n in self.grid.shape]
             v = [np.zeros(n) for n in self.grid.shape]
@@ -254,10 +253,7 @@ class JKO:
         else:
             u, v, b = scaling
         kernels = self._stabilized_kernels(u, v)
-        log_p = np.log(p)
         error = np.inf
-        sigma = 2.0 * self.tau / self.epsilon
-        del sigma, dim
         for it in range(1, self.max_iterations + 1):
             a = p / self._apply(kernels, b)
             a = np.where(p > 0, a, 0.0)
@@ -298,7 +294,6 @@ class JKO:
             error,
             self.tolerance,
         )
-        del log_p
         return q, (u, v, b), self.max_iterations
 
     def _transport_cost(self, p, scaling) -> float:

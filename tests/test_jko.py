@@ -1,4 +1,4 @@
-"""JKO solvers: orders in τ, entropic floor, Barenblatt, monotone energy, stability, FV agreement."""
+"""JKO solvers: order in τ, entropic floor, Barenblatt, energy decay, stability, FV agreement."""
 
 import numpy as np
 import ot
