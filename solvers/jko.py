@@ -24,7 +24,13 @@ from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
 from wgflow.measures import GridMeasure, validate_density
 from wgflow.trackers import BlowUpError
-from wgflow.validation import ParameterError, check_choice, check_positive, strict_keywords
+from wgflow.validation import (
+    ParameterError,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    strict_keywords,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +121,8 @@ class JKO:
             2.0 * float(np.max(h)) ** 2 if epsilon is None else check_positive("epsilon", epsilon)
         )
         self.tolerance = check_positive("tolerance", tolerance)
-        self.max_iterations = _positive_int("max_iterations", max_iterations)
-        self.fixed_point_iterations = _positive_int(
+        self.max_iterations = check_positive_int("max_iterations", max_iterations)
+        self.fixed_point_iterations = check_positive_int(
             "fixed_point_iterations", fixed_point_iterations
         )
         internal = energy.internal
@@ -143,7 +149,7 @@ class JKO:
                     "energy: Lagrangian JKO needs a callable potential with a gradient"
                 )
         self.n_quantiles = (
-            grid.size if n_quantiles is None else _positive_int("n_quantiles", n_quantiles)
+            grid.size if n_quantiles is None else check_positive_int("n_quantiles", n_quantiles)
         )
         if self.n_quantiles < 3:
             raise ValueError(f"n_quantiles: need at least 3, got {self.n_quantiles}")
@@ -518,9 +524,3 @@ class JKO:
             "grid": self.grid.to_dict(),
             "energy": self.energy.describe(),
         }
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
-    return int(value)

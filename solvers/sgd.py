@@ -16,6 +16,7 @@ from wgflow.validation import (
     ParameterError,
     check_choice,
     check_positive,
+    check_positive_int,
     check_real,
     strict_keywords,
 )
@@ -100,18 +101,18 @@ class SGD:
         if not isinstance(model, NetworkModel):
             raise ParameterError(f"model: need a NetworkModel, got {type(model).__name__}")
         self.model = model
-        self.n_neurons = _positive_int("n_neurons", n_neurons)
+        self.n_neurons = check_positive_int("n_neurons", n_neurons)
         self.step_size = check_positive("step_size", step_size)
         if schedule is not None and not callable(schedule):
             raise ParameterError("schedule: need a callable ξ(t) or None")
         self.schedule = schedule
         self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         self.beta = check_real("beta", beta, low=0.0, low_open=True)
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.batch_size = check_positive_int("batch_size", batch_size)
         self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32")))
-        self.replicas = _positive_int("replicas", replicas)
+        self.replicas = check_positive_int("replicas", replicas)
         self.noise = check_choice("noise", noise, ("gaussian", "rademacher"))
-        self.test_size = _positive_int("test_size", test_size)
+        self.test_size = check_positive_int("test_size", test_size)
         self.seed_sequence = (
             seed if isinstance(seed, np.random.SeedSequence) else (np.random.SeedSequence(seed))
         )
@@ -368,9 +369,3 @@ class SGD:
         if not np.all(np.isfinite(theta)):
             raise ValueError("theta0: contains non-finite weights")
         return theta
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
-    return int(value)

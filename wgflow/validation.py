@@ -8,6 +8,8 @@ import inspect
 import math
 from numbers import Real
 
+import numpy as np
+
 
 class ParameterError(ValueError, TypeError):
     """Unknown or badly typed parameter.
@@ -79,6 +81,13 @@ def check_positive(name: str, value) -> float:
     if math.isinf(x):
         raise ValueError(f"{name}: must be finite and > 0, got {x}")
     return x
+
+
+def check_positive_int(name: str, value) -> int:
+    """An integer ≥ 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
+    return int(value)
 
 
 def check_choice(name: str, value, choices) -> object:
