@@ -26,10 +26,10 @@ import time
 import warnings
 
 import numpy as np
-from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import FiniteVolume
 
 D, T_FINAL, BOUNDS = 0.5, 1.0, (-5.0, 5.0)
 PROBLEM = OrnsteinUhlenbeck(dim=2, diffusion=D, mean0=(1.0, 0.5), var0=0.3)

@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 import ot
-from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import JKO, FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import JKO, FiniteVolume
 
 PROBLEM = OrnsteinUhlenbeck(dim=2, diffusion=0.5, mean0=(1.0, 0.5), var0=0.3)
 TAU, T_FINAL = 0.1, 1.0

@@ -16,10 +16,10 @@ import argparse
 import time
 
 import numpy as np
-from wgflow.solvers.particle_kernels import pairwise_forces, pairwise_forces_numpy
-from wgflow.solvers.particles import interaction_gradient
 
 import wgflow as wg
+from wgflow.solvers.particle_kernels import pairwise_forces, pairwise_forces_numpy
+from wgflow.solvers.particles import interaction_gradient
 
 
 def best(func, repeat=3):

@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 from scipy.linalg import blas
-from wgflow.solvers import SGD
 
 from wgflow.networks import GaussianMixture, NetworkModel
+from wgflow.solvers import SGD
 
 D, N, S0, DELTA, EPS, BETA = 320, 800, 60, 0.5, 1e-3, 100.0
 
@@ -126,7 +126,7 @@ def wgflow_rate(steps, dtype, beta=np.inf, noise="gaussian", replicas=1):
         replicas=replicas,
     )
     state = sgd.initial_state(sgd.initial_weights())
-    sgd.advance(state, 10 * EPS)  # compile / warm caches
+    state = sgd.advance(state, 10 * EPS)  # compile / warm caches
     start = time.perf_counter()
     sgd.advance(state, (10 + steps) * EPS)
     return replicas * steps / (time.perf_counter() - start)

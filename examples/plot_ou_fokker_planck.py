@@ -14,11 +14,11 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
-from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
 from wgflow.plotting import plot_density
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import FiniteVolume
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 

@@ -169,6 +169,21 @@ class FiniteVolume:
             recorder.times, recorder.snapshots, recorder.observables, run_parameters
         )
 
+    def checkpoint_state(self, state: FVState) -> tuple[dict, dict]:
+        return {"rho": state.rho}, {"t": state.t, "steps": state.steps}
+
+    def restore_state(self, arrays: dict, meta: dict) -> FVState:
+        rho = validate_density(self.grid, arrays["rho"], "checkpoint density")
+        return FVState(float(meta["t"]), np.ascontiguousarray(rho), int(meta["steps"]))
+
+    def restore_run(self, params: dict) -> None:
+        if params.get("grid") != self.grid.to_dict() or params.get("order") != self.order:
+            raise ValueError("path: the checkpoint was written by a solver with another grid/order")
+
+    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
+        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
+        return driver.resume(self, path, progress, trackers)
+
     # ---- public API ------------------------------------------------------------------------
     @strict_keywords
     def run(
@@ -178,6 +193,8 @@ class FiniteVolume:
         save_every: float | None = None,
         progress: bool = True,
         trackers=(),
+        checkpoint=None,
+        checkpoint_every: float | None = None,
     ) -> xr.Dataset:
         """Solve from ``rho0`` to ``t_final``.
 
@@ -193,13 +210,26 @@ class FiniteVolume:
             Show a progress bar (only on a terminal).
         trackers : sequence of Tracker
             Extra observers (see :mod:`wgflow.trackers`).
+        checkpoint : path, optional
+            Checkpoint file, rewritten atomically every ``checkpoint_every`` (simulated time;
+            default every snapshot), on failure or Ctrl-C (last good state) and at the end;
+            :meth:`resume` continues from it.
 
         Returns
         -------
         xarray.Dataset
             ``density(time, *axes)``, ``mass(time)``, ``free_energy(time)``, ``steps(time)``.
         """
-        return driver.run(self, rho0, t_final, save_every, progress, trackers)
+        return driver.run(
+            self,
+            rho0,
+            t_final,
+            save_every,
+            progress,
+            trackers,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+        )
 
     def parameters(self) -> dict:
         return {

@@ -491,6 +491,49 @@ class JKO:
         ds.attrs.update(io.provenance(f"{problem}: JKO ({self.method})", problem, "JKO", params))
         return ds
 
+    def checkpoint_state(self, state: JKOState) -> tuple[dict, dict]:
+        arrays = {"value": state.value}
+        if state.log_b is not None:
+            u, v, b = state.log_b
+            arrays["b"] = b
+            for k in range(self.grid.dim):
+                arrays[f"u{k}"], arrays[f"v{k}"] = u[k], v[k]
+        meta = {
+            "t": state.t,
+            "steps": state.steps,
+            "step_w2": state.step_w2,
+            "mass": getattr(self, "_mass", None),
+        }
+        return arrays, meta
+
+    def restore_state(self, arrays: dict, meta: dict) -> JKOState:
+        scaling = None
+        if "b" in arrays:
+            dim = self.grid.dim
+            scaling = (
+                [np.asarray(arrays[f"u{k}"]) for k in range(dim)],
+                [np.asarray(arrays[f"v{k}"]) for k in range(dim)],
+                np.asarray(arrays["b"]),
+            )
+        if meta.get("mass") is not None:
+            self._mass = float(meta["mass"])
+        return JKOState(
+            float(meta["t"]),
+            np.asarray(arrays["value"]),
+            int(meta["steps"]),
+            0,
+            float(meta["step_w2"]),
+            scaling,
+        )
+
+    def restore_run(self, params: dict) -> None:
+        if params.get("grid") != self.grid.to_dict() or params.get("method") != self.method:
+            raise ValueError("path: the checkpoint was written by a JKO with another grid/method")
+
+    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
+        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
+        return driver.resume(self, path, progress, trackers)
+
     # ---- public API ------------------------------------------------------------------------
     @strict_keywords
     def run(
@@ -500,6 +543,8 @@ class JKO:
         save_every: float | None = None,
         progress: bool = True,
         trackers=(),
+        checkpoint=None,
+        checkpoint_every: float | None = None,
     ) -> xr.Dataset:
         """Take JKO steps from ``rho0`` to ``t_final`` (the last step before each snapshot is
         shortened to land on it).
@@ -509,8 +554,18 @@ class JKO:
         xarray.Dataset
             ``density(time, *axes)``, ``mass``, ``free_energy``, ``steps``, ``iterations`` and
             ``step_w2`` over time; ``quantiles(time, quantile)`` for the Lagrangian method.
+            ``checkpoint``/``checkpoint_every`` as for :meth:`FiniteVolume.run`.
         """
-        return driver.run(self, rho0, t_final, save_every, progress, trackers)
+        return driver.run(
+            self,
+            rho0,
+            t_final,
+            save_every,
+            progress,
+            trackers,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+        )
 
     def parameters(self) -> dict:
         return {

@@ -24,6 +24,7 @@ class ParticleState:
     t: float
     positions: np.ndarray
     steps: int = 0
+    rng_states: list | None = None  # generator states at time t (for checkpoints)
 
 
 class Particles:
@@ -129,7 +130,10 @@ class Particles:
     def initial_state(self, x0) -> ParticleState:
         positions = np.array(x0, dtype=self.dtype, order="C")
         self._rngs = [np.random.default_rng(s) for s in self.seed_sequence.spawn(self.replicas)]
-        return ParticleState(0.0, positions)
+        return ParticleState(0.0, positions, 0, self._rng_states())
+
+    def _rng_states(self) -> list:
+        return [g.bit_generator.state for g in self._rngs]
 
     def time(self, state: ParticleState) -> float:
         return state.t
@@ -148,7 +152,32 @@ class Particles:
                 x[r] += step.astype(self.dtype, copy=False)
         if not np.all(np.isfinite(x)):
             raise BlowUpError(state.t, "non-finite particle positions (reduce dt?)")
-        return ParticleState(t_next, x, state.steps + n_steps)
+        return ParticleState(t_next, x, state.steps + n_steps, self._rng_states())
+
+    def checkpoint_state(self, state: ParticleState) -> tuple[dict, dict]:
+        arrays = {"positions": state.positions, "weights": self.weights}
+        return arrays, {"t": state.t, "steps": state.steps, "rng_states": state.rng_states}
+
+    def restore_state(self, arrays: dict, meta: dict) -> ParticleState:
+        self.weights = np.asarray(arrays["weights"], dtype=np.float64)
+        positions = np.array(arrays["positions"], dtype=self.dtype, order="C")
+        if positions.shape[0] != self.replicas:
+            raise ValueError(
+                f"path: checkpoint has {positions.shape[0]} replicas, solver {self.replicas}"
+            )
+        self._rngs = [np.random.default_rng() for _ in range(self.replicas)]
+        for rng, saved in zip(self._rngs, meta["rng_states"], strict=True):
+            rng.bit_generator.state = saved
+        return ParticleState(float(meta["t"]), positions, int(meta["steps"]), meta["rng_states"])
+
+    def restore_run(self, params: dict) -> None:
+        if params.get("dt") != self.dt or params.get("seed") != self.seed_sequence.entropy:
+            raise ValueError("path: the checkpoint was written by Particles with another dt/seed")
+        self.keep_particles = params.get("keep_particles")
+
+    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
+        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
+        return driver.resume(self, path, progress, trackers)
 
     def snapshot(self, state: ParticleState) -> np.ndarray:
         keep = self.keep_particles
@@ -225,6 +254,8 @@ class Particles:
         weights=None,
         keep_particles: int | None = None,
         trackers=(),
+        checkpoint=None,
+        checkpoint_every: float | None = None,
     ) -> xr.Dataset:
         """Simulate from ``x0`` to ``t_final``.
 
@@ -252,7 +283,17 @@ class Particles:
                 raise ValueError(f"keep_particles: need a positive integer, got {keep_particles!r}")
             keep_particles = int(min(keep_particles, x0.shape[1]))
         self.weights, self.keep_particles = w, keep_particles
-        return driver.run(self, x0, t_final, save_every, progress, trackers)
+        return driver.run(
+            self,
+            x0,
+            t_final,
+            save_every,
+            progress,
+            trackers,
+            run_parameters={"keep_particles": keep_particles},
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+        )
 
     def parameters(self) -> dict:
         return {

@@ -191,6 +191,10 @@ class SGD:
         return state.k * self.step_size
 
     def advance(self, state: SGDState, t_next: float) -> SGDState:
+        # work on copies: an interrupted advance leaves the caller's state consistent
+        state = SGDState(
+            state.k, *(a.copy() for a in (state.theta, state.x, state.y, state.pre, state.f))
+        )
         target = int(round(t_next / self.step_size))
         x_next, y_next, pre_next = (np.empty_like(a) for a in (state.x, state.y, state.pre))
         coef = np.array([self.step_size, self.weight_decay, self.noise_scale, 1.0], self.dtype)
@@ -225,6 +229,39 @@ class SGD:
             if not np.all(np.isfinite(state.f)):
                 raise BlowUpError(self.time(state), "network output is not finite (ε too large?)")
         return state
+
+    def checkpoint_state(self, state: SGDState) -> tuple[dict, dict]:
+        arrays = {
+            "theta": state.theta,
+            "x": state.x,
+            "y": state.y,
+            "pre": state.pre,
+            "f": state.f,
+            "keys_data": self.keys_data,
+            "keys_noise": self.keys_noise,
+        }
+        return arrays, {"k": state.k}
+
+    def restore_state(self, arrays: dict, meta: dict) -> SGDState:
+        if not (
+            np.array_equal(arrays["keys_data"], self.keys_data)
+            and np.array_equal(arrays["keys_noise"], self.keys_noise)
+        ):
+            raise ValueError("path: the checkpoint's random streams differ (another seed?)")
+        parts = (
+            np.array(arrays[n], dtype=self.dtype, order="C")
+            for n in ("theta", "x", "y", "pre", "f")
+        )
+        return SGDState(int(meta["k"]), *parts)
+
+    def restore_run(self, params: dict) -> None:
+        if params.get("step_size") != self.step_size or params.get("n_neurons") != self.n_neurons:
+            raise ValueError("path: the checkpoint was written by SGD with another step size/N")
+        self.record_weights = bool(params.get("record_weights", False))
+
+    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
+        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
+        return driver.resume(self, path, progress, trackers)
 
     def snapshot(self, state: SGDState) -> dict:
         snap = {}
@@ -314,6 +351,8 @@ class SGD:
         record_weights: bool = False,
         progress: bool = True,
         trackers=(),
+        checkpoint=None,
+        checkpoint_every: float | None = None,
     ) -> xr.Dataset:
         """Run SGD for ``t_final / ε`` steps, recording at linear or log-spaced times.
 
@@ -338,7 +377,18 @@ class SGD:
         """
         theta = self.initial_weights() if theta0 is None else self._check_theta(theta0)
         self.record_weights = bool(record_weights)
-        return driver.run(self, theta, t_final, save_every, progress, trackers, spacing=spacing)
+        return driver.run(
+            self,
+            theta,
+            t_final,
+            save_every,
+            progress,
+            trackers,
+            run_parameters={"record_weights": self.record_weights},
+            spacing=spacing,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+        )
 
     def parameters(self) -> dict:
         return {

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
 from wgflow.driver import observation_times
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import FiniteVolume
 from wgflow.trackers import Tracker, WallTimeLimit
 
 

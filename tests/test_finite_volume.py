@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import xarray as xr
-from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import FiniteVolume
 
 
 def ou_setup(n=48, dim=2, **kw):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from wgflow.solvers.fv_kernels import (
     axis_view,
     bernoulli,

@@ -4,10 +4,10 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
-from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import FiniteVolume
 
 
 @pytest.fixture(scope="module")

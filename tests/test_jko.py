@@ -3,10 +3,10 @@
 import numpy as np
 import ot
 import pytest
-from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
-from wgflow.solvers import JKO, FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import JKO, FiniteVolume
 
 from .conftest import l1_error
 

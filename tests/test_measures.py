@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from wgflow.problems import OrnsteinUhlenbeck
 
 import wgflow as wg
+from wgflow.problems import OrnsteinUhlenbeck
 
 
 def gaussian_measure(n=96):

@@ -2,6 +2,8 @@ import numba
 import numpy as np
 import ot
 import pytest
+
+import wgflow as wg
 from wgflow.problems import Aggregation, OrnsteinUhlenbeck
 from wgflow.solvers import FiniteVolume, Particles
 from wgflow.solvers.particle_kernels import (
@@ -10,8 +12,6 @@ from wgflow.solvers.particle_kernels import (
     pairwise_forces_numpy,
 )
 from wgflow.solvers.particles import interaction_energy, interaction_gradient
-
-import wgflow as wg
 
 
 @pytest.mark.parametrize(

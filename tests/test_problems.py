@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
-from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
 
 import wgflow as wg
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
 
 
 def test_ou_exact_moments_solve_their_odes():

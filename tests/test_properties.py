@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
+from wgflow.solvers import FiniteVolume
 
 densities = arrays(
     np.float64,

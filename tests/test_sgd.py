@@ -2,9 +2,9 @@ import numba
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
-from wgflow.solvers import SGD
 
 from wgflow.networks import Activation, GaussianMixture, NetworkModel
+from wgflow.solvers import SGD
 
 from .sgd_reference import reference_sgd, sample_batch
 
@@ -20,7 +20,7 @@ def anisotropic(d=7, s0=3, delta=0.5, rotated=False, seed=0):
 
 def run_kernel(sgd, theta0, n_steps):
     state = sgd.initial_state(np.asarray(theta0)[None])
-    sgd.advance(state, n_steps * sgd.step_size)
+    state = sgd.advance(state, n_steps * sgd.step_size)
     assert state.k == n_steps
     return state.theta[0]
 

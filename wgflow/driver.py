@@ -8,11 +8,14 @@ stable steps up to the next observation time), ``time(state)``, ``snapshot(state
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 
 import numpy as np
 import xarray as xr
 
+from . import io
 from .trackers import (
     BlowUpGuard,
     ProgressBar,
@@ -67,8 +70,18 @@ def run(
     trackers: tuple[Tracker, ...] | list[Tracker] = (),
     run_parameters: dict | None = None,
     spacing: str = "linear",
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float | None = None,
 ) -> xr.Dataset:
     """Advance ``solver`` from ``initial`` to ``t_final``, observing every ``save_every``.
+
+    Parameters
+    ----------
+    checkpoint : path, optional
+        netCDF file rewritten atomically with the snapshots so far and the solver's full state
+        (random-generator state included) every ``checkpoint_every`` of simulated time (default:
+        every observation), when the run stops early (blow-up, Ctrl-C: the last good state) and
+        at the end. :func:`resume` continues from it.
 
     Returns
     -------
@@ -87,37 +100,157 @@ def run(
     params = {"t_final": float(t_final), "save_every": float(times[1] - times[0])}
     if spacing != "linear":
         params["spacing"] = spacing
+    if checkpoint is not None:
+        params["checkpoint_every"] = (
+            None
+            if checkpoint_every is None
+            else check_positive("checkpoint_every", checkpoint_every)
+        )
     params.update(run_parameters or {})
+    state = solver.initial_state(initial)
+    return _loop(solver, state, times, params, progress, trackers, checkpoint)
+
+
+def resume(solver, path, progress: bool = True, trackers=()) -> xr.Dataset:
+    """Continue a run from its checkpoint file to the ``t_final`` it was started with.
+
+    ``solver`` must be built with the same arguments as the original one (same energy or model,
+    grid, step sizes, seed). Returns the whole run (the checkpoint's snapshots followed by the
+    new ones); the checkpoint file keeps being updated.
+    """
+    archive = io.open(path)
+    if "checkpoint_time" not in archive.attrs:
+        raise ValueError(f"path: {str(path)!r} is not a wgflow checkpoint (no checkpoint_time)")
+    params = io.parameters(archive)
+    arrays = {
+        name[len(_PREFIX) :]: archive[name].values
+        for name in archive.data_vars
+        if name.startswith(_PREFIX)
+    }
+    meta = json.loads(archive.attrs["checkpoint_state"])
+    solver.restore_run(params)
+    state = solver.restore_state(arrays, meta)
+    times = observation_times(
+        params["t_final"], params["save_every"], params.get("spacing", "linear")
+    )
+    now = solver.time(state)
+    remaining = times[times > now + 1e-12 * max(1.0, abs(now))]
+    previous = archive.drop_vars([n for n in archive.variables if n.startswith(_PREFIX)])
+    previous = previous.drop_dims([d for d in previous.dims if d.startswith(_PREFIX)])
+    previous = previous.sel(time=previous["time"] <= now + 1e-12 * max(1.0, abs(now)))
+    if remaining.size == 0:
+        previous.attrs["status"] = "complete"
+        return previous
+    new = _loop(solver, state, remaining, params, progress, trackers, path, previous)
+    return new
+
+
+_PREFIX = "checkpoint__"
+
+
+class CheckpointWriter(Tracker):
+    """Rewrites ``path`` atomically with the snapshots so far and the solver state."""
+
+    def __init__(self, path, every, recorder, params, previous=None) -> None:
+        self.path = path
+        self.every = every
+        self.recorder = recorder
+        self.params = params
+        self.previous = previous
+        self._last = -np.inf
+        self.t_final = np.inf
+
+    def start(self, solver, state, t_final):
+        self.t_final = t_final
+        self._last = solver.time(state)
+
+    def handle(self, solver, state, t):
+        due = self.every is None or t - self._last >= self.every * (1 - 1e-9)
+        if due or t >= self.t_final:
+            self.write(solver, state, "checkpoint")
+            self._last = t
+
+    def write(self, solver, state, status: str) -> None:
+        ds = _combine(solver.to_dataset(self.recorder, self.params), self.previous)
+        arrays, meta = solver.checkpoint_state(state)
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            dims = tuple(f"{_PREFIX}{name}_{k}" for k in range(value.ndim))
+            ds[_PREFIX + name] = xr.DataArray(
+                value, dims=dims, attrs={"units": "1", "long_name": f"solver state: {name}"}
+            )
+        ds.attrs["checkpoint_time"] = float(solver.time(state))
+        ds.attrs["checkpoint_state"] = io.to_json(meta)
+        ds.attrs["status"] = status
+        io.save(ds, self.path)
+
+
+def _combine(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
+    if previous is None:
+        return new
+    timeless = [name for name in new.data_vars if "time" not in new[name].dims]
+    combined = xr.concat(
+        [previous, new.drop_vars(timeless)],
+        dim="time",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        combine_attrs="override",
+    )
+    combined.attrs = dict(new.attrs)
+    return combined
+
+
+def _loop(solver, state, times, params, progress, trackers, checkpoint, previous=None):
     recorder = SnapshotRecorder()
     observers = [BlowUpGuard(), recorder, ProgressBar(progress), *trackers]
-    state = solver.initial_state(initial)
+    writer = None
+    if checkpoint is not None:
+        writer = CheckpointWriter(
+            checkpoint, params.get("checkpoint_every"), recorder, params, previous
+        )
+        observers.append(writer)
     for tracker in observers:
         tracker.start(solver, state, float(times[-1]))
+    last_good = state
 
     def partial() -> xr.Dataset | None:
-        if not recorder.times:
+        if not recorder.times and previous is None:
             return None
-        ds = solver.to_dataset(recorder, params)
+        ds = _combine(solver.to_dataset(recorder, params), previous) if recorder.times else previous
         ds.attrs["status"] = "incomplete"
         return ds
+
+    def save_last_good(status: str) -> None:
+        if writer is not None and (recorder.times or previous is not None):
+            try:
+                writer.write(solver, last_good, status)
+            except Exception:  # never hide the original failure
+                logger.exception("could not write the checkpoint %s", writer.path)
 
     try:
         for t in times:
             if t > solver.time(state):
                 state = solver.advance(state, float(t))
-            for tracker in observers:
+            for tracker in observers[:2]:  # blow-up guard, then the recorder
+                tracker.handle(solver, state, float(t))
+            last_good = state
+            for tracker in observers[2:]:
                 tracker.handle(solver, state, float(t))
     except RunStopped as exc:
         exc.dataset = partial()
+        save_last_good("stopped: " + exc.cause)
         logger.error("%s", exc)
         raise
     except KeyboardInterrupt as exc:
-        stop = RunInterrupted(solver.time(state))
+        stop = RunInterrupted(solver.time(last_good))
         stop.dataset = partial()
+        save_last_good("interrupted")
         raise stop from exc
     finally:
         for tracker in observers:
             tracker.finish()
-    ds = solver.to_dataset(recorder, params)
+    ds = _combine(solver.to_dataset(recorder, params), previous)
     ds.attrs["status"] = "complete"
     return ds

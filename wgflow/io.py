@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+import signal
 import tempfile
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -183,16 +186,33 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
     unlimited = {"time"} if "time" in ds.dims else set()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
-    try:
-        ds.to_netcdf(
-            tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, unlimited_dims=unlimited
-        )
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _deferred_sigint():  # Ctrl-C inside HDF5 can leave the library locked
+        try:
+            ds.to_netcdf(
+                tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, unlimited_dims=unlimited
+            )
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
+
+
+@contextlib.contextmanager
+def _deferred_sigint():
+    """Hold SIGINT until the block ends, then raise KeyboardInterrupt if one arrived."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _umask() -> int:

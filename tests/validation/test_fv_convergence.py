@@ -5,10 +5,10 @@ Measured orders are printed (``pytest -s``) and asserted against the issue's thr
 
 import numpy as np
 import pytest
-from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
-from wgflow.solvers import FiniteVolume
 
 import wgflow as wg
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import FiniteVolume
 
 from ..conftest import l1_error, observed_orders
 
