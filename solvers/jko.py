@@ -68,9 +68,9 @@ class JKO:
     rescaled to the exact mass (the defect before rescaling is below ``tolerance``).
 
     **Lagrangian JKO in 1-D** (``method="lagrangian"``): the density is represented by ``M``
-    quantile points ``X_i = F^{-1}((i + ½)/M)`` of mass ``1/M``, where ``W2`` is the Euclidean
-    distance ``(1/M) Σ (X_i − Y_i)²`` and the internal energy is ``Σ δ_i H(1/(M δ_i))`` over the
-    gaps ``δ_i``; each step is a convex minimization in ``X`` (solved by L-BFGS in log-gap
+    quantile points ``X_i = F^{-1}((i + ½)/M)`` each carrying mass ``μ = mass/M``, where
+    ``W2² = μ Σ (X_i − Y_i)²`` and the internal energy is ``Σ δ_i H(μ/δ_i)`` over the gaps
+    ``δ_i``; each step is a convex minimization in ``X`` (solved by L-BFGS in log-gap
     coordinates, which keep the points ordered). No entropic bias; first order in ``τ``, and
     in ``1/M``.
 
@@ -338,7 +338,7 @@ class JKO:
     def lagrangian_energy(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Discrete energy of the quantile points and its gradient."""
         m = x.size
-        mu = 1.0 / m
+        mu = self._mass / m  # mass carried by each quantile point
         energy, grad = 0.0, np.zeros_like(x)
         pot = self.energy.potential_term
         if pot is not None:
@@ -366,7 +366,7 @@ class JKO:
 
     def _lagrangian_step(self, state: JKOState, tau_step: float) -> JKOState:
         x_old = state.value
-        m = x_old.size
+        mu = self._mass / x_old.size
 
         def unpack(y):
             return y[0] + np.concatenate([[0.0], np.cumsum(np.exp(y[1:]))])
@@ -375,8 +375,8 @@ class JKO:
             x = unpack(y)
             e, g = self.lagrangian_energy(x)
             diff = x - x_old
-            f = e + float(diff @ diff) / (2.0 * tau_step * m)
-            gx = g + diff / (tau_step * m)
+            f = e + mu * float(diff @ diff) / (2.0 * tau_step)
+            gx = g + mu * diff / tau_step
             gy = np.empty_like(y)
             tail = np.cumsum(gx[::-1])[::-1]  # Σ_{j ≥ i} ∂F/∂X_j
             gy[0] = tail[0]
@@ -398,7 +398,7 @@ class JKO:
         x = unpack(res.x)
         if not np.all(np.isfinite(x)):
             raise BlowUpError(state.t, "non-finite quantile points in a Lagrangian JKO step")
-        w2 = math.sqrt(float(np.mean((x - x_old) ** 2)))
+        w2 = math.sqrt(mu * float(np.sum((x - x_old) ** 2)))
         return JKOState(state.t + tau_step, x, state.steps + 1, int(res.nit), w2)
 
     # ---- the driver's protocol -------------------------------------------------------------
@@ -437,7 +437,7 @@ class JKO:
     def observables(self, state: JKOState) -> dict:
         rho = self.density(state)
         if self.method == "lagrangian":
-            energy = self._mass * self.lagrangian_energy(state.value)[0]
+            energy = self.lagrangian_energy(state.value)[0]
         else:
             energy = self.discrete.energy(rho)
         return {

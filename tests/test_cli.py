@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import netCDF4
+import numpy as np
 import pytest
 
 from wgflow.cli import main
@@ -95,3 +96,49 @@ def test_readme_api_example_runs(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["ds"]["risk"].dims == ("time",)
     assert (tmp_path / "ou.nc").exists()
+
+
+def test_run_from_an_archive_reproduces_its_numbers(tmp_path, capsys):
+    first = tmp_path / "first.nc"
+    assert (
+        main(
+            [
+                "run",
+                "--cells",
+                "24",
+                "--t-final",
+                "0.3",
+                "--quiet",
+                "--output",
+                str(first),
+                "--figure",
+                str(tmp_path / "a.png"),
+            ]
+        )
+        == 0
+    )
+    again = tmp_path / "again.nc"
+    assert (
+        main(
+            [
+                "run",
+                "--from",
+                str(first),
+                "--quiet",
+                "--output",
+                str(again),
+                "--figure",
+                str(tmp_path / "b.png"),
+            ]
+        )
+        == 0
+    )
+    import wgflow as wg
+
+    a, b = wg.open(first), wg.open(again)
+    for name in ("density", "free_energy", "l1_error"):
+        np.testing.assert_array_equal(a[name], b[name])
+    assert wg.io.parameters(a) == wg.io.parameters(b)
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--from", str(tmp_path / "missing.nc")])
+    assert info.value.code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", default="wgflow-run.nc", help="archive path (wgflow-run.nc)")
     run.add_argument("--figure", default="wgflow-run.png", help="figure path (wgflow-run.png)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    run.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE.nc",
+        default=None,
+        help="rerun the job archived in FILE.nc with its recorded parameters",
+    )
     sub.add_parser(
         "info",
         help="print versions of wgflow and its dependencies, and the numba environment",
@@ -74,12 +82,24 @@ def _writable(parser, option: str, path: str) -> Path:
     return p
 
 
+def _archived_job(parser, source: str) -> tuple[str, dict]:
+    try:
+        archive = io.open(source)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(f"--from: {exc}")
+    if "job" not in archive.attrs or "job_parameters" not in archive.attrs:
+        parser.error(f"--from: {source!r} was not written by 'wgflow run' (no job attributes)")
+    return str(archive.attrs["job"]), json.loads(archive.attrs["job_parameters"])
+
+
 def _run(parser, args) -> int:
+    options = {}
+    if args.source is not None:
+        args.job, options = _archived_job(parser, args.source)
     if args.job not in JOBS:
         parser.error(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")
     output = _writable(parser, "--output", args.output)
     figure = _writable(parser, "--figure", args.figure)
-    options = {}
     if args.cells is not None:
         options["cells"] = args.cells
     if args.t_final is not None:
