@@ -62,6 +62,9 @@ class Particles:
         float64; results are cast back).
     replicas : int
         ``R`` independent systems advanced together.
+    domain : sequence of (lo, hi), optional
+        Box the particles must stay in; leaving it stops the run (:class:`wgflow.BlowUpError`
+        naming the time) with the last good state kept.
     """
 
     @strict_keywords
@@ -72,6 +75,7 @@ class Particles:
         seed: int | np.random.SeedSequence | None = None,
         dtype: str = "float64",
         replicas: int = 1,
+        domain=None,
     ) -> None:
         if not isinstance(energy, FreeEnergy):
             raise ParameterError(f"energy: need a FreeEnergy, got {type(energy).__name__}")
@@ -101,6 +105,15 @@ class Particles:
             self.seed_sequence = seed
         else:
             self.seed_sequence = np.random.SeedSequence(seed)
+        self.domain = None
+        if domain is not None:
+            try:
+                box = np.array(domain, dtype=float).reshape(-1, 2)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"domain: need (lo, hi) pairs, got {domain!r}") from exc
+            if not np.all(box[:, 1] > box[:, 0]):
+                raise ValueError(f"domain: need lo < hi on every axis, got {domain!r}")
+            self.domain = box
         self.weights: np.ndarray | None = None
         self.keep_particles: int | None = None
         self._rngs: list[np.random.Generator] = []
@@ -152,6 +165,16 @@ class Particles:
                 x[r] += step.astype(self.dtype, copy=False)
         if not np.all(np.isfinite(x)):
             raise BlowUpError(state.t, "non-finite particle positions (reduce dt?)")
+        if self.domain is not None:
+            if self.domain.shape[0] != x.shape[2]:
+                raise ValueError(f"domain: need {x.shape[2]} (lo, hi) pairs")
+            outside = np.any((x < self.domain[:, 0]) | (x > self.domain[:, 1]), axis=-1)
+            if np.any(outside):
+                raise BlowUpError(
+                    state.t,
+                    f"{int(outside.sum())} particles left the domain between t = "
+                    f"{state.t:.6g} and {t_next:.6g}",
+                )
         return ParticleState(t_next, x, state.steps + n_steps, self._rng_states())
 
     def checkpoint_state(self, state: ParticleState) -> tuple[dict, dict]:

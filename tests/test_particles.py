@@ -209,3 +209,18 @@ def test_bad_particle_input_names_the_parameter(make, match):
     energy = OrnsteinUhlenbeck(dim=2).energy
     with pytest.raises(ValueError, match=match):
         make(energy)
+
+
+def test_particles_leaving_the_domain_stop_the_run_with_the_last_good_state(tmp_path):
+    energy = wg.FreeEnergy(  # drift 0.9: x = 0.9 t leaves [-1, 1] at t = 1.11
+        potential=wg.Potential(
+            lambda x: -0.9 * x[..., 0], gradient=lambda x: -0.9 * np.ones_like(x)
+        )
+    )
+    solver = Particles(energy, dt=0.01, domain=[(-1, 1)])
+    with pytest.raises(wg.BlowUpError, match="left the domain") as info:
+        solver.run(np.zeros((10, 1)), 5.0, 0.25, progress=False, checkpoint=tmp_path / "c.nc")
+    assert info.value.time == pytest.approx(1.0)
+    saved = wg.open(tmp_path / "c.nc")
+    assert saved.attrs["checkpoint_time"] == pytest.approx(1.0)
+    assert float(saved["positions"].max()) <= 1.0

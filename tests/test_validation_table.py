@@ -1,0 +1,174 @@
+"""Every row of README's "Validated input" table, tried."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgflow as wg
+from wgflow.cli import main
+from wgflow.networks import GaussianMixture, NetworkModel
+from wgflow.problems import OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+GRID = wg.Grid.box([(-1, 1)], 8)
+OU = OrnsteinUhlenbeck(dim=1)
+RHO = OU.initial_density(GRID)
+MODEL = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], np.ones((2, 3))), "relu", "w")
+
+
+class Concave:
+    convex = False
+    density = derivative = diffusivity = staticmethod(lambda r: -np.sqrt(r))
+
+    def describe(self):
+        return {}
+
+
+def _save_bad_attr(tmp):
+    ds = FiniteVolume(OU.energy, GRID).run(RHO, 0.1, progress=False)
+    ds.attrs["flag"] = True
+    wg.save(ds, tmp / "x.nc")
+
+
+def _open_junk(tmp):
+    (tmp / "junk.nc").write_text("junk")
+    wg.open(tmp / "junk.nc")
+
+
+CASES = {
+    ("Grid.box", "bounds"): [
+        lambda t: wg.Grid.box([(1, 0)], 4),
+        lambda t: wg.Grid.box([(0, np.inf)], 4),
+        lambda t: wg.Grid.box([(0, 1)] * 4, 4),
+    ],
+    ("Grid.box", "shape"): [
+        lambda t: wg.Grid.box([(0, 1)], 1),
+        lambda t: wg.Grid.box([(0, 1)] * 2, (3,)),
+    ],
+    ("GridMeasure", "density"): [
+        lambda t: wg.GridMeasure(GRID, np.ones(7)),
+        lambda t: wg.GridMeasure(GRID, RHO * np.nan),
+        lambda t: wg.GridMeasure(GRID, -RHO),
+        lambda t: wg.GridMeasure(GRID, 0 * RHO),
+    ],
+    ("ParticleMeasure", "positions"): [
+        lambda t: wg.ParticleMeasure([[np.nan]]),
+        lambda t: wg.ParticleMeasure(np.zeros((0, 2))),
+    ],
+    ("ParticleMeasure", "weights"): [
+        lambda t: wg.ParticleMeasure(np.zeros((2, 1)), [1, -1]),
+        lambda t: wg.ParticleMeasure(np.zeros((2, 1)), [1]),
+        lambda t: wg.ParticleMeasure(np.zeros((2, 1)), [0, 0]),
+    ],
+    ("Entropy", "beta"): [
+        lambda t: wg.Entropy(0),
+        lambda t: wg.Entropy(np.nan),
+        lambda t: wg.Entropy(np.inf),
+    ],
+    ("PorousMediumEnergy", "m"): [lambda t: wg.PorousMediumEnergy(1.0)],
+    ("FreeEnergy", "interaction"): [lambda t: wg.FreeEnergy(interaction="W")],
+    ("FreeEnergy", "unknown keyword"): [lambda t: wg.FreeEnergy(potental=lambda x: x)],
+    ("FiniteVolume", "order"): [lambda t: FiniteVolume(OU.energy, GRID, order=3)],
+    ("FiniteVolume", "cfl"): [
+        lambda t: FiniteVolume(OU.energy, GRID, cfl=0),
+        lambda t: FiniteVolume(OU.energy, GRID, cfl=1.5),
+    ],
+    ("FiniteVolume", "dt"): [
+        lambda t: FiniteVolume(OU.energy, GRID, scheme="semi-implicit", dt=0),
+        lambda t: FiniteVolume(OU.energy, GRID, dt=0.1),
+    ],
+    ("FiniteVolume.run", "rho0"): [lambda t: FiniteVolume(OU.energy, GRID).run(-RHO, 1.0)],
+    ("FiniteVolume.run", "t_final"): [
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.0),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, np.nan),
+    ],
+    ("FiniteVolume.run", "save_every"): [
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 1.0, -0.1),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 1.0, 2.0),
+    ],
+    ("JKO", "tau"): [lambda t: JKO(OU.energy, GRID, tau=0)],
+    ("JKO", "epsilon"): [lambda t: JKO(OU.energy, GRID, tau=0.1, epsilon=0)],
+    ("JKO", "energy"): [lambda t: JKO(wg.FreeEnergy(internal=Concave()), GRID, tau=0.1)],
+    ("JKO", "method"): [
+        lambda t: JKO(OU.energy, GRID, tau=0.1, method="exact"),
+        lambda t: JKO(
+            OrnsteinUhlenbeck(dim=2).energy,
+            wg.Grid.box([(0, 1)] * 2, 4),
+            tau=0.1,
+            method="lagrangian",
+        ),
+    ],
+    ("Particles", "dt"): [lambda t: Particles(OU.energy, dt=0)],
+    ("Particles", "replicas"): [lambda t: Particles(OU.energy, dt=0.1, replicas=0)],
+    ("Particles", "energy"): [
+        lambda t: Particles(PorousMedium().energy, dt=0.1),
+        lambda t: Particles(wg.FreeEnergy(potential=lambda x: x[..., 0]), dt=0.1),
+    ],
+    ("Particles.run", "x0"): [
+        lambda t: Particles(OU.energy, dt=0.1).run([[np.nan]], 1.0),
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((0, 1)), 1.0),
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((3, 4, 1)), 1.0),
+    ],
+    ("Particles.run", "weights"): [
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((2, 1)), 1.0, weights=[1, -1]),
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((2, 1)), 1.0, weights=[1]),
+    ],
+    ("SGD", "n_neurons"): [lambda t: SGD(MODEL, 0, 0.1), lambda t: SGD(MODEL, 2.5, 0.1)],
+    ("SGD", "step_size"): [lambda t: SGD(MODEL, 4, 0)],
+    ("SGD", "beta"): [lambda t: SGD(MODEL, 4, 0.1, beta=0)],
+    ("SGD", "batch_size"): [lambda t: SGD(MODEL, 4, 0.1, batch_size=0)],
+    ("SGD", "noise"): [lambda t: SGD(MODEL, 4, 0.1, noise="uniform")],
+    ("SGD.run", "theta0"): [
+        lambda t: SGD(MODEL, 4, 0.1).run(1.0, theta0=np.zeros((4, 2))),
+        lambda t: SGD(MODEL, 4, 0.1).run(1.0, theta0=np.full((4, 3), np.nan)),
+    ],
+    ("NetworkModel", "activation"): [lambda t: NetworkModel(MODEL.data, "swish")],
+    ("NetworkModel", "parameters"): [lambda t: NetworkModel(MODEL.data, "relu", "ab")],
+    ("OrnsteinUhlenbeck", "diffusion"): [lambda t: OrnsteinUhlenbeck(diffusion=0)],
+    ("PorousMedium", "m"): [lambda t: PorousMedium(m=1.0)],
+    ("wg.save", "path"): [
+        lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t / "no" / "x.nc")
+    ],
+    ("wg.save", "ds"): [_save_bad_attr],
+    ("wg.open", "path"): [_open_junk],
+    ("wgflow run", "options"): [
+        lambda t: main(["run", "nosuchjob"]),
+        lambda t: main(["run", "--cells", "x"]),
+        lambda t: main(["run", "--output", str(t / "no" / "x.nc")]),
+    ],
+}
+
+
+def readme_rows():
+    text = README.read_text()
+    section = text.split("## Validated input", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0] != "entry point":
+            rows.append((cells[0].strip("`"), cells[1].strip("`"), cells[3]))
+    return rows
+
+
+def test_every_readme_row_has_cases_and_every_case_a_row():
+    assert {(e, p) for e, p, _ in readme_rows()} == set(CASES)
+
+
+@pytest.mark.parametrize(
+    ("entry", "parameter", "error"), readme_rows(), ids=[f"{e}-{p}" for e, p, _ in readme_rows()]
+)
+def test_readme_row(entry, parameter, error, tmp_path, capsys):
+    for case in CASES[(entry, parameter)]:
+        if entry == "wgflow run":
+            with pytest.raises(SystemExit) as info:
+                case(tmp_path)
+            assert info.value.code == 2
+            assert capsys.readouterr().err.count("\n") == 1
+            continue
+        expected = {"`ValueError`": ValueError, "`ParameterError`": wg.ParameterError}[error]
+        name = {"unknown keyword": "potental", "ds": "flag"}.get(parameter, parameter)
+        with pytest.raises(expected, match=re.escape(name)):
+            case(tmp_path)
