@@ -132,6 +132,11 @@ def _check_attrs(owner: str, attrs: dict) -> None:
         if isinstance(value, np.ndarray | list | tuple):
             arr = np.asarray(value)
             ok = arr.ndim == 1 and arr.dtype.kind in "iuf"
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(
+                f"ds: attribute {key!r} of {owner} contains a NUL character, which netCDF "
+                "strings cannot hold (it would be truncated)"
+            )
         if not ok:
             raise ValueError(
                 f"ds: attribute {key!r} of {owner} is a {type(value).__name__}; netCDF attributes "
