@@ -1,7 +1,14 @@
 """Problem plugins: free energies with exact or reference solutions (``wgflow.problems``)."""
 
 from .aggregation import Aggregation
+from .anisotropic_gaussians import AnisotropicGaussians, ReducedAnisotropic
 from .fokker_planck import OrnsteinUhlenbeck
 from .porous_medium import PorousMedium
 
-__all__ = ["Aggregation", "OrnsteinUhlenbeck", "PorousMedium"]
+__all__ = [
+    "Aggregation",
+    "AnisotropicGaussians",
+    "OrnsteinUhlenbeck",
+    "PorousMedium",
+    "ReducedAnisotropic",
+]
