@@ -156,9 +156,9 @@ class JKO:
         self.discrete = energy.on_grid(grid)
 
     # ---- entropic method -------------------------------------------------------------------
-    def _prox_log(self, z_log: np.ndarray, potential: np.ndarray) -> np.ndarray:
+    def _prox_log(self, z_log: np.ndarray, potential: np.ndarray, tau: float) -> np.ndarray:
         """``log prox^{KL}_{σE}(e^{z})`` with ``σ = 2τ/ε`` and ``E`` on cell masses."""
-        sigma = 2.0 * self.tau / self.epsilon
+        sigma = 2.0 * tau / self.epsilon
         log_cell = math.log(self.grid.cell_volume)
         base = z_log - sigma * potential
         internal = self.energy.internal
@@ -184,30 +184,25 @@ class JKO:
         return np.where(finite, u, -np.inf)
 
     def _entropic_step(self, state: JKOState, tau_step: float) -> JKOState:
-        tau_saved = self.tau
-        self.tau = tau_step
-        try:
-            p = state.value * self.grid.cell_volume
-            lagged = state.value
-            iterations = 0
-            scaling = state.log_b  # warm start: (absorbed per-axis potentials, b̃)
-            for _ in range(self.fixed_point_iterations):
-                potential = self.discrete.external(lagged)
-                q, scaling, used = self._scaling(p, scaling, potential)
-                iterations += used
-                new = q * (p.sum() / q.sum()) / self.grid.cell_volume
-                if not self.discrete.has_interaction:
-                    break
-                change = float(self.grid.integrate(np.abs(new - lagged)))
-                lagged = new
-                if change < self.tolerance:
-                    break
-            if not np.all(np.isfinite(new)):
-                raise BlowUpError(state.t, "non-finite density in an entropic JKO step")
-            w2 = self._transport_cost(p, scaling)
-            return JKOState(state.t + tau_step, new, state.steps + 1, iterations, w2, scaling)
-        finally:
-            self.tau = tau_saved
+        p = state.value * self.grid.cell_volume
+        lagged = state.value
+        iterations = 0
+        scaling = state.log_b  # warm start: (absorbed per-axis potentials, b̃)
+        for _ in range(self.fixed_point_iterations):
+            potential = self.discrete.external(lagged)
+            q, scaling, used = self._scaling(p, scaling, potential, tau_step, state.t)
+            iterations += used
+            new = q * (p.sum() / q.sum()) / self.grid.cell_volume
+            if not self.discrete.has_interaction:
+                break
+            change = float(self.grid.integrate(np.abs(new - lagged)))
+            lagged = new
+            if change < self.tolerance:
+                break
+        if not np.all(np.isfinite(new)):
+            raise BlowUpError(state.t, "non-finite density in an entropic JKO step")
+        w2 = self._transport_cost(p, scaling)
+        return JKOState(state.t + tau_step, new, state.steps + 1, iterations, w2, scaling)
 
     def _stabilized_kernels(self, u, v):
         """``K̃_k = diag(e^{u_k}) K_k diag(e^{v_k})``, exponents clipped to the float range."""
@@ -241,11 +236,11 @@ class JKO:
             new.append(pot + part)
         return np.where(finite, rest, -np.inf), new
 
-    def _scaling(self, p, scaling, potential):
+    def _scaling(self, p, scaling, potential, tau, t):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            return self._scaling_loop(p, scaling, potential)
+            return self._scaling_loop(p, scaling, potential, tau, t)
 
-    def _scaling_loop(self, p, scaling, potential):
+    def _scaling_loop(self, p, scaling, potential, tau, t):
         """Sinkhorn–Dykstra scalings stabilized by absorbing per-axis log-potentials.
 
         ``π = diag(ã) ⊗_k K̃_k diag(b̃)`` with ``K̃_k = diag(e^{u_k}) K_k diag(e^{v_k})``: whenever
@@ -269,7 +264,7 @@ class JKO:
                 for k, vk in enumerate(v)
             )
             z = np.log(kta) - v_sum  # log Kᵀa
-            log_q = self._prox_log(z, potential)
+            log_q = self._prox_log(z, potential, tau)
             q = np.exp(log_q)
             b = np.where(kta > 0, q / kta, 0.0)
             if it % 10 == 0 or it == self.max_iterations:
