@@ -2,7 +2,9 @@
 
 A solver provides ``initial_state(initial)``, ``advance(state, t_next) -> state`` (its own
 stable steps up to the next observation time), ``time(state)``, ``snapshot(state)``,
-``observables(state)`` and ``to_dataset(recorder, run_parameters)``; this module does the rest
+``observables(state)`` and ``to_dataset(recorder, run_parameters)``, and for checkpoints
+``checkpoint_state(state) -> (arrays, meta)``, ``restore_state(arrays, meta)`` and
+``restore_run(parameters)``; this module does the rest
 (observation times, trackers, failure handling).
 """
 
@@ -16,13 +18,16 @@ import numpy as np
 import xarray as xr
 
 from . import io
+from .trackers import CHECKPOINT_PREFIX as _PREFIX
 from .trackers import (
     BlowUpGuard,
+    CheckpointWriter,
     ProgressBar,
     RunInterrupted,
     RunStopped,
     SnapshotRecorder,
     Tracker,
+    combine_runs,
 )
 from .validation import check_positive
 
@@ -145,63 +150,6 @@ def resume(solver, path, progress: bool = True, trackers=()) -> xr.Dataset:
     return new
 
 
-_PREFIX = "checkpoint__"
-
-
-class CheckpointWriter(Tracker):
-    """Rewrites ``path`` atomically with the snapshots so far and the solver state."""
-
-    def __init__(self, path, every, recorder, params, previous=None) -> None:
-        self.path = path
-        self.every = every
-        self.recorder = recorder
-        self.params = params
-        self.previous = previous
-        self._last = -np.inf
-        self.t_final = np.inf
-
-    def start(self, solver, state, t_final):
-        self.t_final = t_final
-        self._last = solver.time(state)
-
-    def handle(self, solver, state, t):
-        due = self.every is None or t - self._last >= self.every * (1 - 1e-9)
-        if due or t >= self.t_final:
-            self.write(solver, state, "checkpoint")
-            self._last = t
-
-    def write(self, solver, state, status: str) -> None:
-        ds = _combine(solver.to_dataset(self.recorder, self.params), self.previous)
-        arrays, meta = solver.checkpoint_state(state)
-        for name, value in arrays.items():
-            value = np.asarray(value)
-            dims = tuple(f"{_PREFIX}{name}_{k}" for k in range(value.ndim))
-            ds[_PREFIX + name] = xr.DataArray(
-                value, dims=dims, attrs={"units": "1", "long_name": f"solver state: {name}"}
-            )
-        ds.attrs["checkpoint_time"] = float(solver.time(state))
-        ds.attrs["checkpoint_state"] = io.to_json(meta)
-        ds.attrs["status"] = status
-        io.save(ds, self.path)
-
-
-def _combine(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
-    if previous is None:
-        return new
-    timeless = [name for name in new.data_vars if "time" not in new[name].dims]
-    combined = xr.concat(
-        [previous, new.drop_vars(timeless)],
-        dim="time",
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-        join="outer",
-        combine_attrs="override",
-    )
-    combined.attrs = dict(new.attrs)
-    return combined
-
-
 def _loop(solver, state, times, params, progress, trackers, checkpoint, previous=None):
     recorder = SnapshotRecorder()
     observers = [BlowUpGuard(), recorder, ProgressBar(progress), *trackers]
@@ -218,7 +166,11 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     def partial() -> xr.Dataset | None:
         if not recorder.times and previous is None:
             return None
-        ds = _combine(solver.to_dataset(recorder, params), previous) if recorder.times else previous
+        ds = (
+            combine_runs(solver.to_dataset(recorder, params), previous)
+            if recorder.times
+            else previous
+        )
         ds.attrs["status"] = "incomplete"
         return ds
 
@@ -251,6 +203,6 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     finally:
         for tracker in observers:
             tracker.finish()
-    ds = _combine(solver.to_dataset(recorder, params), previous)
+    ds = combine_runs(solver.to_dataset(recorder, params), previous)
     ds.attrs["status"] = "complete"
     return ds

@@ -6,7 +6,10 @@ import math
 import time as _time
 
 import numpy as np
+import xarray as xr
 from tqdm.auto import tqdm
+
+from . import io
 
 
 class Tracker:
@@ -88,6 +91,64 @@ class WallTimeLimit(Tracker):
     def handle(self, solver, state, t):
         if _time.perf_counter() - self._start > self.seconds:
             raise WallTimeExceeded(t, f"wall-time limit of {self.seconds} s reached")
+
+
+CHECKPOINT_PREFIX = "checkpoint__"
+
+
+class CheckpointWriter(Tracker):
+    """Rewrites ``path`` atomically with the snapshots so far and the solver state."""
+
+    def __init__(self, path, every, recorder, params, previous=None) -> None:
+        self.path = path
+        self.every = every
+        self.recorder = recorder
+        self.params = params
+        self.previous = previous
+        self._last = -np.inf
+        self.t_final = np.inf
+
+    def start(self, solver, state, t_final):
+        self.t_final = t_final
+        self._last = solver.time(state)
+
+    def handle(self, solver, state, t):
+        due = self.every is None or t - self._last >= self.every * (1 - 1e-9)
+        if due or t >= self.t_final:
+            self.write(solver, state, "checkpoint")
+            self._last = t
+
+    def write(self, solver, state, status: str) -> None:
+        ds = combine_runs(solver.to_dataset(self.recorder, self.params), self.previous)
+        arrays, meta = solver.checkpoint_state(state)
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            dims = tuple(f"{CHECKPOINT_PREFIX}{name}_{k}" for k in range(value.ndim))
+            ds[CHECKPOINT_PREFIX + name] = xr.DataArray(
+                value, dims=dims, attrs={"units": "1", "long_name": f"solver state: {name}"}
+            )
+        ds.attrs["checkpoint_time"] = float(solver.time(state))
+        ds.attrs["checkpoint_state"] = io.to_json(meta)
+        ds.attrs["status"] = status
+        io.save(ds, self.path)
+
+
+def combine_runs(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
+    """Append the snapshots of ``new`` to those of ``previous`` along ``time``."""
+    if previous is None:
+        return new
+    timeless = [name for name in new.data_vars if "time" not in new[name].dims]
+    combined = xr.concat(
+        [previous, new.drop_vars(timeless)],
+        dim="time",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        combine_attrs="override",
+    )
+    combined.attrs = dict(new.attrs)
+    return combined
 
 
 class RunStopped(Exception):
