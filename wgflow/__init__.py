@@ -6,7 +6,7 @@ plugins in ``wgflow.problems``.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import driver, io, trackers
+from . import driver, io, metrics, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
@@ -39,6 +39,7 @@ __all__ = [
     "WallTimeExceeded",
     "driver",
     "io",
+    "metrics",
     "open",
     "save",
     "trackers",
