@@ -66,7 +66,9 @@ def test_interrupted_save_leaves_the_previous_archive_intact(result, tmp_path, m
     assert [p.name for p in tmp_path.iterdir()] == ["ou.nc"]
 
 
-@pytest.mark.parametrize("bad", [True, None, {"a": 1}, [[1, 2]], ["a", "b"], "nul\x00byte"])
+@pytest.mark.parametrize(
+    "bad", [True, None, {"a": 1}, [[1, 2]], ["a", "b"], "nul\x00byte", "\ud800"]
+)
 def test_attributes_netcdf_cannot_hold_are_refused(result, tmp_path, bad):
     ds = result.copy()
     ds.attrs["bad"] = bad

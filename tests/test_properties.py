@@ -130,7 +130,7 @@ def test_particle_drift_is_permutation_invariant_and_translation_equivariant(x, 
     shape=st.sampled_from([(4,), (3, 5)]),
     n_time=st.integers(1, 4),
     values=st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False),
-    title=st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=20),
+    title=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20),
     number=st.integers(-(2**31), 2**31 - 1),
 )
 def test_save_open_round_trip_for_random_datasets(

@@ -132,6 +132,13 @@ def _check_attrs(owner: str, attrs: dict) -> None:
         if isinstance(value, np.ndarray | list | tuple):
             arr = np.asarray(value)
             ok = arr.ndim == 1 and arr.dtype.kind in "iuf"
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"ds: attribute {key!r} of {owner} is not valid UTF-8 text ({exc.reason})"
+                ) from exc
         if isinstance(value, str) and "\x00" in value:
             raise ValueError(
                 f"ds: attribute {key!r} of {owner} contains a NUL character, which netCDF "
