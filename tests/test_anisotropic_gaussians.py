@@ -113,3 +113,22 @@ def test_radial_drift_of_the_laplacian():
 def test_bad_problem_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AnisotropicGaussians(**kwargs)
+
+
+def test_w2_between_sgd_reduced_coordinates_and_the_reduced_pde_is_small():
+    from wgflow.metrics import wasserstein_over_time
+
+    d = 100
+    prob = AnisotropicGaussians(d=d, s0=d, delta=DELTA)
+    sgd = SGD(prob.model(initial_scale=0.5), n_neurons=400, step_size=0.025 / d, seed=0).run(
+        2.0, 1.0, progress=False
+    )
+    red = prob.reduced()
+    grid = red.grid(400, 2.0)
+    r0 = sgd["r"].isel(time=0).values
+    rho0 = wg.ParticleMeasure(r0[:, None]).histogram(grid).density
+    pde = FiniteVolume(red.energy, grid).run(rho0, 2.0, 1.0, progress=False)
+    w2 = wasserstein_over_time(sgd, pde)
+    print(f"\nW2(SGD r, reduced PDE) at t = 0, 1, 2: {np.round(w2.values, 4)}")
+    assert w2.attrs["method"] == "1d" and w2.attrs["max_time_mismatch"] < 1e-9
+    assert float(w2.max()) < 0.02

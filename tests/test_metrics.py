@@ -79,3 +79,21 @@ def test_bad_metric_input():
         wasserstein(mu, wg.ParticleMeasure(np.zeros((3, 1))))
     with pytest.raises(TypeError, match="measure"):
         wasserstein(mu, np.zeros((3, 2)))
+
+
+def test_wasserstein_over_time_needs_the_density_axes():
+    from wgflow.metrics import wasserstein_over_time
+
+    density = xr.Dataset(
+        {"density": (("time", "r"), np.ones((2, 4)))},
+        coords={"time": [0.0, 1.0], "r": [0.125, 0.375, 0.625, 0.875]},
+    )
+    good = xr.Dataset(
+        {"r": (("time", "particle"), np.full((2, 3), 0.5))}, coords={"time": [0.0, 1.0]}
+    )
+    # three particles at 0.5 against four equal cell masses at 0.125 … 0.875:
+    # W2² = ¼ Σ (c − 0.5)² = 5/64
+    w2 = wasserstein_over_time(good, density)
+    np.testing.assert_allclose(w2, np.sqrt(5 / 64), rtol=1e-12)
+    with pytest.raises(ValueError, match="particles"):
+        wasserstein_over_time(good.rename(r="x"), density)
