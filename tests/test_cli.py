@@ -18,7 +18,7 @@ def test_help_documents_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "info"):
+    for command in ("run", "sweep", "info"):
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
 
 
@@ -142,3 +142,27 @@ def test_run_from_an_archive_reproduces_its_numbers(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "--from", str(tmp_path / "missing.nc")])
     assert info.value.code == 2
+
+
+def test_sweep_command_runs_a_toml_config(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    config = tmp_path / "sweep.toml"
+    out = tmp_path / "sweep.nc"
+    config.write_text(
+        'function = "tests.sweep_functions:model_run"\n'
+        f'output = "{out}"\n[parameters]\na = [1, 2]\nseed = [0, 2]\n'
+    )
+    assert main(["sweep", str(config), "--scheduler", "synchronous", "--quiet"]) == 0
+    assert "4 points done, 0 failed" in capsys.readouterr().out
+    import wgflow as wg
+
+    assert (wg.open(out)["sweep_status"] == "ok").all()
+    for bad in (
+        'function = "no.such:thing"\noutput = "x.nc"\n[parameters]\na = [1]\n',
+        'output = "x.nc"\n',
+        "not toml [",
+    ):
+        config.write_text(bad)
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", str(config), "--scheduler", "synchronous"])
+        assert info.value.code == 2

@@ -47,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="rerun the job archived in FILE.nc with its recorded parameters",
     )
+    sw = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep described by a TOML file (dask; resumable)",
+        description=(
+            "Run a parameter sweep. CONFIG.toml holds function = 'module:function', "
+            "output = 'sweep.nc' and a [parameters] table of name = [values]. "
+            "Rerunning with the same output skips finished points."
+        ),
+    )
+    sw.add_argument("config", metavar="CONFIG.toml")
+    sw.add_argument(
+        "--scheduler",
+        default=None,
+        help="dask scheduler address (default: a local cluster; 'synchronous': none)",
+    )
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser(
         "info",
         help="print versions of wgflow and its dependencies, and the numba environment",
@@ -63,7 +79,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "info":
         return _info()
+    if args.command == "sweep":
+        return _sweep(parser, args)
     return _run(parser, args)
+
+
+def _sweep(parser, args) -> int:
+    import importlib
+    import tomllib
+
+    from .sweep import sweep
+
+    try:
+        with open(args.config, "rb") as f:
+            config = tomllib.load(f)
+    except FileNotFoundError:
+        parser.error(f"config: no such file {args.config!r}")
+    except tomllib.TOMLDecodeError as exc:
+        parser.error(f"config: not valid TOML ({exc})")
+    for key in ("function", "output", "parameters"):
+        if key not in config:
+            parser.error(f"config: missing key {key!r} (need function, output, [parameters])")
+    target = str(config["function"])
+    module_name, _, name = target.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        parser.error(f"config: cannot import function {target!r} ({exc})")
+    output = _writable(parser, "output", str(config["output"]))
+    try:
+        ds = sweep(
+            fn,
+            config["parameters"],
+            scheduler=args.scheduler,
+            output=output,
+            progress=not args.quiet,
+        )
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    status = ds["sweep_status"].values.ravel()
+    failed = int((status == "failed").sum())
+    print(f"{int((status == 'ok').sum())} points done, {failed} failed; archive {output}")
+    return 1 if failed else 0
 
 
 def _info() -> int:
