@@ -20,7 +20,6 @@ import xarray as xr
 from . import io
 from .trackers import CHECKPOINT_PREFIX as _PREFIX
 from .trackers import (
-    BlowUpGuard,
     CheckpointWriter,
     ProgressBar,
     RunInterrupted,
@@ -152,7 +151,8 @@ def resume(solver, path, progress: bool = True, trackers=()) -> xr.Dataset:
 
 def _loop(solver, state, times, params, progress, trackers, checkpoint, previous=None):
     recorder = SnapshotRecorder()
-    observers = [BlowUpGuard(), recorder, ProgressBar(progress), *trackers]
+    # the recorder also stops on non-finite observables, before recording them
+    observers = [recorder, ProgressBar(progress), *trackers]
     writer = None
     if checkpoint is not None:
         writer = CheckpointWriter(
@@ -185,10 +185,9 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
         for t in times:
             if t > solver.time(state):
                 state = solver.advance(state, float(t))
-            for tracker in observers[:2]:  # blow-up guard, then the recorder
-                tracker.handle(solver, state, float(t))
+            recorder.handle(solver, state, float(t))
             last_good = state
-            for tracker in observers[2:]:
+            for tracker in observers[1:]:
                 tracker.handle(solver, state, float(t))
     except RunStopped as exc:
         exc.dataset = partial()

@@ -26,7 +26,11 @@ class Tracker:
 
 
 class SnapshotRecorder(Tracker):
-    """Keeps ``(t, solver.snapshot(state), solver.observables(state))`` at each observation."""
+    """Keeps ``(t, solver.snapshot(state), solver.observables(state))`` at each observation.
+
+    Observables are computed once per observation and checked first: a non-finite one stops
+    the run (:class:`BlowUpError`) before the bad state is recorded.
+    """
 
     def __init__(self) -> None:
         self.times: list[float] = []
@@ -34,9 +38,18 @@ class SnapshotRecorder(Tracker):
         self.observables: list[dict] = []
 
     def handle(self, solver, state, t):
+        observables = solver.observables(state)
+        check_finite(observables, t)
         self.times.append(float(solver.time(state)))
         self.snapshots.append(solver.snapshot(state))
-        self.observables.append(solver.observables(state))
+        self.observables.append(observables)
+
+
+def check_finite(observables: dict, t: float) -> None:
+    """Raise :class:`BlowUpError` naming the first non-finite observable."""
+    for name, value in observables.items():
+        if not np.all(np.isfinite(value)):
+            raise BlowUpError(t, f"observable {name!r} is not finite ({value})")
 
 
 class ProgressBar(Tracker):
@@ -71,9 +84,7 @@ class BlowUpGuard(Tracker):
     """Stops the run when an observable turns non-finite (raises :class:`BlowUpError`)."""
 
     def handle(self, solver, state, t):
-        for name, value in solver.observables(state).items():
-            if not np.all(np.isfinite(value)):
-                raise BlowUpError(t, f"observable {name!r} is not finite ({value})")
+        check_finite(solver.observables(state), t)
 
 
 class WallTimeLimit(Tracker):
