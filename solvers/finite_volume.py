@@ -357,26 +357,15 @@ class FiniteVolume:
 
     # ---- output ----------------------------------------------------------------------------
     def _dataset(self, times, snapshots, observables, run_parameters) -> xr.Dataset:
-        grid = self.grid
-        coords = {"time": xr.DataArray(np.array(times), dims="time", attrs=io.TIME_ATTRS)}
-        coords.update(io.grid_coords(grid))
-        density = xr.DataArray(
-            np.stack(snapshots),
-            dims=("time", *grid.axes),
-            attrs={"units": "1", "long_name": "probability density (cell average)"},
-        )
-        ds = xr.Dataset({"density": density}, coords=coords)
-        for name, long_name in (
-            ("mass", "total mass"),
-            ("free_energy", "discrete free energy"),
-            ("steps", "time steps taken since t = 0"),
-        ):
-            values = np.array([obs[name] for obs in observables])
-            ds[name] = xr.DataArray(
-                values, dims="time", attrs={"units": "1", "long_name": long_name}
+        series = {
+            name: ([obs[name] for obs in observables], long_name)
+            for name, long_name in (
+                ("mass", "total mass"),
+                ("free_energy", "discrete free energy"),
+                ("steps", "time steps taken since t = 0"),
             )
-        for name, var in io.grid_bounds(grid).items():
-            ds[name] = var
+        }
+        ds = io.density_dataset(self.grid, times, snapshots, series)
         params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}
         problem = str(self.energy.metadata.get("problem", "custom"))
         ds.attrs.update(

@@ -445,14 +445,6 @@ class JKO:
 
     def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
         grid = self.grid
-        coords = {"time": xr.DataArray(np.array(recorder.times), dims="time", attrs=io.TIME_ATTRS)}
-        coords.update(io.grid_coords(grid))
-        ds = xr.Dataset(coords=coords)
-        ds["density"] = xr.DataArray(
-            np.stack([s[0] for s in recorder.snapshots]),
-            dims=("time", *grid.axes),
-            attrs={"units": "1", "long_name": "probability density (cell average)"},
-        )
         long_names = {
             "mass": "total mass",
             "free_energy": "free energy"
@@ -461,11 +453,12 @@ class JKO:
             "iterations": "solver iterations since the previous snapshot",
             "step_w2": "W2 distance moved by the last JKO step",
         }
-        for name, long_name in long_names.items():
-            values = np.array([obs[name] for obs in recorder.observables])
-            ds[name] = xr.DataArray(
-                values, dims="time", attrs={"units": "1", "long_name": long_name}
-            )
+        series = {
+            name: ([obs[name] for obs in recorder.observables], long_name)
+            for name, long_name in long_names.items()
+        }
+        densities = [s[0] for s in recorder.snapshots]
+        ds = io.density_dataset(grid, recorder.times, densities, series)
         if self.method == "lagrangian":
             ds = ds.assign_coords(
                 quantile=xr.DataArray(
@@ -479,8 +472,6 @@ class JKO:
                 dims=("time", "quantile"),
                 attrs={"units": grid.units[0], "long_name": "quantile points X_i"},
             )
-        for name, var in io.grid_bounds(grid).items():
-            ds[name] = var
         params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}
         problem = str(self.energy.metadata.get("problem", "custom"))
         ds.attrs.update(io.provenance(f"{problem}: JKO ({self.method})", problem, "JKO", params))

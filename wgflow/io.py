@@ -100,6 +100,34 @@ def grid_bounds(grid: Grid) -> dict[str, xr.DataArray]:
     return out
 
 
+def density_dataset(grid: Grid, times, densities, series: dict) -> xr.Dataset:
+    """Result Dataset of a grid solver: ``density(time, *axes)``, time series and cell bounds.
+
+    Parameters
+    ----------
+    grid : Grid
+    times : sequence of float
+    densities : sequence of ndarray, each of shape ``grid.shape``
+    series : dict of name -> (values, long_name)
+        Dimensionless time series stored as ``name(time)``.
+    """
+    coords = {"time": xr.DataArray(np.array(times), dims="time", attrs=TIME_ATTRS)}
+    coords.update(grid_coords(grid))
+    ds = xr.Dataset(coords=coords)
+    ds["density"] = xr.DataArray(
+        np.stack(densities),
+        dims=("time", *grid.axes),
+        attrs={"units": "1", "long_name": "probability density (cell average)"},
+    )
+    for name, (values, long_name) in series.items():
+        ds[name] = xr.DataArray(
+            np.asarray(values), dims="time", attrs={"units": "1", "long_name": long_name}
+        )
+    for name, var in grid_bounds(grid).items():
+        ds[name] = var
+    return ds
+
+
 def provenance(title: str, problem: str, solver: str, parameters: dict) -> dict:
     """Global attributes required by the schema (DESIGN.md §5)."""
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
