@@ -164,11 +164,6 @@ class FiniteVolume:
             "steps": state.steps,
         }
 
-    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
-        return self._dataset(
-            recorder.times, recorder.snapshots, recorder.observables, run_parameters
-        )
-
     def checkpoint_state(self, state: FVState) -> tuple[dict, dict]:
         return {"rho": state.rho}, {"t": state.t, "steps": state.steps}
 
@@ -356,16 +351,16 @@ class FiniteVolume:
         return np.maximum(new, 0.0), dt
 
     # ---- output ----------------------------------------------------------------------------
-    def _dataset(self, times, snapshots, observables, run_parameters) -> xr.Dataset:
+    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
         series = {
-            name: ([obs[name] for obs in observables], long_name)
+            name: ([obs[name] for obs in recorder.observables], long_name)
             for name, long_name in (
                 ("mass", "total mass"),
                 ("free_energy", "discrete free energy"),
                 ("steps", "time steps taken since t = 0"),
             )
         }
-        ds = io.density_dataset(self.grid, times, snapshots, series)
+        ds = io.density_dataset(self.grid, recorder.times, recorder.snapshots, series)
         params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}
         problem = str(self.energy.metadata.get("problem", "custom"))
         ds.attrs.update(
