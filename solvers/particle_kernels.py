@@ -49,6 +49,15 @@ def radial_value(kind, params, r):
     return params[0] * math.exp(-0.5 * r * r / params[1])
 
 
+@njit(cache=True, inline="always")
+def _squared_distance(x, i, j):
+    r2 = 0.0
+    for k in range(x.shape[1]):
+        z = x[i, k] - x[j, k]
+        r2 += z * z
+    return r2
+
+
 @njit(cache=True, parallel=True, fastmath={"contract", "reassoc", "nsz"})
 def pairwise_forces(x, w, kind, params, out):
     """``out_i = Σ_j w_j ∇W(x_i − x_j)`` (coincident pairs contribute 0); x (N, D), out (N, D)."""
@@ -56,10 +65,7 @@ def pairwise_forces(x, w, kind, params, out):
     for i in prange(n):
         acc = np.zeros(d)
         for j in range(n):
-            r2 = 0.0
-            for k in range(d):
-                z = x[i, k] - x[j, k]
-                r2 += z * z
+            r2 = _squared_distance(x, i, j)
             if r2 > 0.0:
                 c = w[j] * radial_force(kind, params, math.sqrt(r2))
                 for k in range(d):
@@ -71,15 +77,12 @@ def pairwise_forces(x, w, kind, params, out):
 @njit(cache=True, parallel=True)
 def pairwise_energy(x, w, kind, params):
     """``½ Σ_{i≠j} w_i w_j W(x_i − x_j)`` (coincident pairs skipped)."""
-    n, d = x.shape
+    n = x.shape[0]
     rows = np.zeros(n)
     for i in prange(n):
         acc = 0.0
         for j in range(n):
-            r2 = 0.0
-            for k in range(d):
-                z = x[i, k] - x[j, k]
-                r2 += z * z
+            r2 = _squared_distance(x, i, j)
             if r2 > 0.0:
                 acc += w[j] * radial_value(kind, params, math.sqrt(r2))
         rows[i] = w[i] * acc
