@@ -12,6 +12,32 @@ import numpy as np
 DEFAULT_AXES = ("x", "y", "z")
 
 
+def box_averages(func, centres: np.ndarray, spacing, order: int) -> np.ndarray:
+    """Averages of ``func`` over the boxes of size ``spacing`` centred at ``centres``.
+
+    Tensor Gauss–Legendre rule with ``order`` nodes per axis (exact for polynomials of degree
+    ``2 order − 1``; an even ``order`` never evaluates the centre itself).
+
+    Parameters
+    ----------
+    func : callable
+        Points ``(..., D)`` → values ``(...)``.
+    centres : ndarray, shape (..., D)
+    spacing : sequence of float, length D
+
+    Returns
+    -------
+    ndarray, shape ``centres.shape[:-1]``
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    total = np.zeros(centres.shape[:-1])
+    for idx in np.ndindex(*(order,) * len(spacing)):
+        offset = np.array([nodes[i] * h / 2 for i, h in zip(idx, spacing, strict=True)])
+        w = math.prod(weights[i] / 2 for i in idx)
+        total += w * np.asarray(func(centres + offset), dtype=float)
+    return total
+
+
 @dataclass(frozen=True)
 class Grid:
     """Uniform cell-centred grid on a box ``[lo_0, hi_0] × … × [lo_{D-1}, hi_{D-1}]``.
@@ -150,14 +176,7 @@ class Grid:
         -------
         ndarray, shape ``self.shape``
         """
-        nodes, weights = np.polynomial.legendre.leggauss(order)
-        centres = self.points()
-        total = np.zeros(self.shape)
-        for idx in np.ndindex(*(order,) * self.dim):
-            offset = np.array([nodes[i] * h / 2 for i, h in zip(idx, self.spacing, strict=True)])
-            w = math.prod(weights[i] / 2 for i in idx)
-            total += w * np.asarray(func(centres + offset))
-        return total
+        return box_averages(func, self.points(), self.spacing, order)
 
     def interpolate(self, field: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Multilinear interpolation of cell-centre values at ``points``.

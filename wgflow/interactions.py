@@ -13,13 +13,12 @@ kernel with a numpy ``gradient`` runs on a chunked numpy path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import scipy.fft
 
-from .grid import Grid
+from .grid import Grid, box_averages
 from .validation import ParameterError, strict_keywords
 
 
@@ -164,12 +163,7 @@ def _cell_averaged_kernel(interaction: PairwiseInteraction, grid: Grid) -> np.nd
         k = np.where(k < n, k, k - 2 * n).astype(float)  # 0..n-1, -n..-1
         offsets.append(k * h)
     centres = np.stack(np.meshgrid(*offsets, indexing="ij"), axis=-1)
-    nodes, weights = np.polynomial.legendre.leggauss(interaction.quadrature)
-    total = np.zeros(centres.shape[:-1])
-    for idx in np.ndindex(*(interaction.quadrature,) * grid.dim):
-        shift = np.array([nodes[i] * h / 2 for i, h in zip(idx, grid.spacing, strict=True)])
-        w = math.prod(weights[i] / 2 for i in idx)
-        total += w * np.asarray(interaction.kernel(centres + shift), dtype=float)
+    total = box_averages(interaction.kernel, centres, grid.spacing, interaction.quadrature)
     # the displacement ±n h never occurs between cells of the grid
     for axis, n in enumerate(grid.shape):
         index = [slice(None)] * grid.dim

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .grid import Grid
+from .io import to_json
 from .validation import check_positive
 
 
@@ -67,14 +68,8 @@ class OUDemo:
             errors, dims="time", attrs={"units": "1", "long_name": "L1 error vs exact solution"}
         )
         ds.attrs["job"] = "ou"
-        ds.attrs["job_parameters"] = _json({f.name: getattr(self, f.name) for f in fields(self)})
+        ds.attrs["job_parameters"] = to_json({f.name: getattr(self, f.name) for f in fields(self)})
         return ds
-
-
-def _json(data) -> str:
-    from .io import to_json
-
-    return to_json(data)
 
 
 JOBS = {"ou": OUDemo}
