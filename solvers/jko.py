@@ -213,6 +213,14 @@ class JKO:
         return out
 
     @staticmethod
+    def _axis_sum(parts) -> np.ndarray:
+        """``Σ_k parts_k(x_k)`` on the grid (broadcast per-axis vectors)."""
+        dim = len(parts)
+        return sum(
+            np.reshape(pk, [-1 if k == j else 1 for j in range(dim)]) for k, pk in enumerate(parts)
+        )
+
+    @staticmethod
     def _apply(kernels, values, transpose=False):
         out = values
         for axis, kernel in enumerate(kernels):
@@ -253,16 +261,12 @@ class JKO:
             b = np.ones(self.grid.shape)
         else:
             u, v, b = scaling
-        kernels = self._stabilized_kernels(u, v)
+        kernels, v_sum = self._stabilized_kernels(u, v), self._axis_sum(v)
         error = np.inf
         for it in range(1, self.max_iterations + 1):
             a = p / self._apply(kernels, b)
             a = np.where(p > 0, a, 0.0)
             kta = self._apply(kernels, a, transpose=True)
-            v_sum = sum(
-                np.reshape(vk, [-1 if k == j else 1 for j in range(p.ndim)])
-                for k, vk in enumerate(v)
-            )
             z = np.log(kta) - v_sum  # log Kᵀa
             log_q = self._prox_log(z, potential, tau)
             q = np.exp(log_q)
@@ -284,7 +288,7 @@ class JKO:
                     la, u = self._absorb(la, u)
                     lb, v = self._absorb(lb, v)
                     b = np.exp(lb)
-                    kernels = self._stabilized_kernels(u, v)
+                    kernels, v_sum = self._stabilized_kernels(u, v), self._axis_sum(v)
         if not np.isfinite(error):
             raise BlowUpError(
                 0.0, "entropic JKO scalings overflowed; increase epsilon or reduce tau"
