@@ -255,12 +255,7 @@ class FiniteVolume:
         """Largest step allowed by the advective and parabolic limits (times ``cfl``)."""
         dt = np.inf if speed == 0 else 1.0 / (2.0 * speed)
         internal = self.energy.internal
-        if isinstance(internal, Entropy):
-            d_max = internal.diffusion
-        elif internal is not None:
-            d_max = float(np.max(internal.diffusivity(rho)))
-        else:
-            d_max = 0.0
+        d_max = 0.0 if internal is None else internal.max_diffusivity(rho)
         if d_max > 0:
             dt = min(dt, 1.0 / (2.0 * d_max * np.sum(self._h**-2.0)))
         return self.cfl * dt

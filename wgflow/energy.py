@@ -68,6 +68,7 @@ class InternalEnergy(Protocol):
     def density(self, rho: np.ndarray) -> np.ndarray: ...  # H(ρ)
     def derivative(self, rho: np.ndarray) -> np.ndarray: ...  # H′(ρ)
     def diffusivity(self, rho: np.ndarray) -> np.ndarray: ...  # ρ H″(ρ) = P′(ρ)
+    def max_diffusivity(self, rho: np.ndarray) -> float: ...  # max ρ H″(ρ), for step limits
     def describe(self) -> dict: ...
 
 
@@ -103,6 +104,10 @@ class Entropy:
     def diffusivity(self, rho):
         return np.full_like(np.asarray(rho, dtype=float), 1.0 / self.beta)
 
+    def max_diffusivity(self, rho) -> float:
+        """``max ρH″(ρ)`` (sets the parabolic step limit)."""
+        return 1.0 / self.beta
+
     def describe(self) -> dict:
         return {"kind": "entropy", "beta": self.beta}
 
@@ -133,6 +138,10 @@ class PorousMediumEnergy:
 
     def diffusivity(self, rho):
         return self.coefficient * self.m * np.power(rho, self.m - 1.0)
+
+    def max_diffusivity(self, rho) -> float:
+        """``max ρH″(ρ)`` (sets the parabolic step limit)."""
+        return self.coefficient * self.m * float(np.max(rho)) ** (self.m - 1.0)
 
     def describe(self) -> dict:
         return {"kind": "porous_medium", "m": self.m, "coefficient": self.coefficient}
