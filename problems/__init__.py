@@ -4,6 +4,7 @@ from .aggregation import Aggregation
 from .anisotropic_gaussians import AnisotropicGaussians, ReducedAnisotropic
 from .fokker_planck import OrnsteinUhlenbeck
 from .porous_medium import PorousMedium
+from .two_layer_nn import TwoLayerNN
 
 __all__ = [
     "Aggregation",
@@ -11,4 +12,5 @@ __all__ = [
     "OrnsteinUhlenbeck",
     "PorousMedium",
     "ReducedAnisotropic",
+    "TwoLayerNN",
 ]

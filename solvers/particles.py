@@ -370,6 +370,8 @@ def interaction_gradient(term, x: np.ndarray, weights: np.ndarray) -> np.ndarray
         moments = weights @ phi  # (K,)
         return np.einsum("k,nkd->nd", term.coefficients * moments, dphi)
     if isinstance(term, GeneralInteraction):
+        if term.particle_gradient is not None:
+            return np.asarray(term.particle_gradient(x, weights), dtype=float)
         return chunked_pair_sum(x, weights, term.gradient, (x.shape[1],))
     raise TypeError(f"unsupported interaction {type(term).__name__}")
 
@@ -392,4 +394,6 @@ def interaction_energy(term, x: np.ndarray, weights: np.ndarray) -> float:
     if isinstance(term, SeparableInteraction):
         moments = weights @ np.asarray(term.features(x), dtype=float)
         return 0.5 * float(term.coefficients @ moments**2)
+    if term.particle_kernel is not None:
+        return 0.5 * float(weights @ term.particle_kernel(x) @ weights)
     return 0.5 * float(weights @ chunked_pair_sum(x, weights, term.kernel, ()))

@@ -254,17 +254,36 @@ class GeneralInteraction:
         ``∇_θ U(θ, θ′)``, same inputs, returning ``(..., D)``; needed by particle solvers.
     max_cells : int
         Largest grid accepted by :meth:`on_grid`.
+    particle_gradient : callable, optional
+        Fast path for particle solvers: ``(θ (N, D), weights (N,)) ↦ Σ_j w_j ∇_θ U(θ_i, θ_j)``.
+    particle_kernel : callable, optional
+        Fast path: ``θ (N, D) ↦ U(θ_i, θ_j)`` of shape ``(N, N)``.
     name : str
     """
 
     @strict_keywords
-    def __init__(self, kernel, gradient=None, max_cells: int = 4096, name: str = "general"):
+    def __init__(
+        self,
+        kernel,
+        gradient=None,
+        max_cells: int = 4096,
+        particle_gradient=None,
+        particle_kernel=None,
+        name: str = "general",
+    ):
         if not callable(kernel):
             raise ParameterError(f"kernel: need a callable U(θ, θ′), got {type(kernel).__name__}")
-        if gradient is not None and not callable(gradient):
-            raise ParameterError("gradient: need a callable ∇_θ U or None")
+        for label, f in (
+            ("gradient", gradient),
+            ("particle_gradient", particle_gradient),
+            ("particle_kernel", particle_kernel),
+        ):
+            if f is not None and not callable(f):
+                raise ParameterError(f"{label}: need a callable or None")
         self.kernel = kernel
         self.gradient = gradient
+        self.particle_gradient = particle_gradient
+        self.particle_kernel = particle_kernel
         self.max_cells = int(max_cells)
         self.name = name
 

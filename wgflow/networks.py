@@ -27,6 +27,13 @@ ACTIVATION_KINDS = {
     "piecewise_linear": 4,
 }
 PARAMETER_SETS = ("w", "aw", "abw")
+# named piecewise-linear activations: (knots, values)
+NAMED_PIECEWISE = {
+    # Mei–Montanari–Nguyen (PNAS 2018) Gaussian experiments: s1 below t1, s2 above t2
+    "ramp": ((0.5, 1.5), (-2.5, 7.5)),
+    # bounded non-monotone bump (wgflow's stand-in, see problems.two_layer_nn.nonmonotone)
+    "nonmonotone": ((0.5, 1.5, 2.5), (-2.5, 7.5, -2.5)),
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,11 @@ class Activation:
             return activation
         if not isinstance(activation, str):
             raise ParameterError(f"activation: need a name or Activation, got {activation!r}")
+        if activation in NAMED_PIECEWISE:
+            return cls.piecewise_linear(*NAMED_PIECEWISE[activation])
         if activation == "piecewise_linear":
             raise ValueError("activation: piecewise_linear needs knots; use Activation(...)")
+        check_choice("activation", activation, (*ACTIVATION_KINDS, *NAMED_PIECEWISE))
         return cls(activation)
 
     @classmethod
@@ -108,6 +118,22 @@ class Activation:
         seg = np.searchsorted(k, t, side="right") - 1
         inside = (seg >= 0) & (seg < k.size - 1)
         return np.where(inside, slopes[np.clip(seg, 0, k.size - 2)], 0.0)
+
+    def second_derivative(self, t):
+        """``σ″(t)`` for the smooth activations; zero almost everywhere for the piecewise-linear
+        ones (``wgflow.problems.gaussian_expectations`` handles their kinks in closed form)."""
+        t = np.asarray(t, dtype=float)
+        if self.name == "sigmoid":
+            th = np.tanh(t)
+            return -th * (1.0 - th**2)
+        if self.name == "tanh":
+            th = np.tanh(t)
+            return -2.0 * th * (1.0 - th**2)
+        return np.zeros_like(t)
+
+    @property
+    def smooth(self) -> bool:
+        return self.name in ("sigmoid", "tanh")
 
 
 @dataclass(frozen=True, eq=False)

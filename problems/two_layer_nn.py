@@ -1,0 +1,310 @@
+r"""Two-layer networks on Gaussian-mixture data: exact ``V``, ``U``, risk and their gradients.
+
+Network ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)`` with ``σ*(x; θ) = a σ(⟨w, x⟩ + b)`` (parameter sets
+``"w"``, ``"aw"``, ``"abw"``; absent ``a = 1``, ``b = 0``; see :mod:`wgflow.networks`). Data:
+``y = y_k`` w.p. ``p_k`` and ``x | k ~ N(0, Σ_k)``, ``Σ_k = Q S_k² Qᵀ``. Given the class,
+``(⟨w, x⟩, ⟨w′, x⟩)`` is centred Gaussian with variances ``q_k = |S_k Qᵀ w|²``,
+``q_k′`` and covariance ``c_k = ⟨S_k Qᵀ w, S_k Qᵀ w′⟩``, so
+
+.. math::
+    V(θ) = -\sum_k p_k y_k\, a\, E σ(b + \sqrt{q_k} G), \qquad
+    U(θ, θ') = \sum_k p_k\, a a'\, E σ(b + u) σ(b' + v),
+
+    R_N(θ) = E y^2 + \frac2N \sum_i V(θ_i) + \frac1{N^2}\sum_{i,j} U(θ_i, θ_j).
+
+The one-dimensional expectations are closed form for piecewise-linear σ (relu, truncated relu,
+ramps) and Gauss–Hermite for smooth σ; the pair expectation is the arc-cosine kernel for relu
+without bias and the split quadrature of
+:func:`~wgflow.problems.gaussian_expectations.pair_moments` otherwise. Gradients use
+``∂_q E σ(b + √q G) = ½ E σ″``, ``∂_c E σσ′ = E σ′σ′`` (Price's theorem) and the chain rule
+``∂q_k/∂w = 2 Q S_k² Qᵀ w``, ``∂c_k/∂w = Q S_k² Qᵀ w′``.
+
+References: Mei, Montanari & Nguyen, PNAS 115 (2018) E7665 (arXiv 1804.06561);
+Mei, Misiakiewicz & Montanari, COLT 2019 (arXiv 1902.06015).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wgflow.energy import Entropy, FreeEnergy, Potential
+from wgflow.interactions import GeneralInteraction
+from wgflow.networks import NAMED_PIECEWISE, Activation, GaussianMixture, NetworkModel
+from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
+
+from .gaussian_expectations import (
+    activation_expectation,
+    arccos_kernel,
+    expectation_derivatives,
+    pair_moments,
+)
+
+__all__ = ["TwoLayerNN", "nonmonotone", "ramp"]
+
+
+def ramp(t1: float = 0.5, t2: float = 1.5, s1: float = -2.5, s2: float = 7.5) -> Activation:
+    """Bounded ramp of Mei–Montanari–Nguyen's Gaussian experiments: ``s1`` below ``t1``,
+    ``s2`` above ``t2``, linear between (defaults: their ``(0.5, 1.5, −2.5, 7.5)``)."""
+    return Activation.piecewise_linear((t1, t2), (s1, s2))
+
+
+def nonmonotone(
+    knots=NAMED_PIECEWISE["nonmonotone"][0], values=NAMED_PIECEWISE["nonmonotone"][1]
+) -> Activation:
+    """Bounded non-monotone piecewise-linear activation (default: ramp up from −2.5 at 0.5 to
+    7.5 at 1.5, back down to −2.5 at 2.5, constant outside).
+
+    The exact parameters of the non-monotone activation of Mei–Montanari–Nguyen's κ-figure could
+    not be retrieved here; this documented family is wgflow's stand-in (any knots/values work).
+    """
+    act = Activation.piecewise_linear(knots, values)
+    if np.all(np.diff(act.values) >= 0) or np.all(np.diff(act.values) <= 0):
+        raise ValueError(f"values: need a non-monotone sequence, got {act.values}")
+    return act
+
+
+class TwoLayerNN:
+    """A two-layer network problem with exact population quantities.
+
+    Parameters
+    ----------
+    activation : str or Activation
+        ``relu``, ``truncated_relu``, ``sigmoid``, ``tanh``, ``ramp``, ``nonmonotone`` or any
+        :class:`~wgflow.networks.Activation`.
+    data : GaussianMixture
+    parameters : {"w", "aw", "abw"}
+    weight_decay : float
+        ``λ ≥ 0``: adds ``λ|θ|²/2`` to ``V`` in :meth:`energy` (SGD's ``weight_decay``).
+    """
+
+    @strict_keywords
+    def __init__(
+        self,
+        activation: str | Activation = "relu",
+        data: GaussianMixture | None = None,
+        parameters: str = "w",
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not isinstance(data, GaussianMixture):
+            raise ParameterError(f"data: need a GaussianMixture, got {type(data).__name__}")
+        self.activation = Activation.named(activation)
+        self.data = data
+        self.parameters = check_choice("parameters", parameters, ("w", "aw", "abw"))
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        self.has_a = parameters in ("aw", "abw")
+        self.has_b = parameters == "abw"
+        self.d = data.dim
+        self.dim = self.d + self.has_a + self.has_b
+        # per class: S_k (K, d); the data rotation is applied once to the weights
+        self._scales = data.scales
+        self._closed_form_pairs = self.activation.name == "relu" and not self.has_b
+
+    # ---- parameters ------------------------------------------------------------------------
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, w)`` from ``θ`` of shape ``(..., D)``; ``w`` expressed in the basis of ``Q``."""
+        theta = np.asarray(theta, float)
+        if theta.shape[-1] != self.dim:
+            raise ValueError(f"theta: need last axis of length D={self.dim}, got {theta.shape}")
+        off = self.has_a + self.has_b
+        a = theta[..., 0] if self.has_a else np.ones(theta.shape[:-1])
+        b = theta[..., 1] if self.has_b else np.zeros(theta.shape[:-1])
+        w = theta[..., off:]
+        if self.data.rotation is not None:
+            w = w @ self.data.rotation
+        return a, b, w
+
+    def _to_theta_gradient(self, ga, gb, gw) -> np.ndarray:
+        if self.data.rotation is not None:
+            gw = gw @ self.data.rotation.T
+        head = [ga[..., None]] if self.has_a else []
+        if self.has_b:
+            head.append(gb[..., None])
+        return np.concatenate([*head, gw], axis=-1)
+
+    # ---- V ---------------------------------------------------------------------------------
+    def potential(self, theta: np.ndarray) -> np.ndarray:
+        """``V(θ) = −E y σ*(x; θ)`` for ``θ`` of shape ``(..., D)``; returns ``(...)``."""
+        a, b, w = self.split(theta)
+        total = np.zeros(a.shape)
+        for p, y, s in zip(self.data.probabilities, self.data.labels, self._scales, strict=True):
+            std = np.sqrt(np.sum((w * s) ** 2, axis=-1))
+            total -= p * y * a * activation_expectation(self.activation, b, std)
+        return total
+
+    def potential_gradient(self, theta: np.ndarray) -> np.ndarray:
+        """``∇_θ V`` for ``θ`` of shape ``(..., D)``; returns ``(..., D)``."""
+        a, b, w = self.split(theta)
+        ga, gb, gw = np.zeros(a.shape), np.zeros(a.shape), np.zeros(w.shape)
+        for p, y, s in zip(self.data.probabilities, self.data.labels, self._scales, strict=True):
+            std = np.sqrt(np.sum((w * s) ** 2, axis=-1))
+            d1, d2 = expectation_derivatives(self.activation, b, std)
+            ga -= p * y * activation_expectation(self.activation, b, std)
+            gb -= p * y * a * d1
+            gw -= (p * y * a * 2 * d2)[..., None] * w * s**2
+        return self._to_theta_gradient(ga, gb, gw)
+
+    # ---- U ---------------------------------------------------------------------------------
+    def _class_pairs(self, b1, w1, b2, w2, s) -> dict:
+        """Pair moments of one class for broadcast ``(…)`` pairs."""
+        x1, x2 = w1 * s, w2 * s
+        q1, q2 = np.sum(x1 * x1, -1), np.sum(x2 * x2, -1)
+        cov = np.sum(x1 * x2, -1)
+        if self._closed_form_pairs:
+            return _relu_pair_moments(q1, q2, cov)
+        return pair_moments(self.activation, b1, q1, b2, q2, cov)
+
+    def kernel(self, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
+        """``U(θ, θ′) = E σ*(x; θ) σ*(x; θ′)`` for broadcastable ``(..., D)`` arrays."""
+        a1, b1, w1 = self.split(theta1)
+        a2, b2, w2 = self.split(theta2)
+        total = 0.0
+        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+            total = total + p * self._class_pairs(b1, w1, b2, w2, s)["value"]
+        return a1 * a2 * total
+
+    def kernel_gradient(self, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
+        """``∇_θ U(θ, θ′)`` (first argument) for broadcastable ``(..., D)`` arrays."""
+        a1, b1, w1 = self.split(theta1)
+        a2, b2, w2 = self.split(theta2)
+        shape = np.broadcast_shapes(a1.shape, a2.shape)
+        ga, gb = np.zeros(shape), np.zeros(shape)
+        gw = np.zeros((*shape, self.d))
+        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+            mom = self._class_pairs(b1, w1, b2, w2, s)
+            ga = ga + p * a2 * mom["value"]
+            gb = gb + p * a1 * a2 * mom["d_mean1"]
+            aa = (p * a1 * a2)[..., None]
+            dq, dc = mom["d_q1"][..., None], mom["d_cov"][..., None]
+            gw = gw + aa * (2 * dq * w1 + dc * w2) * s**2
+        return self._to_theta_gradient(ga, gb, gw)
+
+    def interaction_potential_gradient(self, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``Σ_j w_j ∇_θ U(θ_i, θ_j)`` for particles ``θ (N, D)`` and weights ``(N,)``: Gram
+        matrices instead of ``(N, N, D)`` arrays."""
+        a, b, w = self.split(theta)
+        n = a.size
+        ga, gb, gw = np.zeros(n), np.zeros(n), np.zeros((n, self.d))
+        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+            mom = self._class_pairs(b[:, None], w[:, None, :], b[None, :], w[None, :, :], s)
+            coupling = p * weights[None, :] * a[None, :]  # (N, N) over j
+            ga += np.sum(coupling * mom["value"], axis=1)
+            gb += a * np.sum(coupling * mom["d_mean1"], axis=1)
+            xs = w * s**2
+            gw += a[:, None] * (
+                2 * np.sum(coupling * mom["d_q1"], axis=1)[:, None] * xs
+                + (coupling * mom["d_cov"]) @ xs
+            )
+        return self._to_theta_gradient(ga, gb, gw)
+
+    def interaction_matrix(self, theta: np.ndarray) -> np.ndarray:
+        """``U(θ_i, θ_j)``, shape ``(N, N)``, without forming ``(N, N, D)`` arrays."""
+        a, b, w = self.split(theta)
+        total = np.zeros((a.size, a.size))
+        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+            total += (
+                p
+                * self._class_pairs(b[:, None], w[:, None, :], b[None, :], w[None, :, :], s)[
+                    "value"
+                ]
+            )
+        return a[:, None] * a[None, :] * total
+
+    # ---- risk ------------------------------------------------------------------------------
+    def population_risk(self, theta: np.ndarray) -> float:
+        """Exact ``R_N(θ) = E (y − f(x; θ))²`` for weights ``(N, D)`` (``O(N²)`` pair terms)."""
+        theta = np.atleast_2d(np.asarray(theta, float))
+        n = theta.shape[0]
+        return float(
+            self.data.second_moment
+            + 2 * np.mean(self.potential(theta))
+            + np.sum(self.interaction_matrix(theta)) / n**2
+        )
+
+    def risk_gradient(self, theta: np.ndarray) -> np.ndarray:
+        """``∇_{θ_i} R_N = (2/N)[∇V(θ_i) + (1/N) Σ_j ∇_θ U(θ_i, θ_j)]``, shape ``(N, D)``."""
+        theta = np.atleast_2d(np.asarray(theta, float))
+        n = theta.shape[0]
+        weights = np.full(n, 1.0 / n)
+        return (2.0 / n) * (
+            self.potential_gradient(theta) + self.interaction_potential_gradient(theta, weights)
+        )
+
+    def energy(self, beta: float = np.inf) -> FreeEnergy:
+        """``E = ½(R − E y²) (+ λ∫|θ|²/2 dρ) + β⁻¹∫ρ log ρ`` = ``∫V dρ + ½∫∫U dρdρ + …``.
+
+        Particle solvers on this energy run the gradient flow on the population risk
+        (``dθ_i/dt = −∇V(θ_i) − (1/N) Σ_j ∇U(θ_i, θ_j)``, "PD" of Mei–Misiakiewicz–Montanari).
+        """
+        beta = check_real("beta", beta, low=0.0, low_open=True)
+        lam = self.weight_decay
+
+        def value(theta):
+            theta = np.asarray(theta, float)
+            return self.potential(theta) + 0.5 * lam * np.sum(theta**2, axis=-1)
+
+        def gradient(theta):
+            theta = np.asarray(theta, float)
+            return self.potential_gradient(theta) + lam * theta
+
+        interaction = GeneralInteraction(
+            self.kernel,
+            gradient=self.kernel_gradient,
+            particle_gradient=self.interaction_potential_gradient,
+            particle_kernel=self.interaction_matrix,
+            name="U = E σ*σ*",
+        )
+        return FreeEnergy(
+            potential=Potential(value, gradient=gradient, name="V = −E yσ*"),
+            interaction=interaction,
+            internal=Entropy(beta) if np.isfinite(beta) else None,
+            metadata={
+                "problem": "TwoLayerNN",
+                "problem_parameters": {**self.describe(), "beta": beta},
+                "components": self.components,
+            },
+        )
+
+    @property
+    def components(self) -> list[str]:
+        head = {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
+        return head + [f"w{j}" for j in range(self.d)]
+
+    def describe(self) -> dict:
+        return {
+            "activation": self.activation.name,
+            "activation_params": self.activation.params.tolist(),
+            "parameters": self.parameters,
+            "weight_decay": self.weight_decay,
+            "data": self.data.describe(),
+        }
+
+    def model(self, initial_weights=None, **kwargs) -> NetworkModel:
+        """The SGD model/data sampler of this problem, with the exact population risk."""
+        return NetworkModel(
+            self.data,
+            self.activation,
+            self.parameters,
+            population_risk=self.population_risk,
+            initial_weights=initial_weights,
+            metadata={"problem": "TwoLayerNN", "problem_parameters": self.describe()},
+            **kwargs,
+        )
+
+
+def _relu_pair_moments(q1, q2, cov) -> dict:
+    """Arc-cosine kernel and its derivatives (centred relu): ``∂_c = (π − θ)/(2π)``,
+    ``∂_{q1} = √(q2 − c²/q1)/(4π √q1)``."""
+    value = arccos_kernel(q1, q2, cov)
+    norm = np.sqrt(q1 * q2)
+    rho = np.clip(np.where(norm > 0, cov / np.where(norm > 0, norm, 1.0), 0.0), -1.0, 1.0)
+    theta = np.arccos(rho)
+    safe1 = np.where(q1 > 0, q1, 1.0)
+    rest = np.sqrt(np.maximum(q2 - cov**2 / safe1, 0.0))
+    zero = np.zeros(np.shape(value))
+    return {
+        "value": value,
+        "d_mean1": zero,
+        "d_mean2": zero,
+        "d_cov": (np.pi - theta) / (2 * np.pi),
+        "d_q1": np.where(q1 > 0, rest / (4 * np.pi * np.sqrt(safe1)), 0.0),
+    }
