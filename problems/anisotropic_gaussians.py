@@ -1,38 +1,57 @@
-r"""Centered anisotropic Gaussians (Mei–Montanari–Nguyen 2018) and their reduced d → ∞ problem.
+r"""Centered anisotropic Gaussians (Mei–Montanari–Nguyen 2018) and their reduced problem.
 
 Data: ``y = ±1`` w.p. ½, ``x | y ~ N(0, Σ±)``, ``Σ± = Q diag((1±Δ)² I_{s0}, I_{d−s0}) Qᵀ``.
-Network ``f(x; θ) = (1/N) Σ σ(⟨w_i, x⟩)`` (parameters ``w``). With ``r1 = ‖P w‖``,
-``r2 = ‖P⊥ w‖`` (``P`` the projection on the first ``s0`` axes of ``Q``),
-``⟨w, x⟩ | y = ±1 ~ N(0, q±)`` with ``q± = (1±Δ)² r1² + r2²``, so with ``m(q) = E σ(√q G)``:
+Network ``f(x; θ) = (1/N) Σ a_i σ(⟨w_i, x⟩ + b_i)`` (parameter sets ``w``, ``aw``, ``abw``).
+With ``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``P`` the projection on the first ``s0`` axes of ``Q``),
+``⟨w, x⟩ | y = ±1 ~ N(0, q±)``, ``q± = (1±Δ)² r1² + r2²``, so with ``m(q, b) = E σ(b + √q G)``:
 
 .. math::
-    V(r) = -\tfrac12\,(m(q_+) - m(q_-)), \qquad
-    U(r, r') \to \tfrac12\,(m(q_+) m(q_+') + m(q_-) m(q_-')) \quad (d \to \infty),
+    V = -\tfrac12\, a\,(m(q_+, b) - m(q_-, b)), \qquad
+    U \to \tfrac12\, a a' (m(q_+, b) m(q_+', b') + m(q_-, b) m(q_-', b')) \quad (d \to \infty),
 
 since the overlaps of independent uniform directions vanish as ``d → ∞``: ``U`` is a rank-two
-separable interaction. The risk is ``R = ½[(1 − M+)² + (1 + M−)²]``, ``M± = ∫ m(q±) dρ̄``.
+separable interaction and the reduced state is ``(r1, r2)`` (``w``), ``(a, r1, r2)`` (``aw``) or
+``(a, b, r1, r2)`` (``abw``); isotropic data (``s0 = d``) have a single ``r = ‖w‖``.
+``R = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` (``= ½[(1 − M+)² + (1 + M−)²]``, ``M± = ∫ a m(q±, b) dρ̄``).
 
-Noise: for a law on ``R^d`` that is rotation invariant in both subspaces, the Laplacian of
+**Finite d.** For ``w = r1 u1 + r2 u2`` with ``u1, u2`` uniform on the unit spheres of the two
+subspaces, the overlaps ``γ1 = ⟨u1, u1′⟩``, ``γ2 = ⟨u2, u2′⟩`` of independent neurons have
+densities ``∝ (1−γ²)^{(k−3)/2}`` (``k = s0, d − s0``), and the direction-averaged kernel is
+``ū = ½ Σ± a a′ E_γ Q(q±, q±′, c±)`` with ``c± = (1±Δ)² r1 r1′ γ1 + r2 r2′ γ2`` and ``Q`` the
+Gaussian pair expectation of σ. :meth:`ReducedAnisotropic.finite_d_kernel` integrates it exactly
+(Gauss–Jacobi in each overlap). For grid solvers the Taylor (Mehler) series in the covariance,
+``Q = Σ_k c^k/k! m_k(q) m_k(q′)`` with ``m_k = E σ^{(k)}``, averaged over the overlaps
+(odd moments vanish, ``E γ² = 1/k``, ``E γ⁴ = 3/(k(k+2))``), is a separable expansion whose
+``k``-th term is ``O(d^{−k/2})``: ``order = 2`` adds the ``O(1/d)`` correction, ``order = 4`` the
+``O(1/d²)`` one.
+
+**Noise.** For a law on ``R^d`` that is rotation invariant in both subspaces, the Laplacian of
 ``f(r1, r2)`` is ``∂²_{r1} f + (s0−1)/r1 ∂_{r1} f + ∂²_{r2} f + (d−s0−1)/r2 ∂_{r2} f``. Writing
 the Fokker–Planck equation ``∂t ρ = ∇·(ρ∇Ψ) + β⁻¹Δρ`` for the law ``ρ̄`` of ``(r1, r2)`` (the
 Jacobian ``r1^{s0−1} r2^{d−s0−1}`` moves into the drift) gives
 ``∂t ρ̄ = ∇·(ρ̄ ∇Ψ) + β⁻¹ Δρ̄ − β⁻¹ ∇·(ρ̄ b)``, ``b = ((s0−1)/r1, (d−s0−1)/r2)``: the gradient flow
-of the reduced energy with the extra potential ``−β⁻¹[(s0−1) log r1 + (d−s0−1) log r2]``.
-Isotropic data (``s0 = d``) reduce to one coordinate ``r = ‖w‖`` with ``q± = (1±Δ)² r²`` and
-the extra potential ``−β⁻¹ (d−1) log r``.
+of the reduced energy with the extra potential ``−β⁻¹[(s0−1) log r1 + (d−s0−1) log r2]``
+(``−β⁻¹ (d−1) log r`` when isotropic). ``a`` and ``b`` carry no Jacobian.
+
+Reference: Mei, Montanari & Nguyen, PNAS 115 (2018) E7665 (arXiv 1804.06561), §"Centered
+anisotropic Gaussians" and its SI.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import roots_jacobi
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import SeparableInteraction
 from wgflow.networks import Activation, GaussianMixture, NetworkModel
-from wgflow.validation import check_positive, check_real, strict_keywords
+from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
-from .gaussian_expectations import arccos_kernel, m
+from .gaussian_expectations import hermite_moment, pair_moments
+from .two_layer_nn import TwoLayerNN
+
+MEHLER_ORDERS = (0, 2, 4)
 
 
 class AnisotropicGaussians:
@@ -49,10 +68,20 @@ class AnisotropicGaussians:
     activation : str or Activation
     rotation : int or ndarray, optional
         ``None``: ``Q = I``; an integer seeds a random orthogonal ``Q``; or ``Q`` itself.
+    parameters : {"w", "aw", "abw"}
+        Trainable parameters of each neuron.
     """
 
     @strict_keywords
-    def __init__(self, d: int, s0: int, delta: float, activation="relu", rotation=None) -> None:
+    def __init__(
+        self,
+        d: int,
+        s0: int,
+        delta: float,
+        activation="relu",
+        rotation=None,
+        parameters: str = "w",
+    ) -> None:
         if not isinstance(d, int | np.integer) or d < 2:
             raise ValueError(f"d: need an integer ≥ 2, got {d!r}")
         if not isinstance(s0, int | np.integer) or not 1 <= s0 <= d:
@@ -60,6 +89,7 @@ class AnisotropicGaussians:
         self.d, self.s0 = int(d), int(s0)
         self.delta = check_real("delta", delta, low=0.0, high=1.0, high_open=True)
         self.activation = Activation.named(activation)
+        self.parameters = check_choice("parameters", parameters, ("w", "aw", "abw"))
         if rotation is None or isinstance(rotation, np.ndarray):
             self.rotation = rotation
         else:
@@ -70,101 +100,203 @@ class AnisotropicGaussians:
         scales[0, : self.s0] = 1 + self.delta
         scales[1, : self.s0] = 1 - self.delta
         self.data = GaussianMixture([1.0, -1.0], [0.5, 0.5], scales, self.rotation)
+        self.network = TwoLayerNN(self.activation, self.data, self.parameters)
 
     @property
     def isotropic(self) -> bool:
         return self.s0 == self.d
 
-    def parameters(self) -> dict:
+    @property
+    def head(self) -> list[str]:
+        """Names of the non-weight parameters: ``[]``, ``["a"]`` or ``["a", "b"]``."""
+        return {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
+
+    def describe(self) -> dict:
         return {
             "d": self.d,
             "s0": self.s0,
             "delta": self.delta,
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
+            "parameters": self.parameters,
             "rotated": self.rotation is not None,
         }
 
     # ---- the network ------------------------------------------------------------------------
+    def _weights_in_basis(self, theta: np.ndarray) -> np.ndarray:
+        w = np.asarray(theta, float)[:, len(self.head) :]
+        return w @ self.rotation if self.rotation is not None else w
+
     def reduced_coordinates(self, theta: np.ndarray) -> dict:
-        """``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``r`` only when isotropic) for weights ``(N, d)``."""
-        w = np.asarray(theta, float)
-        if self.rotation is not None:
-            w = w @ self.rotation
+        """``a``, ``b`` (when trained), ``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``r`` when isotropic)
+        for weights ``(N, D)``."""
+        theta = np.asarray(theta, float)
+        out = {name: theta[:, k] for k, name in enumerate(self.head)}
+        w = self._weights_in_basis(theta)
         if self.isotropic:
-            return {"r": np.linalg.norm(w, axis=1)}
-        return {
-            "r1": np.linalg.norm(w[:, : self.s0], axis=1),
-            "r2": np.linalg.norm(w[:, self.s0 :], axis=1),
-        }
+            out["r"] = np.linalg.norm(w, axis=1)
+        else:
+            out["r1"] = np.linalg.norm(w[:, : self.s0], axis=1)
+            out["r2"] = np.linalg.norm(w[:, self.s0 :], axis=1)
+        return out
+
+    def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Weights ``(n, D)`` drawn from ``ρ̄ × Unif(spheres)`` given reduced points ``(n, D̄)``
+        (columns as :attr:`ReducedAnisotropic.axes`)."""
+        points = np.atleast_2d(np.asarray(points, float))
+        n, h = points.shape[0], len(self.head)
+
+        def sphere(k):
+            u = rng.standard_normal((n, k))
+            return u / np.linalg.norm(u, axis=1, keepdims=True)
+
+        if self.isotropic:
+            w = points[:, h, None] * sphere(self.d)
+        else:
+            w = np.concatenate(
+                [
+                    points[:, h, None] * sphere(self.s0),
+                    points[:, h + 1, None] * sphere(self.d - self.s0),
+                ],
+                axis=1,
+            )
+        if self.rotation is not None:
+            w = w @ self.rotation.T
+        return np.concatenate([points[:, :h], w], axis=1)
+
+    def initial_reduced(self, n: int, initial_scale: float, rng: np.random.Generator) -> np.ndarray:
+        """Reduced points ``(n, D̄)`` with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``,
+        ``b = 0``): ``r1 = κ √(χ²_{s0}/d)``, ``r2 = κ √(χ²_{d−s0}/d)``; it concentrates at
+        ``(κ√(s0/d), κ√(1 − s0/d))`` as ``d → ∞`` (a particle representation of the point mass)."""
+        kappa = check_positive("initial_scale", initial_scale)
+        head = [np.ones(n), np.zeros(n)][: len(self.head)]
+        radii = [kappa * np.sqrt(rng.chisquare(self.s0, n) / self.d)]
+        if not self.isotropic:
+            radii.append(kappa * np.sqrt(rng.chisquare(self.d - self.s0, n) / self.d))
+        return np.column_stack([*head, *radii])
 
     def population_risk(self, theta: np.ndarray) -> float:
-        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (relu: arc-cosine kernel)."""
-        if self.activation.name != "relu":
-            raise ValueError("activation: exact finite-N risk is implemented for relu only")
-        w = np.asarray(theta, float)
-        if self.rotation is not None:
-            w = w @ self.rotation
-        n = w.shape[0]
-        risk = 1.0
-        for sign, label in ((1.0, 1.0), (-1.0, -1.0)):
-            scale = np.ones(self.d)
-            scale[: self.s0] = 1 + sign * self.delta
-            ws = w * scale  # Σ^{1/2} w
-            gram = ws @ ws.T
-            q = np.diag(gram)
-            mean = float(np.mean(m(self.activation, q)))
-            second = float(np.sum(arccos_kernel(q[:, None], q[None, :], gram))) / n**2
-            risk += 0.5 * (-2 * label * mean + second)
-        return risk
+        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (:class:`TwoLayerNN`)."""
+        return self.network.population_risk(theta)
 
-    def model(self, initial_scale: float = 1.0) -> NetworkModel:
-        """SGD model with ``w ~ N(0, κ² I/d)`` (``κ = initial_scale``), exact risk for relu."""
+    def model(
+        self, initial_scale: float = 1.0, radial=None, exact_risk: bool = True
+    ) -> NetworkModel:
+        """SGD model.
+
+        Parameters
+        ----------
+        initial_scale : float
+            ``κ``: ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` (ignored when ``radial`` is given).
+        radial : callable, optional
+            ``(n, rng) ↦ reduced points (n, D̄)``: start from ``ρ̄0 × Unif(spheres)``.
+        exact_risk : bool
+            Record the exact population risk (``O(N²)`` pair terms per snapshot; closed form for
+            relu without bias) instead of a held-out Monte-Carlo estimate.
+        """
         kappa = check_positive("initial_scale", initial_scale)
 
         def initial(n, rng):
-            return kappa * rng.standard_normal((n, self.d)) / np.sqrt(self.d)
+            if radial is not None:
+                return self.full_weights(radial(n, rng), rng)
+            w = kappa * rng.standard_normal((n, self.d)) / np.sqrt(self.d)
+            head = [np.ones(n), np.zeros(n)][: len(self.head)]
+            return np.column_stack([*head, w])
 
         return NetworkModel(
             self.data,
             self.activation,
-            "w",
-            population_risk=self.population_risk if self.activation.name == "relu" else None,
+            self.parameters,
+            population_risk=self.population_risk if exact_risk else None,
             reduced_coordinates=self.reduced_coordinates,
             initial_weights=initial,
             name="anisotropic Gaussians",
-            metadata={"problem": "AnisotropicGaussians", "problem_parameters": self.parameters()},
+            metadata={
+                "problem": "AnisotropicGaussians",
+                "problem_parameters": self.describe(),
+            },
         )
 
-    def reduced(self, beta: float = np.inf) -> ReducedAnisotropic:
-        """The ``d → ∞`` reduced problem on ``(r1, r2)`` (or ``r``), inverse temperature ``β``."""
-        return ReducedAnisotropic(self, beta)
+    def reduced(self, beta: float = np.inf, order: int = 0) -> ReducedAnisotropic:
+        """The reduced problem on ``(a, b, r1, r2)`` (present coordinates only), inverse
+        temperature ``β``; ``order`` 0 is ``d → ∞``, 2 and 4 add the finite-d Mehler terms."""
+        return ReducedAnisotropic(self, beta, order)
 
 
 class ReducedAnisotropic:
-    """Reduced free energy of :class:`AnisotropicGaussians` on ``[0, r_max]^{1 or 2}``."""
+    """Reduced free energy of :class:`AnisotropicGaussians` on ``(a, b, r1, r2)``."""
 
-    def __init__(self, problem: AnisotropicGaussians, beta: float = np.inf) -> None:
+    def __init__(self, problem: AnisotropicGaussians, beta: float = np.inf, order: int = 0) -> None:
         self.problem = problem
         self.beta = check_real("beta", beta, low=0.0, low_open=True)
-        self.dim = 1 if problem.isotropic else 2
-        self.axes = ("r",) if self.dim == 1 else ("r1", "r2")
+        self.order = check_choice("order", order, MEHLER_ORDERS)
+        self.radial_axes = ("r",) if problem.isotropic else ("r1", "r2")
+        self.axes = (*problem.head, *self.radial_axes)
+        self.dim = len(self.axes)
+
+    # ---- coordinates -------------------------------------------------------------------------
+    def split(self, points: np.ndarray):
+        """``(a, b, r1, r2)`` arrays from points ``(..., D̄)`` (``a = 1``, ``b = 0``, ``r2 = 0``
+        when absent)."""
+        points = np.asarray(points, float)
+        h = len(self.problem.head)
+        a = points[..., 0] if h >= 1 else np.ones(points.shape[:-1])
+        b = points[..., 1] if h == 2 else np.zeros(points.shape[:-1])
+        r1 = points[..., h]
+        r2 = points[..., h + 1] if len(self.radial_axes) == 2 else np.zeros_like(r1)
+        return a, b, r1, r2
 
     def variances(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``q±`` at points of shape ``(..., dim)``."""
+        """``q±`` at points of shape ``(..., D̄)``."""
+        _, _, r1, r2 = self.split(points)
         delta = self.problem.delta
-        r1 = points[..., 0]
-        r2 = np.zeros_like(r1) if self.dim == 1 else points[..., 1]
         return (1 + delta) ** 2 * r1**2 + r2**2, (1 - delta) ** 2 * r1**2 + r2**2
 
+    # ---- separable interaction ---------------------------------------------------------------
+    def _overlap_terms(self) -> list[tuple[float, int, int, int]]:
+        """Mehler terms ``(coefficient, k, power of r1, power of r2)`` after averaging ``c^k``
+        over the overlaps; the ``(1±Δ)^{2·p1}`` factor is applied per sign."""
+        s0, rest = self.problem.s0, self.problem.d - self.problem.s0
+
+        def moment2(k):
+            return 1.0 / k
+
+        def moment4(k):
+            return 3.0 / (k * (k + 2))
+
+        terms = [(1.0, 0, 0, 0)]
+        if self.order >= 2:
+            terms.append((moment2(s0) / 2, 2, 2, 0))
+            if rest:
+                terms.append((moment2(rest) / 2, 2, 0, 2))
+        if self.order >= 4:
+            terms.append((moment4(s0) / 24, 4, 4, 0))
+            if rest:
+                terms.append((6 * moment2(s0) * moment2(rest) / 24, 4, 2, 2))
+                terms.append((moment4(rest) / 24, 4, 0, 4))
+        return terms
+
     def features(self, points: np.ndarray) -> np.ndarray:
-        """``(m(q+), m(q−))``, shape ``(..., 2)``."""
-        qp, qm = self.variances(points)
-        act = self.problem.activation
-        return np.stack([m(act, qp), m(act, qm)], axis=-1)
+        """Separable features ``φ_k``, shape ``(..., K)``; ``U = Σ_k c_k φ_k φ_k′``. The first
+        two are ``a m(q±, b)``."""
+        a, b, r1, r2 = self.split(points)
+        qs = self.variances(points)
+        act, delta = self.problem.activation, self.problem.delta
+        out = []
+        for coef, k, p1, p2 in self._overlap_terms():
+            del coef
+            for sign, q in zip((1, -1), qs, strict=True):
+                scale = (1 + sign * delta) ** (2 * p1)
+                out.append(a * scale * r1**p1 * r2**p2 * hermite_moment(act, q, k, b))
+        return np.stack(out, axis=-1)
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        return np.repeat([0.5 * c for c, *_ in self._overlap_terms()], 2)
 
     def feature_gradients(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
-        """``∇_r m(q±)``, shape ``(..., 2, dim)`` (central differences in ``r``)."""
+        """``∇ φ_k``, shape ``(..., K, D̄)`` (central differences, error ~1e-9)."""
+        points = np.asarray(points, float)
         out = []
         for k in range(self.dim):
             e = np.zeros(self.dim)
@@ -172,70 +304,133 @@ class ReducedAnisotropic:
             out.append((self.features(points + e) - self.features(points - e)) / (2 * h))
         return np.stack(out, axis=-1)
 
-    def potential_values(self, points: np.ndarray) -> np.ndarray:
-        """``V = −½(m(q+) − m(q−))`` plus the radial-drift term when ``β < ∞``."""
-        f = self.features(points)
-        v = -0.5 * (f[..., 0] - f[..., 1])
-        if np.isfinite(self.beta):
+    def finite_d_kernel(self, points1: np.ndarray, points2: np.ndarray, nodes: int = 24):
+        """Exact direction-averaged ``ū(r, r′)`` at finite ``d`` for broadcastable point arrays
+        ``(..., D̄)``: Gauss–Jacobi quadrature over the overlaps (``nodes`` per overlap; exact
+        for ``s0 = 1`` where ``γ1 = ±1``)."""
+        p = self.problem
+        a1, b1, r11, r21 = self.split(points1)
+        a2, b2, r12, r22 = self.split(points2)
+        g1, w1 = _overlap_rule(p.s0, nodes)
+        g2, w2 = (np.zeros(1), np.ones(1)) if p.isotropic else _overlap_rule(p.d - p.s0, nodes)
+        q1s, q2s = self.variances(points1), self.variances(points2)
+        total = 0.0
+        for sign, q1, q2 in zip((1, -1), q1s, q2s, strict=True):
+            big = (1 + sign * p.delta) ** 2 * r11 * r12
+            small = r21 * r22
+            cov = big[..., None, None] * g1[:, None] + small[..., None, None] * g2[None, :]
+            mom = pair_moments(
+                p.activation,
+                b1[..., None, None],
+                q1[..., None, None],
+                b2[..., None, None],
+                q2[..., None, None],
+                cov,
+            )["value"]
+            total = total + 0.5 * np.einsum("...ij,i,j->...", mom, w1, w2)
+        return a1 * a2 * total
+
+    # ---- energy --------------------------------------------------------------------------------
+    def potential_values(self, points: np.ndarray, drift: bool = True) -> np.ndarray:
+        """``V = −½ a (m(q+, b) − m(q−, b))`` plus the radial-drift term when ``β < ∞``."""
+        a, b, r1, r2 = self.split(points)
+        qp, qm = self.variances(points)
+        act = self.problem.activation
+        v = -0.5 * a * (hermite_moment(act, qp, 0, b) - hermite_moment(act, qm, 0, b))
+        if drift and np.isfinite(self.beta):
             p = self.problem
             with np.errstate(divide="ignore"):
-                if self.dim == 1:
-                    v = v - (p.d - 1) / self.beta * np.log(points[..., 0])
+                if p.isotropic:
+                    v = v - (p.d - 1) / self.beta * np.log(r1)
                 else:
-                    v = (
-                        v
-                        - (
-                            (p.s0 - 1) * np.log(points[..., 0])
-                            + (p.d - p.s0 - 1) * np.log(points[..., 1])
-                        )
-                        / self.beta
-                    )
+                    v = v - ((p.s0 - 1) * np.log(r1) + (p.d - p.s0 - 1) * np.log(r2)) / self.beta
         return v
+
+    def potential_gradient(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
+        """``∇V`` (central differences) plus the exact radial drift ``−β⁻¹(k−1)/r``."""
+        points = np.asarray(points, float)
+        g = []
+        for k in range(self.dim):
+            e = np.zeros(self.dim)
+            e[k] = h
+            g.append(
+                (
+                    self.potential_values(points + e, False)
+                    - self.potential_values(points - e, False)
+                )
+                / (2 * h)
+            )
+        g = np.stack(g, axis=-1)
+        if np.isfinite(self.beta):
+            p = self.problem
+            counts = [p.d - 1] if p.isotropic else [p.s0 - 1, p.d - p.s0 - 1]
+            start = len(p.head)
+            for k, c in enumerate(counts):
+                g[..., start + k] -= c / (self.beta * points[..., start + k])
+        return g
 
     @property
     def energy(self) -> FreeEnergy:
-        """``E = ∫V dρ̄ + ½∫∫U dρ̄dρ̄ (+ β⁻¹∫ρ̄ log ρ̄)`` with ``U`` separable of rank two."""
-
-        def gradient(points):
-            grads = self.feature_gradients(points)
-            g = -0.5 * (grads[..., 0, :] - grads[..., 1, :])
-            if np.isfinite(self.beta):  # radial drift of the Laplacian
-                p = self.problem
-                counts = [p.d - 1] if self.dim == 1 else [p.s0 - 1, p.d - p.s0 - 1]
-                g = g - np.stack([c / points[..., k] for k, c in enumerate(counts)], -1) / self.beta
-            return g
-
+        """``E = ∫V dρ̄ + ½∫∫U dρ̄dρ̄ (+ β⁻¹∫ρ̄ log ρ̄)`` with ``U`` separable."""
         interaction = SeparableInteraction(
-            self.features, [0.5, 0.5], gradient=self.feature_gradients, name="m(q+)m(q+') + ..."
+            self.features,
+            self.coefficients,
+            gradient=self.feature_gradients,
+            name=f"Mehler order {self.order}: a m(q+) a' m(q+') + ...",
         )
-        internal = Entropy(self.beta) if np.isfinite(self.beta) else None
         return FreeEnergy(
-            potential=Potential(self.potential_values, gradient=gradient, name="V"),
+            potential=Potential(self.potential_values, gradient=self.potential_gradient, name="V"),
             interaction=interaction,
-            internal=internal,
+            internal=Entropy(self.beta) if np.isfinite(self.beta) else None,
             metadata={
-                "problem": "AnisotropicGaussians (reduced, d → ∞)",
-                "problem_parameters": {**self.problem.parameters(), "beta": self.beta},
+                "problem": f"AnisotropicGaussians (reduced, order {self.order})",
+                "problem_parameters": {
+                    **self.problem.describe(),
+                    "beta": self.beta,
+                    "order": self.order,
+                },
                 "components": list(self.axes),
             },
         )
 
-    def grid(self, cells: int, r_max: float = 3.0) -> Grid:
-        """Cell-centred grid on ``[0, r_max]^{dim}`` with axes ``r`` or ``r1, r2``."""
-        return Grid.box([(0.0, check_positive("r_max", r_max))] * self.dim, cells, axes=self.axes)
+    # ---- grids and risk ------------------------------------------------------------------------
+    def grid(self, cells, r_max: float = 3.0, a_range=(-2.0, 4.0), b_range=(-2.0, 2.0)) -> Grid:
+        """Cell-centred grid over ``a_range × b_range × [0, r_max]^{1 or 2}`` (present axes)."""
+        r_max = check_positive("r_max", r_max)
+        bounds = [a_range, b_range][: len(self.problem.head)]
+        bounds += [(0.0, r_max)] * len(self.radial_axes)
+        return Grid.box(bounds, cells, axes=self.axes)
 
     def initial_density(self, grid: Grid, mean, std: float) -> np.ndarray:
-        """Normalized Gaussian bump at ``mean`` (shape ``(dim,)``) of width ``std``."""
+        """Normalized Gaussian bump at ``mean`` (shape ``(D̄,)``) of width ``std``."""
         mean = np.atleast_1d(np.asarray(mean, float))
         x = grid.points()
         rho = np.exp(-0.5 * np.sum((x - mean) ** 2, axis=-1) / std**2)
         return rho / grid.integrate(rho)
 
+    def _risk_from_moments(self, mean_v: float, moments: np.ndarray) -> float:
+        return float(1.0 + 2.0 * mean_v + self.coefficients @ moments**2)
+
     def moments(self, grid: Grid, density: np.ndarray) -> np.ndarray:
-        """``(M+, M−) = ∫ m(q±) dρ̄``."""
+        """``∫ φ_k dρ̄`` (the first two are ``M± = ∫ a m(q±, b) dρ̄``)."""
         return grid.integrate(np.moveaxis(self.features(grid.points()), -1, 0) * density)
 
     def risk(self, grid: Grid, density: np.ndarray) -> float:
-        """``R(ρ̄) = ½[(1 − M+)² + (1 + M−)²]`` (``d → ∞``)."""
-        mp, mm = self.moments(grid, density)
-        return float(0.5 * ((1 - mp) ** 2 + (1 + mm) ** 2))
+        """``R(ρ̄) = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` on a grid (``½[(1 − M+)² + (1 + M−)²]`` at order 0)."""
+        mean_v = grid.integrate(self.potential_values(grid.points(), drift=False) * density)
+        return self._risk_from_moments(mean_v, self.moments(grid, density))
+
+    def particle_risk(self, points: np.ndarray) -> float:
+        """``R`` of the empirical measure of reduced points ``(n, D̄)`` (self-pairs included,
+        i.e. the mean-field risk of the empirical law, not the finite-N network risk)."""
+        points = np.asarray(points, float)
+        mean_v = float(np.mean(self.potential_values(points, drift=False)))
+        return self._risk_from_moments(mean_v, self.features(points).mean(axis=0))
+
+
+def _overlap_rule(k: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and probability weights for ``γ = ⟨u, u′⟩``, ``u, u′`` uniform on ``S^{k−1}``."""
+    if k == 1:
+        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    x, w = roots_jacobi(nodes, (k - 3) / 2, (k - 3) / 2)
+    return x, w / w.sum()

@@ -136,30 +136,30 @@ def expectation_derivatives(activation: Activation, mean, std):
     return d1, d2
 
 
-def hermite_moment(activation: Activation, q, order: int):
-    """``E σ^{(k)}(√q G)`` for ``k = order`` — the Mehler coefficients ``a_k(q) √k!``.
+def hermite_moment(activation: Activation, q, order: int, mean=0.0):
+    """``E σ^{(k)}(μ + √q G)`` for ``k = order`` (Mehler / Taylor coefficients in the covariance).
 
-    Piecewise linear (``k ≥ 2``): ``Σ_j Δs_j s^{1−k} He_{k−2}(t_j/s) φ(t_j/s)``, ``s = √q > 0``;
-    otherwise ``s^{−k} E σ(sG) He_k(G)`` by Gauss–Hermite (Stein's identity).
+    Piecewise linear (``k ≥ 2``): ``Σ_j Δs_j s^{1−k} He_{k−2}(z_j) φ(z_j)``, ``z_j = (t_j − μ)/s``,
+    ``s = √q > 0`` (0 at ``s = 0``); otherwise ``s^{−k} E σ(μ + sG) He_k(G)`` (Stein's identity).
     """
     activation = Activation.named(activation)
-    q = np.asarray(q, float)
-    if order == 0:
-        return m(activation, q)
-    if order == 1:
-        return expectation_derivatives(activation, 0.0, np.sqrt(q))[0]
+    q, mean = np.broadcast_arrays(np.asarray(q, float), np.asarray(mean, float))
     s = np.sqrt(q)
+    if order == 0:
+        return activation_expectation(activation, mean, s)
+    if order == 1:
+        return expectation_derivatives(activation, mean, s)[0]
     safe = np.where(s > 0, s, 1.0)
     form = piecewise_form(activation)
     if form is None:
         nodes, weights = _SMOOTH_RULE
         he = np.polynomial.hermite_e.hermeval(nodes, [0] * order + [1])
-        values = activation(s[..., None] * nodes) * he
+        values = activation(mean[..., None] + s[..., None] * nodes) * he
         return np.where(s > 0, values @ weights / safe**order, 0.0)
     _, knots, changes = form
     total = np.zeros(s.shape)
     for knot, change in zip(knots, changes, strict=True):
-        z = knot / safe
+        z = (knot - mean) / safe
         he = np.polynomial.hermite_e.hermeval(z, [0] * (order - 2) + [1])
         total = total + change * safe ** (1 - order) * he * normal_pdf(z)
     return np.where(s > 0, total, 0.0)
