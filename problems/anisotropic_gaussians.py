@@ -255,7 +255,7 @@ class ReducedAnisotropic:
     # ---- separable interaction ---------------------------------------------------------------
     def _overlap_terms(self) -> list[tuple[float, int, int, int]]:
         """Mehler terms ``(coefficient, k, power of r1, power of r2)`` after averaging ``c^k``
-        over the overlaps; the ``(1±Δ)^{2·p1}`` factor is applied per sign."""
+        over the overlaps; each side carries ``(1±Δ)^{p1} r1^{p1} r2^{p2}``."""
         s0, rest = self.problem.s0, self.problem.d - self.problem.s0
 
         def moment2(k):
@@ -286,7 +286,7 @@ class ReducedAnisotropic:
         for coef, k, p1, p2 in self._overlap_terms():
             del coef
             for sign, q in zip((1, -1), qs, strict=True):
-                scale = (1 + sign * delta) ** (2 * p1)
+                scale = (1 + sign * delta) ** p1  # c^k = ((1±Δ)² r1 r1′ γ1 + …)^k, split per side
                 out.append(a * scale * r1**p1 * r2**p2 * hermite_moment(act, q, k, b))
         return np.stack(out, axis=-1)
 

@@ -148,7 +148,16 @@ class TwoLayerNN:
         """Pair moments of one class for broadcast ``(…)`` pairs."""
         x1, x2 = w1 * s, w2 * s
         q1, q2 = np.sum(x1 * x1, -1), np.sum(x2 * x2, -1)
-        cov = np.sum(x1 * x2, -1)
+        return self._moments(b1, q1, b2, q2, np.sum(x1 * x2, -1))
+
+    def _particle_pairs(self, b, w, s) -> dict:
+        """Pair moments of one class for all particle pairs ``(N, N)``, via the Gram matrix."""
+        x = w * s
+        gram = x @ x.T
+        q = np.diag(gram).copy()
+        return self._moments(b[:, None], q[:, None], b[None, :], q[None, :], gram)
+
+    def _moments(self, b1, q1, b2, q2, cov) -> dict:
         if self._closed_form_pairs:
             return _relu_pair_moments(q1, q2, cov)
         return pair_moments(self.activation, b1, q1, b2, q2, cov)
@@ -185,7 +194,7 @@ class TwoLayerNN:
         n = a.size
         ga, gb, gw = np.zeros(n), np.zeros(n), np.zeros((n, self.d))
         for p, s in zip(self.data.probabilities, self._scales, strict=True):
-            mom = self._class_pairs(b[:, None], w[:, None, :], b[None, :], w[None, :, :], s)
+            mom = self._particle_pairs(b, w, s)
             coupling = p * weights[None, :] * a[None, :]  # (N, N) over j
             ga += np.sum(coupling * mom["value"], axis=1)
             gb += a * np.sum(coupling * mom["d_mean1"], axis=1)
@@ -201,12 +210,7 @@ class TwoLayerNN:
         a, b, w = self.split(theta)
         total = np.zeros((a.size, a.size))
         for p, s in zip(self.data.probabilities, self._scales, strict=True):
-            total += (
-                p
-                * self._class_pairs(b[:, None], w[:, None, :], b[None, :], w[None, :, :], s)[
-                    "value"
-                ]
-            )
+            total += p * self._particle_pairs(b, w, s)["value"]
         return a[:, None] * a[None, :] * total
 
     # ---- risk ------------------------------------------------------------------------------

@@ -132,3 +132,117 @@ def test_w2_between_sgd_reduced_coordinates_and_the_reduced_pde_is_small():
     print(f"\nW2(SGD r, reduced PDE) at t = 0, 1, 2: {np.round(w2.values, 4)}")
     assert w2.attrs["method"] == "1d" and w2.attrs["max_time_mismatch"] < 1e-9
     assert float(w2.max()) < 0.02
+
+
+# ---- finite d, parameter sets, exact PD ----------------------------------------------------------
+@pytest.mark.parametrize("activation", ["relu", "ramp"])
+def test_finite_d_kernel_matches_monte_carlo_over_directions(activation):
+    d, s0 = 30, 6
+    prob = AnisotropicGaussians(d=d, s0=s0, delta=DELTA, activation=activation)
+    red = prob.reduced()
+    p1, p2 = np.array([0.9, 0.5]), np.array([0.6, 0.8])
+    rng = np.random.default_rng(0)
+    theta = prob.full_weights(np.repeat([p1, p2], 100_000, axis=0), rng)
+    pairs = prob.network.kernel(theta[:100_000], theta[100_000:])
+    se = pairs.std() / np.sqrt(pairs.size)
+    assert abs(pairs.mean() - float(red.finite_d_kernel(p1, p2))) < 4 * se
+
+
+@pytest.mark.parametrize("activation", ["relu", "ramp"])
+def test_mehler_expansion_error_falls_with_order_and_dimension(activation):
+    errors = {}
+    for d in (40, 160):
+        prob = AnisotropicGaussians(d=d, s0=d // 5, delta=DELTA, activation=activation)
+        pts = prob.initial_reduced(6, 1.0, np.random.default_rng(1))
+        pts *= np.linspace(0.6, 1.4, 6)[:, None]
+        exact = prob.reduced().finite_d_kernel(pts[:, None], pts[None, :])
+        off = ~np.eye(6, dtype=bool)
+        for order in (0, 2, 4):
+            red = prob.reduced(order=order)
+            f = red.features(pts)
+            errors[d, order] = np.abs((f * red.coefficients) @ f.T - exact)[off].max()
+    print(
+        f"\n{activation} Mehler truncation error (d, order): "
+        + ", ".join(f"{k}: {v:.1e}" for k, v in errors.items())
+    )
+    for d in (40, 160):
+        assert errors[d, 0] > 10 * errors[d, 2] > 10 * errors[d, 4]
+    for order, rate in ((0, 1.0), (2, 2.0)):  # the first omitted term is O(d^{-(order/2 + 1)})
+        slope = np.log(errors[160, order] / errors[40, order]) / np.log(4)
+        assert slope < -0.8 * rate, (order, slope)
+
+
+def test_reduced_risk_approaches_the_finite_d_network_risk_as_d_grows():
+    gaps, gaps2 = [], []
+    for d in (40, 160, 640):
+        prob = AnisotropicGaussians(d=d, s0=d // 4, delta=DELTA)
+        rng = np.random.default_rng(d)
+        n = 5 * d
+        pts = np.column_stack([rng.uniform(0.4, 0.8, n), rng.uniform(0.3, 0.6, n)])
+        exact = prob.population_risk(prob.full_weights(pts, rng))  # R_N of ρ̄ × Unif(spheres)
+        gaps.append(abs(exact - prob.reduced().particle_risk(pts)))
+        gaps2.append(abs(exact - prob.reduced(order=2).particle_risk(pts)))
+    print(
+        f"\n|R_N − R_reduced| for d = 40, 160, 640 (N = 5d): order 0 {np.round(gaps, 5)}, "
+        f"order 2 {np.round(gaps2, 5)}"
+    )
+    assert gaps[0] > 3 * gaps[1] > 9 * gaps[2]  # O(1/d) finite-d + O(1/N) self-interaction
+    assert all(g2 < g for g, g2 in zip(gaps, gaps2, strict=True))
+
+
+def test_initial_reduced_law_is_the_law_of_gaussian_weights():
+    prob = AnisotropicGaussians(d=50, s0=10, delta=DELTA)
+    kappa = 0.4
+    pts = prob.initial_reduced(20_000, kappa, np.random.default_rng(2))
+    w = kappa * np.random.default_rng(3).standard_normal((20_000, 50)) / np.sqrt(50)
+    red = prob.reduced_coordinates(w)
+    for k, name in enumerate(("r1", "r2")):
+        from scipy.stats import ks_2samp
+
+        assert ks_2samp(pts[:, k], red[name]).pvalue > 1e-3
+
+
+def test_exact_gradient_flow_and_reduced_finite_volumes_agree_on_the_risk_curve():
+    d = 100
+    prob = AnisotropicGaussians(d=d, s0=d, delta=DELTA)
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0.2, 0.6, (400, 1))
+    pd = Particles(prob.network.energy(), dt=0.05).run(
+        prob.full_weights(pts, rng), 4.0, 1.0, progress=False
+    )
+    risk_pd = [prob.population_risk(x) for x in pd["positions"].values]
+    red = prob.reduced()
+    grid = red.grid(300, 2.0)
+    fv = FiniteVolume(red.energy, grid).run(
+        wg.ParticleMeasure(pts).histogram(grid).density, 4.0, 1.0, progress=False
+    )
+    risk_fv = [red.risk(grid, rho) for rho in fv["density"].values]
+    print(f"\nPD (d = {d}, N = 400) {np.round(risk_pd, 4)}\nFV reduced     {np.round(risk_fv, 4)}")
+    # O(1/d) finite-d + O(1/N) + FV O(h²) errors: 2e-3 observed
+    np.testing.assert_allclose(risk_pd, risk_fv, atol=3e-3)
+    assert risk_fv[-1] < risk_fv[0] - 0.05
+
+
+def test_three_dimensional_reduced_state_with_trained_output_weights():
+    # (a, r1, r2): reduced particles against the exact N-particle gradient flow in d = 200
+    d = 200
+    prob = AnisotropicGaussians(d=d, s0=40, delta=DELTA, parameters="aw")
+    red = prob.reduced()
+    assert red.axes == ("a", "r1", "r2")
+    rng = np.random.default_rng(4)
+    pts = np.column_stack([rng.uniform(0.5, 1.5, 300), rng.uniform(0.2, 0.6, (300, 2))])
+    full = Particles(prob.network.energy(), dt=0.05).run(
+        prob.full_weights(pts, rng), 3.0, 1.0, progress=False
+    )
+    reduced = Particles(red.energy, dt=0.05).run(pts, 3.0, 1.0, progress=False)
+    for k in range(4):
+        risk_full = prob.population_risk(full["positions"].isel(time=k).values)
+        risk_red = red.particle_risk(reduced["positions"].isel(time=k).values)
+        assert abs(risk_full - risk_red) < 0.01, (k, risk_full, risk_red)
+    grid = red.grid((12, 16, 16), r_max=1.5, a_range=(0.0, 3.0))
+    fv = FiniteVolume(red.energy, grid).run(
+        wg.ParticleMeasure(pts).histogram(grid).density, 1.0, 1.0, progress=False
+    )
+    risk_fv = red.risk(grid, fv["density"].isel(time=-1).values)
+    risk_particles = red.particle_risk(reduced["positions"].sel(time=1.0).values)
+    assert abs(risk_fv - risk_particles) < 0.02
