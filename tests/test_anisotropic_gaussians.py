@@ -142,8 +142,8 @@ def test_finite_d_kernel_matches_monte_carlo_over_directions(activation):
     red = prob.reduced()
     p1, p2 = np.array([0.9, 0.5]), np.array([0.6, 0.8])
     rng = np.random.default_rng(0)
-    theta = prob.full_weights(np.repeat([p1, p2], 100_000, axis=0), rng)
-    pairs = prob.network.kernel(theta[:100_000], theta[100_000:])
+    theta = prob.full_weights(np.repeat([p1, p2], 40_000, axis=0), rng)
+    pairs = prob.network.kernel(theta[:40_000], theta[40_000:])
     se = pairs.std() / np.sqrt(pairs.size)
     assert abs(pairs.mean() - float(red.finite_d_kernel(p1, p2))) < 4 * se
 

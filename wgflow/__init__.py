@@ -6,7 +6,7 @@ plugins in ``wgflow.problems``.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import driver, io, metrics, trackers
+from . import driver, io, metrics, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
@@ -41,6 +41,7 @@ __all__ = [
     "io",
     "metrics",
     "open",
+    "plotting",
     "save",
     "trackers",
 ]

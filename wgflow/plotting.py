@@ -108,3 +108,96 @@ def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, serie
     fig.suptitle(ds.attrs.get("title", ""))
     fig.tight_layout()
     return fig
+
+
+def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, logx: bool = True):
+    """Risk curves against time (log time axis by default; ``t = 0`` is drawn at the first
+    positive time's half)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    t = np.asarray(ds["time"], float)
+    if logx and t.size > 1:
+        floor = 0.5 * t[t > 0].min() if np.any(t > 0) else 1.0
+        t = np.maximum(t, floor)
+        ax.set_xscale("log")
+    styles = ["o-", "s--", "^:", "v-."]
+    for k, name in enumerate(names):
+        ax.plot(t, ds[name], styles[k % 4], ms=3, label=_label(ds[name]))
+    ax.set_xlabel(_label(ds["time"]))
+    ax.set_ylabel("risk")
+    ax.legend()
+    return ax
+
+
+def plot_particles_over_density(
+    ds: xr.Dataset, time: float, axes=("r1", "r2"), ax=None, max_points: int = 2000
+):
+    """The PDE density at ``time`` with the particles' coordinates (variables ``axes`` over
+    ``(time, particle)``) drawn on top."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    plot_density(ds, time, ax=ax, cmap="Greys")
+    pts = [ds[a].sel(time=time, method="nearest").values.ravel()[:max_points] for a in axes]
+    ax.scatter(*pts, s=2, c="tab:red", alpha=0.6, label="SGD neurons")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
+    """Risk curves of SGD and the PDE, and density vs particles at three times."""
+    import matplotlib.pyplot as plt
+
+    if times is None:
+        stored = ds["time"].values
+        times = [stored[0], stored[len(stored) // 2], stored[-1]]
+    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6))
+    plot_risk_curves(ds, ax=axes[0])
+    for ax, t in zip(axes[1:], times, strict=True):
+        plot_particles_over_density(ds, t, ax=ax)
+    fig.suptitle(ds.attrs.get("title", ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_convergence(results, quantity: str = "sup_risk_gap"):
+    """Log–log plots of a seed-averaged sweep result against each swept parameter, with the
+    fitted slope and its 95 % interval in the legend.
+
+    Parameters
+    ----------
+    results : dict of name -> xarray.Dataset
+        Sweeps whose dimension ``name`` varies (others of length 1) and with a ``seed`` dim.
+    """
+    import matplotlib.pyplot as plt
+
+    from .metrics import fit_rate
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
+    for ax, (name, ds) in zip(axes[0], results.items(), strict=True):
+        data = ds[quantity].squeeze(drop=True)
+        x = data[name].values
+        for seed in data["seed"].values if "seed" in data.dims else []:
+            ax.plot(x, data.sel(seed=seed), ".", color="0.6")
+        mean = data.mean("seed") if "seed" in data.dims else data
+        ax.plot(x, mean, "o-", label="mean over seeds")
+        if x.size >= 3:
+            fit = fit_rate(x, mean.values)
+            ax.plot(
+                x,
+                np.exp(fit.intercept) * x**fit.slope,
+                "k--",
+                lw=1,
+                label=f"slope {fit.slope:+.2f} [{fit.low:+.2f}, {fit.high:+.2f}]",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_xlabel(name)
+        ax.set_ylabel(quantity)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
