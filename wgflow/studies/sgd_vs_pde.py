@@ -49,93 +49,121 @@ def compare(
     s0: int | None = None,
     delta: float = 0.5,
     activation: str = "relu",
+    parameters: str = "w",
     n_neurons: int = 800,
     step_size: float = 2e-4,
     t_final: float = 2.0,
     save_every: float = 0.25,
     seed: int = 0,
     radial=None,
+    initial_scale: float | None = None,
     cells: int = 64,
     r_max: float = 1.5,
     order: int = 2,
     pde_samples: int = 200_000,
+    pde_particles: int = 4000,
+    pde_dt: float = 0.01,
+    exact_risk: bool | None = None,
     progress: bool = False,
 ) -> xr.Dataset:
     """SGD in dimension ``d`` against the reduced PDE, on the same time axis ``t = kε``.
 
     Parameters
     ----------
-    d, s0, delta, activation
-        The :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``).
+    d, s0, delta, activation, parameters
+        The :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``;
+        ``s0 = d`` is the isotropic 1-D reduction).
     n_neurons, step_size, seed
         SGD's ``N``, ``ε`` and seed (one sample per step).
     t_final, save_every : float
         Horizon and snapshot interval (time units: ``t = kε``).
     radial : callable, optional
-        ``(n, rng) ↦ (n, 2)`` reduced start ``ρ̄0`` (default :func:`uniform_radial`).
+        ``(n, rng) ↦ (n, D̄)`` reduced start ``ρ̄0`` (default :func:`uniform_radial`).
+    initial_scale : float, optional
+        Start from ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` instead (the PDE starts from the
+        exact reduced law of that Gaussian, :meth:`AnisotropicGaussians.initial_reduced`).
     cells, r_max : int, float
-        Finite-volume grid ``cells²`` on ``[0, r_max]²``.
+        Finite-volume grid (``cells`` per radial axis on ``[0, r_max]``) when ``D̄ ≤ 2``.
     order : {0, 2, 4}
         Mehler order of the reduced interaction (finite-d correction).
     pde_samples : int
         Draws of ``ρ̄0`` histogrammed into the PDE's initial density.
+    pde_particles, pde_dt
+        For ``D̄ > 2`` (trained ``a``, ``b``): the reduced PDE is solved by ``Particles`` with
+        this many particles and time step.
+    exact_risk : bool, optional
+        SGD records the exact ``R_N`` (default: when it is cheap — relu without bias) or a
+        held-out Monte-Carlo estimate (20 000 samples).
 
     Returns
     -------
     xarray.Dataset
         ``risk_sgd(time)``, ``risk_pde(time)``, ``risk_gap(time)``, ``w2(time)`` (reduced
-        coordinates), ``density(time, r1, r2)`` (PDE), ``r1, r2(time, particle)`` (SGD);
+        coordinates), ``density(time, <axes>)`` (grid PDE) or ``pde_positions(time, sample,
+        component)`` (particle PDE), SGD's reduced coordinates ``(time, particle)``;
         attributes ``sup_risk_gap``, ``sup_w2``, ``wall_time_sgd``, ``wall_time_pde``.
     """
     from wgflow.problems import AnisotropicGaussians
-    from wgflow.solvers import SGD, FiniteVolume
+    from wgflow.solvers import SGD
 
     s0 = d // 4 if s0 is None else s0
-    prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation=activation)
-    if prob.isotropic:
-        raise ValueError("s0: the study needs anisotropic data (s0 < d)")
-    radial = uniform_radial() if radial is None else radial
+    prob = AnisotropicGaussians(
+        d=d, s0=s0, delta=delta, activation=activation, parameters=parameters
+    )
+    red = prob.reduced(order=order)
     check_positive_int("pde_samples", pde_samples)
     check_positive("t_final", t_final)
-
-    sample = radial(pde_samples, np.random.default_rng(np.random.SeedSequence([seed, 1])))
-    if np.any(sample >= r_max):
-        raise ValueError(f"r_max: the initial law reaches {sample.max():.3g} ≥ r_max = {r_max}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    if initial_scale is not None:
+        check_positive("initial_scale", initial_scale)
+        sample = prob.initial_reduced(pde_samples, initial_scale, rng)
+        model = prob.model(initial_scale=initial_scale, exact_risk=False)
+    else:
+        radial = uniform_radial() if radial is None else radial
+        sample = radial(pde_samples, rng)
+        h = len(prob.head)
+        sample = np.column_stack([np.ones(pde_samples), np.zeros(pde_samples)][:h] + [sample])
+        model = prob.model(radial=_with_head(radial, h), exact_risk=False)
+    radii = sample[:, len(prob.head) :]
+    if np.any(radii >= r_max):
+        raise ValueError(f"r_max: the initial law reaches {radii.max():.3g} ≥ r_max = {r_max}")
+    if exact_risk is None:
+        exact_risk = prob.activation.name == "relu" and parameters != "abw"
+    if exact_risk:
+        model = _with_exact_risk(model, prob)
 
     start = _time.perf_counter()
-    sgd = SGD(prob.model(radial=radial), n_neurons=n_neurons, step_size=step_size, seed=seed).run(
+    sgd = SGD(model, n_neurons=n_neurons, step_size=step_size, seed=seed, test_size=20_000).run(
         t_final, save_every, progress=progress
     )
     wall_sgd = _time.perf_counter() - start
 
     start = _time.perf_counter()
-    red = prob.reduced(order=order)
-    grid = red.grid(cells, r_max)
-    rho0 = ParticleMeasure(sample).histogram(grid).density
-    pde = FiniteVolume(red.energy, grid).run(rho0, t_final, save_every, progress=progress)
-    pde["risk"] = xr.DataArray(
-        [red.risk(grid, rho) for rho in pde["density"].values],
-        dims="time",
-        attrs={"units": "1", "long_name": "population risk R(ρ̄)"},
-    )
+    if red.dim <= 2:
+        pde = _grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
+    else:
+        pde = _particle_pde(red, sample[:pde_particles], pde_dt, t_final, save_every, progress)
     wall_pde = _time.perf_counter() - start
 
     risk_pde = pde["risk"].interp(time=sgd["time"])
     gap = np.abs(sgd["risk"] - risk_pde)
-    w2 = wasserstein_over_time(sgd, pde)
-    ds = xr.Dataset(
-        {
-            "risk_sgd": sgd["risk"].assign_attrs(long_name="SGD risk R_N(θ^k)", units="1"),
-            "risk_pde": risk_pde.assign_attrs(long_name="PDE risk R(ρ̄_t)", units="1"),
-            "risk_gap": gap.assign_attrs(long_name="risk gap |R_N − R|", units="1"),
-            "w2": w2,
-            "density": pde["density"].interp(time=sgd["time"]),
-            "r1": sgd["r1"],
-            "r2": sgd["r2"],
-        }
-    )
-    for axis in ("r1", "r2"):
-        ds[axis].attrs.update(pde[axis].attrs)
+    variables = {
+        "risk_sgd": sgd["risk"].assign_attrs(long_name="SGD risk R_N(θ^k)", units="1"),
+        "risk_pde": risk_pde.assign_attrs(long_name="PDE risk R(ρ̄_t)", units="1"),
+        "risk_gap": gap.assign_attrs(long_name="risk gap |R_N − R|", units="1"),
+    }
+    if "density" in pde:
+        variables["w2"] = wasserstein_over_time(sgd, pde)
+        variables["density"] = pde["density"].interp(time=sgd["time"])
+    else:
+        variables["w2"] = _particle_w2(sgd, pde, red.axes)
+        variables["pde_positions"] = pde["positions"].interp(time=sgd["time"])
+    for axis in red.axes:
+        variables[axis] = sgd[axis]
+    ds = xr.Dataset(variables)
+    for axis in red.axes:
+        if axis in pde.coords:
+            ds[axis].attrs.update(pde[axis].attrs)
         if f"{axis}_bnds" in pde:
             ds[f"{axis}_bnds"] = pde[f"{axis}_bnds"]
     ds["time"].attrs.update(sgd["time"].attrs)
@@ -144,31 +172,96 @@ def compare(
         "s0": s0,
         "delta": delta,
         "activation": activation,
+        "activation_params": prob.activation.params.tolist(),
+        "parameters": parameters,
         "n_neurons": n_neurons,
         "step_size": step_size,
         "t_final": t_final,
         "save_every": save_every,
         "seed": seed,
+        "initial_scale": initial_scale,
+        "radial": repr(radial) if initial_scale is None else None,
         "cells": cells,
         "r_max": r_max,
         "order": order,
         "pde_samples": pde_samples,
+        "pde_particles": pde_particles,
+        "pde_dt": pde_dt,
+        "exact_risk": exact_risk,
     }
+    solver = "SGD + " + ("FiniteVolume" if "density" in pde else "Particles")
     ds.attrs.update(
         io.provenance(
             "SGD vs reduced mean-field PDE (anisotropic Gaussians)",
             "AnisotropicGaussians",
-            "SGD + FiniteVolume",
+            solver,
             params,
         )
     )
     ds.attrs.update(
         sup_risk_gap=float(gap.max()),
-        sup_w2=float(w2.max()),
+        sup_w2=float(ds["w2"].max()),
         wall_time_sgd=wall_sgd,
         wall_time_pde=wall_pde,
     )
     return ds
+
+
+def _with_head(radial, h: int):
+    """A radial sampler extended with ``a = 1`` (and ``b = 0``) columns."""
+    return radial if h == 0 else functools.partial(_head_sampler, radial, h)
+
+
+def _head_sampler(radial, h, n, rng):
+    return np.column_stack([np.ones(n), np.zeros(n)][:h] + [radial(n, rng)])
+
+
+def _with_exact_risk(model, prob):
+    import dataclasses
+
+    return dataclasses.replace(model, population_risk=prob.population_risk)
+
+
+def _grid_pde(red, sample, cells, r_max, t_final, save_every, progress) -> xr.Dataset:
+    from wgflow.solvers import FiniteVolume
+
+    grid = red.grid(cells, r_max)
+    rho0 = ParticleMeasure(sample).histogram(grid).density
+    pde = FiniteVolume(red.energy, grid).run(rho0, t_final, save_every, progress=progress)
+    pde["risk"] = xr.DataArray(
+        [red.risk(grid, rho) for rho in pde["density"].values],
+        dims="time",
+        attrs={"units": "1", "long_name": "population risk R(ρ̄)"},
+    )
+    return pde
+
+
+def _particle_pde(red, sample, dt, t_final, save_every, progress) -> xr.Dataset:
+    from wgflow.solvers import Particles
+
+    pde = Particles(red.energy, dt=dt).run(sample, t_final, save_every, progress=progress)
+    pde["risk"] = xr.DataArray(
+        [red.particle_risk(x) for x in pde["positions"].values],
+        dims="time",
+        attrs={"units": "1", "long_name": "population risk R(ρ̄) (particles)"},
+    )
+    return pde.rename({"particle": "sample"})
+
+
+def _particle_w2(sgd: xr.Dataset, pde: xr.Dataset, axes) -> xr.DataArray:
+    from wgflow.metrics import wasserstein
+
+    values = []
+    for t in sgd["time"].values:
+        a = np.stack([sgd[ax].sel(time=t).values.ravel() for ax in axes], axis=-1)
+        b = pde["positions"].sel(time=t, method="nearest").values
+        values.append(wasserstein(ParticleMeasure(a), ParticleMeasure(b), p=2).value)
+    return xr.DataArray(
+        values,
+        dims="time",
+        coords={"time": sgd["time"].values},
+        attrs={"units": "1", "long_name": "W2 between SGD and PDE particles (reduced)"},
+    )
 
 
 def study_point(N: int, eps: float, d: int, seed: int, **fixed) -> dict:
