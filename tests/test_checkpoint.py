@@ -210,7 +210,18 @@ def test_sigint_stops_and_saves_a_valid_archive(tmp_path):
 def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
     env = {**os.environ, "MPLBACKEND": "agg"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wgflow.cli", "run", "--cells", "96", "--t-final", "200", "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "wgflow.cli",
+            "run",
+            "ou",
+            "--cells",
+            "96",
+            "--t-final",
+            "200",
+            "--quiet",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -223,3 +234,24 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
     assert proc.returncode == 130, err
     saved = wg.open(tmp_path / "wgflow-run.nc")
     assert saved.attrs["status"] == "incomplete" and saved.sizes["time"] >= 1
+
+
+def test_cli_ctrl_c_during_the_flagship_keeps_the_sgd_run(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "agg"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wgflow.cli", "run", "--set", "t_final=400"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(12)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; saving what was computed" in err
+    saved = wg.open(tmp_path / "wgflow-run.nc")
+    assert saved.attrs["status"] == "incomplete" and saved.sizes["time"] >= 2
+    assert np.all(np.isfinite(saved["risk"])) and "r1" in saved
+    assert (tmp_path / "wgflow-run.png").exists()

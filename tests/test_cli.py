@@ -18,7 +18,7 @@ def test_help_documents_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "sweep", "info"):
+    for command in ("run", "presets", "plot", "sweep", "info"):
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
 
 
@@ -28,11 +28,41 @@ def test_info_prints_versions_and_numba_threads(capsys):
     assert "wgflow" in out and "numba" in out and "threads=" in out
 
 
-def test_run_default_job_writes_archive_figure_and_table(tmp_path):
-    # the console script, in a subprocess, as a user runs it
+def test_presets_lists_every_preset_with_its_source(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("flagship", "mmn-relu", "mmn-isotropic", "mmn-nonmonotone", "ou"):
+        assert re.search(rf"^{name}: ", out, re.M), name
+    assert out.count("arXiv 1804.06561") >= 3
+
+
+def test_wgflow_run_without_arguments_runs_the_flagship(tmp_path):
+    # the console script, in a subprocess, as a new user runs it (reduced size: same code path)
+    env = {**os.environ, "MPLBACKEND": "Agg", "WGFLOW_QUICK": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "wgflow.cli", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"final risk\s+SGD [0-9.]+\s+PDE [0-9.]+", proc.stdout)
+    assert "sup_t |R_SGD − R_PDE|" in proc.stdout and "W2" in proc.stdout
+    assert "wgflow-run.nc" in proc.stdout and "wgflow-run.png" in proc.stdout
+    assert (tmp_path / "wgflow-run.png").stat().st_size > 20_000
+    with netCDF4.Dataset(tmp_path / "wgflow-run.nc") as nc:
+        assert nc.problem == "AnisotropicGaussians" and nc.job == "flagship"
+        sgd, pde = nc["risk_sgd"][:], nc["risk_pde"][:]
+        assert np.max(np.abs(sgd - pde)) < 0.02
+        assert "particle_r1" in nc.variables and "density" in nc.variables
+
+
+def test_run_ou_job_writes_archive_figure_and_table(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.run(
-        [sys.executable, "-m", "wgflow.cli", "run", "--cells", "32"],
+        [sys.executable, "-m", "wgflow.cli", "run", "ou", "--cells", "32"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -47,18 +77,59 @@ def test_run_default_job_writes_archive_figure_and_table(tmp_path):
         assert nc.dimensions["time"].size == 11
 
 
+def test_run_preset_with_settings_and_plot_redraws_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    out, fig = tmp_path / "iso.nc", tmp_path / "iso.png"
+    argv = [
+        "run",
+        "mmn-isotropic",
+        "--set",
+        "n_neurons=50",
+        "--set",
+        "t_final=0.2",
+        "--set",
+        "save_every=0.1",
+        "--quiet",
+        "--output",
+        str(out),
+        "--figure",
+        str(fig),
+    ]
+    assert main(argv) == 0
+    import wgflow as wg
+
+    ds = wg.open(out)
+    assert ds.sizes["particle"] == 50 and float(ds["time"][-1]) == pytest.approx(0.2)
+    assert wg.io.parameters(ds)["n_neurons"] == 50
+    redrawn = tmp_path / "again.png"
+    assert main(["plot", str(out), "--figure", str(redrawn)]) == 0
+    assert redrawn.stat().st_size > 10_000
+    assert main(["plot", str(out)]) == 0  # default: next to the archive
+    assert (tmp_path / "iso.png").exists()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["run", "nope"],
-        ["run", "--cells", "3"],
+        ["run", "ou", "--cells", "3"],
         ["run", "--output", "/no/such/dir/a.nc"],
+        ["run", "ou", "--t-final", "-1"],
         ["run", "--t-final", "-1"],
         ["run", "--cells", "abc"],
+        ["run", "--set", "no_such_key=1"],
+        ["run", "--set", "n_neurons=many"],
+        ["run", "--set", "n_neurons=2.5"],
+        ["run", "--set", "activation=softplus"],
+        ["run", "--set", "delta=1.5"],
+        ["run", "--set", "novalue"],
+        ["run", "ou", "--set", "cells=3"],
+        ["plot", "/no/such/file.nc"],
         ["frobnicate"],
     ],
 )
-def test_bad_command_lines_exit_2_with_one_line(argv, capsys):
+def test_bad_command_lines_exit_2_with_one_line(argv, capsys, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
@@ -104,6 +175,7 @@ def test_run_from_an_archive_reproduces_its_numbers(tmp_path, capsys):
         main(
             [
                 "run",
+                "ou",
                 "--cells",
                 "24",
                 "--t-final",
@@ -166,3 +238,17 @@ def test_sweep_command_runs_a_toml_config(tmp_path, capsys, monkeypatch):
         with pytest.raises(SystemExit) as info:
             main(["sweep", str(config), "--scheduler", "synchronous"])
         assert info.value.code == 2
+
+
+def test_run_from_a_flagship_archive_reproduces_its_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    first, again = tmp_path / "a.nc", tmp_path / "b.nc"
+    common = ["--quiet", "--figure", str(tmp_path / "f.png")]
+    assert main(["run", "--set", "n_neurons=40", "--output", str(first), *common]) == 0
+    assert main(["run", "--from", str(first), "--output", str(again), *common]) == 0
+    import wgflow as wg
+
+    a, b = wg.open(first), wg.open(again)
+    assert a.sizes["particle"] == 40
+    for name in ("risk_sgd", "risk_pde", "w2", "particle_r1"):
+        np.testing.assert_array_equal(a[name], b[name])

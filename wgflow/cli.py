@@ -1,4 +1,4 @@
-"""The ``wgflow`` command line: ``run``, ``info``."""
+"""The ``wgflow`` command line: ``run``, ``presets``, ``plot``, ``sweep``, ``info``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import io
-from .jobs import DEFAULT_JOB, JOBS
+from .jobs import JOBS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,20 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
-        help="run a job (default: the 2-D Ornstein–Uhlenbeck demo) and archive it",
+        help="run a preset (default: the flagship SGD-vs-PDE experiment) and archive it",
         description=(
-            "Run a job, print a summary table, write a netCDF archive and a PNG figure. "
-            "Jobs: " + "; ".join(f"{k}: {v.description}" for k, v in JOBS.items())
+            "Run a preset, print a summary, write a netCDF archive and a PNG figure. "
+            "'wgflow presets' lists them."
         ),
     )
+    run.add_argument("job", nargs="?", default=None, help="preset name (default: flagship)")
     run.add_argument(
-        "job", nargs="?", default=DEFAULT_JOB, help=f"job name (default {DEFAULT_JOB})"
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the preset (repeatable), e.g. --set n_neurons=400",
     )
-    run.add_argument("--cells", type=int, default=None, help="cells per axis (default 128)")
-    run.add_argument("--t-final", type=float, default=None, help="final time (default 1.0)")
+    run.add_argument("--cells", type=int, default=None, help="cells per axis")
+    run.add_argument("--t-final", type=float, default=None, help="final time")
     run.add_argument("--output", default="wgflow-run.nc", help="archive path (wgflow-run.nc)")
     run.add_argument("--figure", default="wgflow-run.png", help="figure path (wgflow-run.png)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     run.add_argument(
         "--from",
         dest="source",
@@ -47,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="rerun the job archived in FILE.nc with its recorded parameters",
     )
+    sub.add_parser(
+        "presets",
+        help="list the presets with one-line descriptions and sources",
+        description="List the presets of 'wgflow run'.",
+    )
+    plot = sub.add_parser(
+        "plot",
+        help="redraw the figure of an archive written by 'wgflow run'",
+        description="Redraw the figure of a netCDF archive.",
+    )
+    plot.add_argument("archive", metavar="FILE.nc")
+    plot.add_argument("--figure", default=None, help="PNG path (default: FILE.png)")
     sw = sub.add_parser(
         "sweep",
         help="run a parameter sweep described by a TOML file (dask; resumable)",
@@ -81,7 +99,80 @@ def main(argv: list[str] | None = None) -> int:
         return _info()
     if args.command == "sweep":
         return _sweep(parser, args)
+    if args.command == "presets":
+        return _presets()
+    if args.command == "plot":
+        return _plot(parser, args)
     return _run(parser, args)
+
+
+def _presets() -> int:
+    from .studies import presets
+
+    for name in presets.PRESETS:
+        print(presets.describe(name))
+    for name, job in JOBS.items():
+        print(f"{name}: {job.description}")
+    return 0
+
+
+def _plot(parser, args) -> int:
+    try:
+        ds = io.open(args.archive)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        parser.error(f"archive: {exc}")
+    figure = _writable(
+        parser, "--figure", args.figure or str(Path(args.archive).with_suffix(".png"))
+    )
+    try:
+        _draw(ds, figure)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(f"figure {figure}")
+    return 0
+
+
+def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
+    """``--set key=value`` against the preset's settings and ``compare``'s signature."""
+    import inspect
+
+    from .studies import presets
+    from .studies.sgd_vs_pde import compare
+
+    known = {**{k: p.default for k, p in inspect.signature(compare).parameters.items()}}
+    known.update(presets.PRESETS[name]["settings"])
+    known.pop("progress", None)
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in known:
+            parser.error(
+                f"--set: unknown key {key!r} for preset {name!r}; known: {', '.join(sorted(known))}"
+            )
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        default = known[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, tuple | list):
+            ok = isinstance(value, list | int | float)
+            value = tuple(value) if isinstance(value, list) else value
+        else:
+            ok = isinstance(value, int | float | str | bool)
+        if not ok:
+            parser.error(f"--set: {key} needs a value like {default!r}, got {text!r}")
+        out[key] = value
+    return out
 
 
 def _sweep(parser, args) -> int:
@@ -150,26 +241,51 @@ def _archived_job(parser, source: str) -> tuple[str, dict]:
 
 
 def _run(parser, args) -> int:
+    from .studies import presets
+
     options = {}
     if args.source is not None:
         args.job, options = _archived_job(parser, args.source)
-    if args.job not in JOBS:
-        parser.error(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")
+    name = args.job or presets.DEFAULT_PRESET
+    if name not in JOBS and name not in presets.PRESETS:
+        parser.error(f"unknown preset {name!r}; choose from {', '.join([*presets.PRESETS, *JOBS])}")
     output = _writable(parser, "--output", args.output)
     figure = _writable(parser, "--figure", args.figure)
-    if args.cells is not None:
-        options["cells"] = args.cells
-    if args.t_final is not None:
-        options["t_final"] = args.t_final
-        options["save_every"] = args.t_final / 10
-    try:
-        job = JOBS[args.job](**options)
-    except ValueError as exc:
-        parser.error(str(exc))
+    if name in JOBS:
+        if args.settings:
+            parser.error(f"--set: the {name!r} job takes --cells and --t-final only")
+        if args.cells is not None:
+            options["cells"] = args.cells
+        if args.t_final is not None:
+            options["t_final"] = args.t_final
+            options["save_every"] = args.t_final / 10
+        try:
+            job = JOBS[name](**options)
+        except ValueError as exc:
+            parser.error(str(exc))
+        runner = job.run
+    else:
+        options.update(_parse_settings(parser, name, args.settings))
+        if args.cells is not None:
+            options["cells"] = args.cells
+        if args.t_final is not None:
+            options["t_final"] = args.t_final
+            options["save_every"] = args.t_final / 20
+        options = presets.settings(name, **options)
+        for key in ("t_final", "save_every", "n_neurons", "d", "step_size"):
+            if key in options and not options[key] > 0:
+                parser.error(f"{key}: must be positive, got {options[key]!r}")
+
+        def runner(progress):
+            ds = presets.run(name, progress=progress, **options)
+            ds.attrs["job"] = name
+            ds.attrs["job_parameters"] = io.to_json(options)
+            return ds
+
     start = time.perf_counter()
     status = 0
     try:
-        ds = job.run(progress=not args.quiet)
+        ds = runner(progress=not args.quiet)
     except KeyboardInterrupt as exc:
         ds = getattr(exc, "dataset", None)
         print("wgflow: interrupted; saving what was computed", file=sys.stderr)
@@ -178,15 +294,38 @@ def _run(parser, args) -> int:
         ds = getattr(exc, "dataset", None)
         print(f"wgflow: error: {exc}", file=sys.stderr)
         status = 1
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc).splitlines()[0])
     wall = time.perf_counter() - start
     if ds is None:
         return status or 1
     io.save(ds, output)
     if not args.quiet:
-        _print_table(ds)
+        _print_summary(ds)
     _draw(ds, figure)
     print(f"wall time {wall:.1f} s; archive {output}; figure {figure}")
     return status
+
+
+def _print_summary(ds) -> None:
+    if "risk_sgd" not in ds:
+        return _print_table(ds)
+    last = ds.isel(time=-1)
+    if "kappa" in ds.dims:
+        for k in ds["kappa"].values:
+            row = last.sel(kappa=k)
+            gap = float(ds.risk_gap.sel(kappa=k).max())
+            print(
+                f"κ = {k:g}: final risk SGD {float(row.risk_sgd):.5f}, PDE "
+                f"{float(row.risk_pde):.5f}; sup risk gap {gap:.5f}"
+            )
+    elif "risk_pde" in ds:
+        print(f"final risk   SGD {float(last.risk_sgd):.5f}   PDE {float(last.risk_pde):.5f}")
+        print(f"sup_t |R_SGD − R_PDE| = {float(ds.risk_gap.max()):.5f}")
+        print(f"sup_t W2 (reduced coordinates) = {float(ds.w2.max()):.5f}")
+    else:
+        print(f"final risk SGD {float(last.risk_sgd):.5f} (run stopped before the PDE)")
+    return None
 
 
 def _print_table(ds) -> None:
@@ -202,9 +341,9 @@ def _draw(ds, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import density_overview
+    from .plotting import summary_figure
 
-    fig = density_overview(ds, series=("l1_error",) if "l1_error" in ds else ("free_energy",))
+    fig = summary_figure(ds)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -131,18 +131,36 @@ def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, lo
     return ax
 
 
-def plot_particles_over_density(
-    ds: xr.Dataset, time: float, axes=("r1", "r2"), ax=None, max_points: int = 2000
-):
-    """The PDE density at ``time`` with the particles' coordinates (variables ``axes`` over
-    ``(time, particle)``) drawn on top."""
+def plot_particles_over_density(ds: xr.Dataset, time: float, ax=None, max_points: int = 2000):
+    """The PDE density at ``time`` with the particles drawn on top: a histogram (1-D) or a
+    scatter (2-D) of the variables ``particle_<axis>`` (or ``<axis>``) over ``(time, particle)``."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots()
-    plot_density(ds, time, ax=ax, cmap="Greys")
-    pts = [ds[a].sel(time=time, method="nearest").values.ravel()[:max_points] for a in axes]
-    ax.scatter(*pts, s=2, c="tab:red", alpha=0.6, label="SGD neurons")
+    axes = _grid_axes(ds)
+
+    def values(a):
+        name = f"particle_{a}" if f"particle_{a}" in ds else a
+        return ds[name].sel(time=time, method="nearest").values.ravel()
+
+    if len(axes) == 1:
+        plot_density(ds, time, ax=ax, color="k")
+        edges = ds.get(f"{axes[0]}_bnds")
+        lo, hi = (float(edges.min()), float(edges.max())) if edges is not None else (None, None)
+        ax.hist(
+            values(axes[0]),
+            bins=60,
+            range=(lo, hi) if lo is not None else None,
+            density=True,
+            alpha=0.5,
+            color="tab:red",
+            label="SGD neurons",
+        )
+    else:
+        plot_density(ds, time, ax=ax, cmap="Greys")
+        pts = [values(a)[:max_points] for a in axes]
+        ax.scatter(*pts, s=2, c="tab:red", alpha=0.6, label="SGD neurons")
     ax.legend(loc="upper right", fontsize="small")
     return ax
 
@@ -201,3 +219,28 @@ def plot_convergence(results, quantity: str = "sup_risk_gap"):
         ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def summary_figure(ds: xr.Dataset):
+    """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know."""
+    import matplotlib.pyplot as plt
+
+    if "risk_sgd" in ds and "kappa" in ds.dims:
+        fig, axes = plt.subplots(1, ds.sizes["kappa"], figsize=(4.6 * ds.sizes["kappa"], 3.6))
+        for ax, k in zip(np.atleast_1d(axes), ds["kappa"].values, strict=True):
+            plot_risk_curves(ds.sel(kappa=k), ax=ax)
+            ax.set_title(f"κ = {k:g}")
+        fig.tight_layout()
+        return fig
+    if "risk_sgd" in ds and "risk_pde" in ds and "density" in ds:
+        return sgd_vs_pde_figure(ds)
+    if "risk_sgd" in ds or ("risk" in ds and "density" not in ds):
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        names = [n for n in ("risk_sgd", "risk_pde", "risk") if n in ds]
+        plot_risk_curves(ds.squeeze(drop=True), names=names, ax=ax)
+        fig.tight_layout()
+        return fig
+    if "density" in ds:
+        series = ("l1_error",) if "l1_error" in ds else ("free_energy",)
+        return density_overview(ds, series=series)
+    raise ValueError("ds: no risk curves or density to draw")

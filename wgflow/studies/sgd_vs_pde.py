@@ -100,7 +100,7 @@ def compare(
     xarray.Dataset
         ``risk_sgd(time)``, ``risk_pde(time)``, ``risk_gap(time)``, ``w2(time)`` (reduced
         coordinates), ``density(time, <axes>)`` (grid PDE) or ``pde_positions(time, sample,
-        component)`` (particle PDE), SGD's reduced coordinates ``(time, particle)``;
+        component)`` (particle PDE), SGD's reduced coordinates ``particle_r1(time, particle)``…;
         attributes ``sup_risk_gap``, ``sup_w2``, ``wall_time_sgd``, ``wall_time_pde``.
     """
     from wgflow.problems import AnisotropicGaussians
@@ -139,10 +139,14 @@ def compare(
     wall_sgd = _time.perf_counter() - start
 
     start = _time.perf_counter()
-    if red.dim <= 2:
-        pde = _grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
-    else:
-        pde = _particle_pde(red, sample[:pde_particles], pde_dt, t_final, save_every, progress)
+    try:
+        if red.dim <= 2:
+            pde = _grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
+        else:
+            pde = _particle_pde(red, sample[:pde_particles], pde_dt, t_final, save_every, progress)
+    except KeyboardInterrupt as exc:  # keep the finished SGD run
+        exc.dataset = sgd
+        raise
     wall_pde = _time.perf_counter() - start
 
     risk_pde = pde["risk"].interp(time=sgd["time"])
@@ -158,8 +162,10 @@ def compare(
     else:
         variables["w2"] = _particle_w2(sgd, pde, red.axes)
         variables["pde_positions"] = pde["positions"].interp(time=sgd["time"])
-    for axis in red.axes:
-        variables[axis] = sgd[axis]
+    for axis in red.axes:  # SGD neurons in reduced coordinates (the grid axes keep the name)
+        variables[f"particle_{axis}"] = sgd[axis].assign_attrs(
+            units="1", long_name=f"SGD neurons: {axis}"
+        )
     ds = xr.Dataset(variables)
     for axis in red.axes:
         if axis in pde.coords:
@@ -281,12 +287,14 @@ def study(
     base_n: int = 800,
     base_d: int = 160,
     base_eps_d: float = 0.02,
+    n_sweep_eps_d: float = 0.002,
     scheduler: str | None = None,
     output_prefix: str | None = None,
     progress: bool = True,
     **fixed,
 ) -> dict[str, xr.Dataset]:
-    """The three sweeps: over ``N`` (at ``d = base_d``, ``ε = base_eps_d/d``), over ``ε`` (at
+    """The three sweeps: over ``N`` (at ``d = base_d``, ``ε = n_sweep_eps_d/d``, small enough
+    that SGD's ``O(εd)`` bias stays below the ``N^{−½}`` fluctuations), over ``ε`` (at
     ``N = base_n``, ``d = base_d``) and over ``d`` (at ``N = base_n``, ``ε = base_eps_d/d``).
 
     Returns ``{"N": ds, "eps": ds, "d": ds}`` (archived as ``{output_prefix}-{name}.nc`` when
@@ -295,7 +303,7 @@ def study(
     from wgflow.sweep import sweep
 
     plans = {
-        "N": ({"N": list(n_values), "eps": [base_eps_d], "d": [base_d]}, True),
+        "N": ({"N": list(n_values), "eps": [n_sweep_eps_d], "d": [base_d]}, True),
         "eps": ({"N": [base_n], "eps": list(eps_values), "d": [base_d]}, False),
         "d": ({"N": [base_n], "eps": [base_eps_d], "d": list(d_values)}, True),
     }
@@ -356,6 +364,7 @@ QUICK = {
     "base_n": 400,
     "base_d": 40,
     "base_eps_d": 0.02,
+    "n_sweep_eps_d": 0.02,
     "t_final": 1.0,
     "save_every": 0.25,
     "cells": 48,
