@@ -32,14 +32,17 @@ from wgflow.metrics import fit_rate, wasserstein_over_time
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
 
-def uniform_radial(low: float = 0.3, high: float = 0.7):
-    """Product radial law ``r1, r2 ~ Unif[low, high]`` independent (a picklable sampler)."""
+def uniform_radial(low: float = 0.3, high: float = 0.7, dim: int = 2):
+    """Product radial law: ``dim`` independent ``Unif[low, high]`` radii (``r1, r2``, or ``r``
+    when ``dim = 1``), as a picklable sampler ``(n, rng) ↦ (n, dim)``."""
     if not 0 <= low < high:
         raise ValueError(f"low, high: need 0 ≤ low < high, got {low}, {high}")
-    return functools.partial(_uniform_radial, low, high)
+    if dim not in (1, 2):
+        raise ValueError(f"dim: need 1 or 2, got {dim!r}")
+    return functools.partial(_uniform_radial, low, high, dim)
 
 
-def _uniform_radial(low, high, n, rng, dim=2):
+def _uniform_radial(low, high, dim, n, rng):
     return rng.uniform(low, high, (n, dim))
 
 
@@ -64,6 +67,7 @@ def compare(
     pde_particles: int = 4000,
     pde_dt: float = 0.01,
     exact_risk: bool | None = None,
+    beta: float = np.inf,
     progress: bool = False,
 ) -> xr.Dataset:
     """SGD in dimension ``d`` against the reduced PDE, on the same time axis ``t = kε``.
@@ -91,6 +95,9 @@ def compare(
     pde_particles, pde_dt
         For ``D̄ > 2`` (trained ``a``, ``b``): the reduced PDE is solved by ``Particles`` with
         this many particles and time step.
+    beta : float
+        Inverse temperature: noisy SGD (``√(2ε/β)`` Gaussian increments) against the reduced
+        PDE with entropy and the radial drift of the Laplacian.
     exact_risk : bool, optional
         SGD records the exact ``R_N`` (default: when it is cheap — relu without bias) or a
         held-out Monte-Carlo estimate (20 000 samples).
@@ -110,7 +117,7 @@ def compare(
     prob = AnisotropicGaussians(
         d=d, s0=s0, delta=delta, activation=activation, parameters=parameters
     )
-    red = prob.reduced(order=order)
+    red = prob.reduced(beta=beta, order=order)
     check_positive_int("pde_samples", pde_samples)
     check_positive("t_final", t_final)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -119,7 +126,7 @@ def compare(
         sample = prob.initial_reduced(pde_samples, initial_scale, rng)
         model = prob.model(initial_scale=initial_scale, exact_risk=False)
     else:
-        radial = uniform_radial() if radial is None else radial
+        radial = uniform_radial(dim=len(red.radial_axes)) if radial is None else radial
         sample = radial(pde_samples, rng)
         h = len(prob.head)
         sample = np.column_stack([np.ones(pde_samples), np.zeros(pde_samples)][:h] + [sample])
@@ -133,9 +140,9 @@ def compare(
         model = _with_exact_risk(model, prob)
 
     start = _time.perf_counter()
-    sgd = SGD(model, n_neurons=n_neurons, step_size=step_size, seed=seed, test_size=20_000).run(
-        t_final, save_every, progress=progress
-    )
+    sgd = SGD(
+        model, n_neurons=n_neurons, step_size=step_size, seed=seed, test_size=20_000, beta=beta
+    ).run(t_final, save_every, progress=progress)
     wall_sgd = _time.perf_counter() - start
 
     start = _time.perf_counter()
@@ -159,6 +166,12 @@ def compare(
     if "density" in pde:
         variables["w2"] = wasserstein_over_time(sgd, pde)
         variables["density"] = pde["density"].interp(time=sgd["time"])
+        if "free_energy" in pde:
+            variables["free_energy_pde"] = (
+                pde["free_energy"]
+                .interp(time=sgd["time"])
+                .assign_attrs(units="1", long_name="reduced free energy of the PDE")
+            )
     else:
         variables["w2"] = _particle_w2(sgd, pde, red.axes)
         variables["pde_positions"] = pde["positions"].interp(time=sgd["time"])
@@ -194,6 +207,7 @@ def compare(
         "pde_particles": pde_particles,
         "pde_dt": pde_dt,
         "exact_risk": exact_risk,
+        "beta": beta,
     }
     solver = "SGD + " + ("FiniteVolume" if "density" in pde else "Particles")
     ds.attrs.update(
@@ -233,7 +247,11 @@ def _grid_pde(red, sample, cells, r_max, t_final, save_every, progress) -> xr.Da
 
     grid = red.grid(cells, r_max)
     rho0 = ParticleMeasure(sample).histogram(grid).density
-    pde = FiniteVolume(red.energy, grid).run(rho0, t_final, save_every, progress=progress)
+    if np.isfinite(red.beta):  # histograms have empty cells: the explicit entropy flux crawls
+        solver = FiniteVolume(red.energy, grid, scheme="semi-implicit", dt=min(save_every, 0.005))
+    else:
+        solver = FiniteVolume(red.energy, grid)
+    pde = solver.run(rho0, t_final, save_every, progress=progress)
     pde["risk"] = xr.DataArray(
         [red.risk(grid, rho) for rho in pde["density"].values],
         dims="time",
