@@ -25,6 +25,7 @@ from .trackers import (
     RunInterrupted,
     RunStopped,
     SnapshotRecorder,
+    TargetReached,
     Tracker,
     combine_runs,
 )
@@ -192,7 +193,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     except RunStopped as exc:
         exc.dataset = partial()
         save_last_good("stopped: " + exc.cause)
-        logger.error("%s", exc)
+        (logger.info if isinstance(exc, TargetReached) else logger.error)("%s", exc)
         raise
     except KeyboardInterrupt as exc:
         stop = RunInterrupted(solver.time(last_good))

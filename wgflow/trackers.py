@@ -172,6 +172,28 @@ class RunStopped(Exception):
         self.dataset = None
 
 
+class TargetReached(RunStopped):
+    """A :class:`StopWhenBelow` tracker saw its observable reach the target (not a failure)."""
+
+
+class StopWhenBelow(Tracker):
+    """Stops the run (raises :class:`TargetReached`) once ``observable ≤ target`` (for arrays,
+    every entry, e.g. all SGD replicas). The stopping snapshot is recorded."""
+
+    def __init__(self, observable: str, target: float) -> None:
+        if not np.isfinite(target):
+            raise ValueError(f"target: need a finite number, got {target}")
+        self.observable = observable
+        self.target = float(target)
+
+    def handle(self, solver, state, t):
+        values = solver.observables(state)
+        if self.observable not in values:
+            raise ValueError(f"observable: {self.observable!r} is not one of {sorted(values)}")
+        if np.all(np.asarray(values[self.observable]) <= self.target):
+            raise TargetReached(t, f"{self.observable} ≤ {self.target:.6g}")
+
+
 class BlowUpError(RunStopped, RuntimeError):
     """Non-finite or negative state, or a time step driven below its floor."""
 

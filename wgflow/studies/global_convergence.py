@@ -1,0 +1,235 @@
+r"""The global-convergence theorem of Mei–Montanari–Nguyen as an experiment: ``n = O(d)`` samples.
+
+Theorem (MMN, PNAS 2018, anisotropic Gaussians): with ``s0 = γd``, truncated relu
+``σ(t) = clamp(t, 0, 1)``, start ``w_i⁰ ~ ρ̄0 × Unif(S^{d−1})`` with ``R_{d=∞}(ρ̄0) < 1``, for every
+``η > 0`` there are ``d0, C0, T`` such that for ``d ≥ d0``, ``N ≥ C0`` and ``ε ≤ 1/(C0 d)``
+one-pass SGD reaches ``R_N(θ^k) ≤ inf R + η`` within ``k ≤ T/ε`` steps — ``O(d)`` samples, with
+``N`` independent of ``d``.
+
+:func:`infimum_risk` gets ``inf R`` from the long-time limit of the reduced (``d = ∞``) PDE;
+:func:`samples_to_reach` runs SGD at ``ε = c/d`` and returns the number of samples (one per
+step) until the risk first falls below ``inf R + η``; :func:`global_convergence_study` does it
+for a range of ``d`` (dask sweep) and :func:`fit_samples` fits ``log n = slope · log d + c``.
+The risk of the finite network is a held-out Monte-Carlo estimate on a fixed test set (the
+exact ``R_N`` needs ``N²`` two-dimensional quadratures per snapshot for truncated relu).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from wgflow.measures import ParticleMeasure
+from wgflow.metrics import fit_rate
+from wgflow.trackers import StopWhenBelow, TargetReached
+from wgflow.validation import check_positive, check_real
+
+from .sgd_vs_pde import uniform_radial
+
+logger = logging.getLogger(__name__)
+
+
+def _problem(d: int, gamma: float, delta: float):
+    from wgflow.problems import AnisotropicGaussians
+
+    gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
+    s0 = max(1, min(d - 1, int(round(gamma * d))))
+    return AnisotropicGaussians(d=d, s0=s0, delta=delta, activation="truncated_relu")
+
+
+def initial_risk(gamma: float = 0.25, delta: float = 0.5, radial=None) -> float:
+    """``R_{d=∞}(ρ̄0)``; warns when it is ≥ 1 (outside the theorem's hypothesis)."""
+    radial = uniform_radial() if radial is None else radial
+    red = _problem(1000, gamma, delta).reduced()
+    pts = radial(200_000, np.random.default_rng(0))
+    risk = red.particle_risk(pts)
+    if risk >= 1:
+        warnings.warn(
+            f"radial: R_(d=∞)(ρ̄0) = {risk:.4f} ≥ 1, outside the global-convergence theorem's "
+            "hypothesis (SGD may stall at the trivial network)",
+            stacklevel=2,
+        )
+    return risk
+
+
+def infimum_risk(
+    gamma: float = 0.25,
+    delta: float = 0.5,
+    radial=None,
+    t_long: float = 50.0,
+    cells: int = 96,
+    r_max: float = 4.0,
+) -> tuple[float, xr.Dataset]:
+    """``inf R`` as the long-time limit of the reduced ``d = ∞`` PDE (finite volumes).
+
+    Returns the smallest risk seen and the PDE run (with ``risk(time)``).
+    """
+    from wgflow.solvers import FiniteVolume
+
+    radial = uniform_radial() if radial is None else radial
+    initial_risk(gamma, delta, radial)
+    red = _problem(1000, gamma, delta).reduced()
+    grid = red.grid(cells, r_max)
+    rho0 = ParticleMeasure(radial(200_000, np.random.default_rng(1))).histogram(grid).density
+    ds = FiniteVolume(red.energy, grid).run(rho0, t_long, t_long / 100, progress=False)
+    ds["risk"] = xr.DataArray(
+        [red.risk(grid, rho) for rho in ds["density"].values],
+        dims="time",
+        attrs={"units": "1", "long_name": "reduced risk R(ρ̄_t), d = ∞"},
+    )
+    return float(ds["risk"].min()), ds
+
+
+def samples_to_reach(
+    d: int,
+    target: float,
+    gamma: float = 0.25,
+    delta: float = 0.5,
+    n_neurons: int = 200,
+    c: float = 0.05,
+    t_max: float = 50.0,
+    seed: int = 0,
+    radial=None,
+    test_size: int = 20_000,
+) -> dict:
+    """SGD at ``ε = c/d`` until the risk first falls below ``target``.
+
+    Returns ``{"samples": k, "time": kε, "reached": bool, "final_risk": R}``; ``samples`` is
+    interpolated linearly in log time between log-spaced snapshots, NaN when the
+    target is not reached by ``t_max``.
+    """
+    from wgflow.solvers import SGD
+
+    c = check_positive("c", c)
+    prob = _problem(int(d), gamma, delta)
+    radial = uniform_radial() if radial is None else radial
+    eps = c / d
+    solver = SGD(
+        prob.model(radial=radial, exact_risk=False),
+        n_neurons=n_neurons,
+        step_size=eps,
+        seed=seed,
+        test_size=test_size,
+    )
+    try:  # 50 log-spaced snapshots over [100ε, t_max]; stop at the first one below target
+        sgd = solver.run(
+            t_max,
+            100 * eps,
+            spacing="log",
+            progress=False,
+            trackers=[StopWhenBelow("risk", target)],
+        )
+    except TargetReached as stop:
+        sgd = stop.dataset
+    t, risk = sgd["time"].values, sgd["risk"].values
+    below = np.nonzero(risk <= target)[0]
+    if below.size == 0:
+        return {"samples": np.nan, "time": np.nan, "reached": False, "final_risk": risk[-1]}
+    k = int(below[0])
+    if k == 0:
+        hit = 0.0
+    else:  # linear interpolation of the crossing in log time
+        lo, hi = np.log(max(t[k - 1], eps)), np.log(t[k])
+        frac = (risk[k - 1] - target) / (risk[k - 1] - risk[k])
+        hit = float(np.exp(lo + frac * (hi - lo)))
+    return {"samples": hit / eps, "time": hit, "reached": True, "final_risk": float(risk[-1])}
+
+
+def _point(d: int, seed: int, **fixed) -> dict:
+    out = samples_to_reach(int(d), seed=int(seed), **fixed)
+    return {k: float(v) for k, v in out.items()}
+
+
+def global_convergence_study(
+    d_values=(40, 80, 160, 320, 640, 1280),
+    seeds=(0, 1),
+    gamma: float = 0.25,
+    delta: float = 0.5,
+    eta: float = 0.02,
+    n_neurons: int = 200,
+    c: float = 0.05,
+    t_max: float = 50.0,
+    radial=None,
+    scheduler: str | None = None,
+    output: str | None = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Samples to reach ``inf R + η`` against ``d`` (fixed ``N``, ``ε = c/d``).
+
+    Returns the sweep Dataset (``samples(d, seed)`` …) with attributes ``inf_risk``, ``eta``
+    and the fitted ``slope`` with its 95 % interval.
+    """
+    from wgflow.sweep import sweep
+
+    eta = check_positive("eta", eta)
+    radial = uniform_radial() if radial is None else radial
+    inf_risk, _ = infimum_risk(gamma, delta, radial)
+    fn = functools.partial(
+        _point,
+        target=inf_risk + eta,
+        gamma=gamma,
+        delta=delta,
+        n_neurons=n_neurons,
+        c=c,
+        t_max=t_max,
+        radial=radial,
+    )
+    ds = sweep(
+        fn,
+        {"d": list(d_values), "seed": list(seeds)},
+        scheduler=scheduler,
+        output=output,
+        progress=progress,
+    )
+    ds.attrs.update(inf_risk=inf_risk, eta=eta, gamma=gamma, delta=delta, c=c, n_neurons=n_neurons)
+    fit = fit_samples(ds)
+    ds.attrs.update(slope=fit.slope, slope_low=fit.low, slope_high=fit.high)
+    return ds
+
+
+def fit_samples(ds: xr.Dataset):
+    """Log–log fit of the seed-averaged samples against ``d`` (95 % interval)."""
+    mean = ds["samples"].mean("seed")
+    ok = np.isfinite(mean.values)
+    if ok.sum() < 3:
+        raise ValueError("ds: need ≥ 3 dimensions where the target was reached")
+    return fit_rate(mean["d"].values[ok], mean.values[ok])
+
+
+QUICK = {"d_values": (40, 80, 160), "seeds": (0,), "n_neurons": 100, "t_max": 20.0}
+
+
+def main(argv=None) -> int:
+    """``python -m wgflow.studies.global_convergence [--quick] [--output FILE.nc]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m wgflow.studies.global_convergence")
+    parser.add_argument("--output", default="global-convergence.nc")
+    parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
+    parser.add_argument("--quick", action="store_true", help="d ∈ {40, 80, 160}, one seed")
+    args = parser.parse_args(argv)
+    ds = global_convergence_study(
+        scheduler=args.scheduler, output=None, **(QUICK if args.quick else {})
+    )
+    from wgflow import io
+
+    io.save(ds, args.output)
+    mean = ds["samples"].mean("seed")
+    for d, n in zip(mean["d"].values, mean.values, strict=True):
+        print(
+            f"d = {int(d):5d}: {n:10.0f} samples to reach inf R + η = "
+            f"{ds.attrs['inf_risk'] + ds.attrs['eta']:.4f}"
+        )
+    print(
+        f"slope {ds.attrs['slope']:.3f} [{ds.attrs['slope_low']:.3f}, "
+        f"{ds.attrs['slope_high']:.3f}] (95 %); archive {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
