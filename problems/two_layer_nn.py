@@ -51,11 +51,15 @@ def ramp(t1: float = 0.5, t2: float = 1.5, s1: float = -2.5, s2: float = 7.5) ->
 def nonmonotone(
     knots=NAMED_PIECEWISE["nonmonotone"][0], values=NAMED_PIECEWISE["nonmonotone"][1]
 ) -> Activation:
-    """Bounded non-monotone piecewise-linear activation (default: ramp up from −2.5 at 0.5 to
-    7.5 at 1.5, back down to −2.5 at 2.5, constant outside).
+    """Bounded non-monotone piecewise-linear activation.
 
-    The exact parameters of the non-monotone activation of Mei–Montanari–Nguyen's κ-figure could
-    not be retrieved here; this documented family is wgflow's stand-in (any knots/values work).
+    Default: knots ``(−0.5, 0, 1, 1.3)``, values ``(−1.2, 1.2, −2.6, 2.8)``, constant outside.
+    For isotropic data with ``Δ = 0.5`` the reduced risk of a point mass at ``r = ‖w‖`` then
+    has a spurious local minimum (``r ≈ 0.18``, ``R ≈ 2.04``) separated by a barrier at
+    ``r ≈ 0.31`` from the global one (``r ≈ 1.97``, ``R ≈ 0.48``): starts with ``κ = 0.1`` and
+    ``κ = 0.4`` end in different minima, the phenomenon of Mei–Montanari–Nguyen's κ-figure.
+    The exact parameters of their activation could not be retrieved here; this one (found by a
+    search over piecewise-linear activations for that property) is wgflow's stand-in.
     """
     act = Activation.piecewise_linear(knots, values)
     if np.all(np.diff(act.values) >= 0) or np.all(np.diff(act.values) <= 0):

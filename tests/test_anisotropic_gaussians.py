@@ -246,3 +246,17 @@ def test_three_dimensional_reduced_state_with_trained_output_weights():
     risk_fv = red.risk(grid, fv["density"].isel(time=-1).values)
     risk_particles = red.particle_risk(reduced["positions"].sel(time=1.0).values)
     assert abs(risk_fv - risk_particles) < 0.02
+
+
+def test_nonmonotone_activation_outcome_depends_on_the_initial_scale():
+    # wgflow's non-monotone stand-in: spurious minimum at r ≈ 0.18 (R ≈ 2.04), barrier at
+    # r ≈ 0.31, global minimum at r ≈ 1.97 (R ≈ 0.48); κ = 0.1 starts below the barrier
+    prob = AnisotropicGaussians(d=320, s0=320, delta=DELTA, activation="nonmonotone")
+    red = prob.reduced()
+    final = {}
+    for kappa in (0.1, 0.4):
+        x0 = prob.initial_reduced(2000, kappa, np.random.default_rng(0))
+        ds = Particles(red.energy, dt=0.005).run(x0, 3.0, 3.0, progress=False)
+        final[kappa] = red.particle_risk(ds["positions"].isel(time=-1).values)
+    print(f"\nfinal reduced risk for κ = 0.1, 0.4: {final}")
+    assert final[0.1] > 0.9 and final[0.4] < 0.6

@@ -31,8 +31,10 @@ PARAMETER_SETS = ("w", "aw", "abw")
 NAMED_PIECEWISE = {
     # Mei–Montanari–Nguyen (PNAS 2018) Gaussian experiments: s1 below t1, s2 above t2
     "ramp": ((0.5, 1.5), (-2.5, 7.5)),
-    # bounded non-monotone bump (wgflow's stand-in, see problems.two_layer_nn.nonmonotone)
-    "nonmonotone": ((0.5, 1.5, 2.5), (-2.5, 7.5, -2.5)),
+    # bounded non-monotone activation whose isotropic (Δ = 0.5) reduced risk has a spurious
+    # local minimum at r ≈ 0.18 and its global one at r ≈ 1.97 (barrier r ≈ 0.31): wgflow's
+    # stand-in, see problems.two_layer_nn.nonmonotone
+    "nonmonotone": ((-0.5, 0.0, 1.0, 1.3), (-1.2, 1.2, -2.6, 2.8)),
 }
 
 

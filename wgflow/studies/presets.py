@@ -115,7 +115,7 @@ PRESETS: dict[str, dict] = {
             "n_neurons": 800,
             "step_size": 2e-6,
             "initial_scale": (0.1, 0.4),
-            "t_final": 2.0,
+            "t_final": 3.0,
             "save_every": 0.1,
             "cells": 600,
             "r_max": 3.0,
