@@ -9,8 +9,9 @@ import pytest
 import wgflow as wg
 from wgflow.cli import main
 from wgflow.networks import GaussianMixture, NetworkModel
-from wgflow.problems import OrnsteinUhlenbeck, PorousMedium
+from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck, PorousMedium, TwoLayerNN
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
+from wgflow.studies import coupling, global_convergence, sgd_vs_pde
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GRID = wg.Grid.box([(-1, 1)], 8)
@@ -138,6 +139,44 @@ CASES = {
         lambda t: main(["run", "nosuchjob"]),
         lambda t: main(["run", "--cells", "x"]),
         lambda t: main(["run", "--output", str(t / "no" / "x.nc")]),
+        lambda t: main(["run", "--set", "nosuchkey=1"]),
+        lambda t: main(["run", "--set", "n_neurons=1.5"]),
+        lambda t: main(["run", "--set", "delta=2.0"]),
+    ],
+    ("TwoLayerNN", "data"): [lambda t: TwoLayerNN("relu", data=np.ones(3))],
+    ("TwoLayerNN", "weight_decay"): [lambda t: TwoLayerNN("relu", MODEL.data, weight_decay=-1.0)],
+    ("AnisotropicGaussians", "s0"): [
+        lambda t: AnisotropicGaussians(d=5, s0=6, delta=0.5),
+        lambda t: AnisotropicGaussians(d=5, s0=0, delta=0.5),
+    ],
+    ("AnisotropicGaussians", "delta"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=1.0),
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=-0.1),
+    ],
+    ("AnisotropicGaussians", "activation"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5, activation="gelu")
+    ],
+    ("AnisotropicGaussians", "parameters"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5, parameters="bw")
+    ],
+    ("AnisotropicGaussians.model", "initial_scale"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).model(initial_scale=0.0)
+    ],
+    ("ReducedAnisotropic", "order"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).reduced(order=1)
+    ],
+    ("sgd_vs_pde.compare", "r_max"): [
+        lambda t: sgd_vs_pde.compare(d=20, n_neurons=5, t_final=0.1, save_every=0.1, r_max=0.5)
+    ],
+    ("coupling.coupled_dynamics", "save_every"): [
+        lambda t: coupling.coupled_dynamics(d=20, n_neurons=5, step_size=3e-3, save_every=0.25)
+    ],
+    ("global_convergence.initial_risk", "gamma"): [
+        lambda t: global_convergence.initial_risk(gamma=0.0),
+        lambda t: global_convergence.initial_risk(gamma=1.0),
+    ],
+    ("global_convergence.global_convergence_study", "eta"): [
+        lambda t: global_convergence.global_convergence_study(eta=0.0, progress=False)
     ],
 }
 
