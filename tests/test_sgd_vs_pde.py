@@ -77,7 +77,7 @@ def test_sgd_pde_gap_shrinks_with_n():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"d": 40, "s0": 40}, "s0"), ({"pde_samples": 0}, "pde_samples"), ({"r_max": 0.5}, "r_max")],
+    [({"d": 40, "s0": 41}, "s0"), ({"pde_samples": 0}, "pde_samples"), ({"r_max": 0.5}, "r_max")],
 )
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
