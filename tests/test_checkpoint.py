@@ -246,7 +246,7 @@ def test_cli_ctrl_c_during_the_flagship_keeps_the_sgd_run(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(12)
+    time.sleep(20)  # imports + numba (cached) + SGD under way
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -106,6 +106,8 @@ def test_run_preset_with_settings_and_plot_redraws_it(tmp_path, capsys, monkeypa
     assert redrawn.stat().st_size > 10_000
     assert main(["plot", str(out)]) == 0  # default: next to the archive
     assert (tmp_path / "iso.png").exists()
+    assert main(["plot", str(out), "--animation", str(tmp_path / "iso.gif")]) == 0
+    assert (tmp_path / "iso.gif").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize(

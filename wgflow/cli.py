@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("archive", metavar="FILE.nc")
     plot.add_argument("--figure", default=None, help="PNG path (default: FILE.png)")
+    plot.add_argument(
+        "--animation", default=None, metavar="PATH", help="also write an animation (.gif/.mp4)"
+    )
     sw = sub.add_parser(
         "sweep",
         help="run a parameter sweep described by a TOML file (dask; resumable)",
@@ -124,11 +127,16 @@ def _plot(parser, args) -> int:
     figure = _writable(
         parser, "--figure", args.figure or str(Path(args.archive).with_suffix(".png"))
     )
+    movie = None if args.animation is None else _writable(parser, "--animation", args.animation)
     try:
         _draw(ds, figure)
+        if movie is not None:
+            from .plotting import animate
+
+            animate(ds, movie)
     except ValueError as exc:
         parser.error(str(exc))
-    print(f"figure {figure}")
+    print(f"figure {figure}" + ("" if movie is None else f"; animation {movie}"))
     return 0
 
 

@@ -244,3 +244,54 @@ def summary_figure(ds: xr.Dataset):
         series = ("l1_error",) if "l1_error" in ds else ("free_energy",)
         return density_overview(ds, series=series)
     raise ValueError("ds: no risk curves or density to draw")
+
+
+def animate(ds: xr.Dataset, path, fps: int = 8, dpi: int = 90) -> str:
+    """Write an animation of ``ds`` over its ``time`` axis: the density (1-D line or 2-D image),
+    with the SGD neurons on top when the archive has them.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Has ``density(time, <axes>)``.
+    path : str or Path
+        ``.gif`` (Pillow, always available) or ``.mp4`` (needs ``ffmpeg`` on the PATH).
+    fps : int
+        Frames per second.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    path = str(path)
+    if "density" not in ds:
+        raise ValueError("ds: needs a 'density(time, ...)' variable to animate")
+    if path.endswith(".gif"):
+        writer = animation.PillowWriter(fps=fps)
+    elif path.endswith(".mp4"):
+        if not animation.FFMpegWriter.isAvailable():
+            raise ValueError("path: .mp4 needs ffmpeg on the PATH; write a .gif instead")
+        writer = animation.FFMpegWriter(fps=fps)
+    else:
+        raise ValueError(f"path: need a .gif or .mp4 name, got {path!r}")
+    has_particles = any(k.startswith("particle_") for k in ds.data_vars)
+    fig = plt.figure(figsize=(5, 3.8))
+    times = ds["time"].values
+
+    def draw(k):
+        fig.clf()  # also drops the previous frame's colorbar
+        frame = fig.add_subplot()
+        if has_particles:
+            plot_particles_over_density(ds, float(times[k]), ax=frame)
+        else:
+            plot_density(ds, float(times[k]), ax=frame)
+        return []
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(times), blit=False)
+    anim.save(path, writer=writer, dpi=dpi)
+    plt.close(fig)
+    return path
