@@ -252,21 +252,26 @@ def coupling_study(
     base_n: int = 200,
     base_d: int = 40,
     base_eps: float = 1e-3,
+    d_values=(20, 40, 80),
     scheduler: str | None = None,
     output_prefix: str | None = None,
     progress: bool = True,
     **fixed,
 ) -> dict[str, xr.Dataset]:
-    """Sweeps over ``N`` (at ``ε = base_eps``) and ``ε`` (at ``N = base_n``), ``d = base_d``."""
+    """Sweeps over ``N`` (at ``ε = base_eps``) and ``ε`` (at ``N = base_n``), ``d = base_d``,
+    and over ``d`` at ``ε = base_eps · base_d / d`` (``ε ∝ 1/d``; skipped when ``d_values`` is
+    ``None``)."""
     from wgflow.sweep import sweep
 
     plans = {
         "N": {"N": list(n_values), "eps": [base_eps], "d": [base_d]},
         "eps": {"N": [base_n], "eps": list(eps_values), "d": [base_d]},
     }
+    if d_values is not None:
+        plans["d"] = {"N": [base_n], "eps": [base_eps * base_d], "d": list(d_values)}
     out = {}
     for name, grid in plans.items():
-        fn = functools.partial(coupling_point, **fixed)
+        fn = functools.partial(coupling_point, eps_times_d=name == "d", **fixed)
         path = None if output_prefix is None else f"{output_prefix}-{name}.nc"
         out[name] = sweep(
             fn, {**grid, "seed": list(seeds)}, scheduler=scheduler, output=path, progress=progress
@@ -292,7 +297,19 @@ def fit_term_rates(results: dict[str, xr.Dataset]) -> dict:
     return out
 
 
+def fit_dimension_trends(results: dict[str, xr.Dataset]) -> dict:
+    """Slope of each seed-averaged term against ``d`` at ``ε ∝ 1/d`` (the proof: flat, up to
+    the ``log N`` factors): ``{term: RateFit}``."""
+    data = results["d"]["sup_term"].mean("seed").squeeze(drop=True)
+    return {
+        str(term): fit_rate(data["d"].values, data.sel(term=term).values)
+        for term in data["term"].values
+        if np.all(data.sel(term=term).values > 0)
+    }
+
+
 QUICK = {
+    "d_values": None,
     "n_values": (50, 200, 800),
     "eps_values": (4e-3, 2e-3, 1e-3),
     "seeds": (0, 1),
@@ -317,6 +334,12 @@ def main(argv=None) -> int:
             f"{term:7s} vs {param:3s}: slope {fit.slope:+.2f} [{fit.low:+.2f}, {fit.high:+.2f}]"
             f" (proof: {predicted:+.1f})"
         )
+    if "d" in results:
+        for term, fit in fit_dimension_trends(results).items():
+            print(
+                f"{term:7s} vs d (ε ∝ 1/d): slope {fit.slope:+.2f} "
+                f"[{fit.low:+.2f}, {fit.high:+.2f}] (proof: flat)"
+            )
     return 0
 
 
