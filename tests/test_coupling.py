@@ -84,3 +84,20 @@ def test_global_convergence_input_is_checked():
     far = uniform_radial(3.0, 3.5)  # huge neurons: R_(d=∞)(ρ̄0) ≥ 1, allowed with a warning
     with pytest.warns(UserWarning, match="R_\\(d=∞\\)"):
         assert global_convergence.initial_risk(radial=far) >= 1
+
+
+def test_nd_can_be_driven_by_a_given_pde_dataset(run):
+    import wgflow as wg
+    from wgflow.problems import AnisotropicGaussians
+    from wgflow.solvers import FiniteVolume
+
+    red = AnisotropicGaussians(d=40, s0=10, delta=0.5).reduced(order=2)
+    grid = red.grid(64, 1.5)
+    big = uniform_radial()(200_000, np.random.default_rng(np.random.SeedSequence([0, 8])))
+    pde = FiniteVolume(red.energy, grid).run(
+        wg.ParticleMeasure(big).histogram(grid).density, 1.0, 0.005, progress=False
+    )
+    given = coupling.coupled_dynamics(n_neurons=100, step_size=2e-3, pde=pde, **SMALL)
+    np.testing.assert_allclose(given["risk"], run["risk"], rtol=1e-10)
+    with pytest.raises(ValueError, match="pde"):
+        coupling.coupled_dynamics(n_neurons=10, step_size=2e-3, pde=pde.isel(time=[0, 1]), **SMALL)

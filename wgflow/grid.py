@@ -237,3 +237,19 @@ class Grid:
     def from_dict(cls, data: dict) -> Grid:
         """Rebuild a grid from ``to_dict`` output."""
         return cls.box(data["bounds"], data["shape"], data.get("axes"), data.get("units", "1"))
+
+    @classmethod
+    def from_dataset(cls, ds, axes=None) -> Grid:
+        """The grid of a density archive: cell centres from the axis coordinates and edges from
+        the ``<axis>_bnds`` variables (or half a cell beyond the outer centres)."""
+        axes = tuple(d for d in ds["density"].dims if d != "time") if axes is None else axes
+        bounds = []
+        for a in axes:
+            c = np.asarray(ds[a].values, float)
+            h = float(c[1] - c[0])
+            bnds = ds.get(f"{a}_bnds")
+            if bnds is not None:
+                bounds.append((float(bnds.min()), float(bnds.max())))
+            else:
+                bounds.append((c[0] - h / 2, c[-1] + h / 2))
+        return cls.box(bounds, [ds.sizes[a] for a in axes], axes=axes)

@@ -199,18 +199,7 @@ def wasserstein_over_time(
     missing = [a for a in axes if a not in particles]
     if missing:
         raise ValueError(f"particles: needs variables {missing} (the density's axes)")
-    edges = []
-    for a in axes:
-        bnds = density.get(f"{a}_bnds")
-        c = density[a].values
-        h = float(c[1] - c[0])
-        lo, hi = (
-            (float(bnds.min()), float(bnds.max()))
-            if bnds is not None
-            else (c[0] - h / 2, c[-1] + h / 2)
-        )
-        edges.append((lo, hi))
-    grid = Grid.box(edges, [density.sizes[a] for a in axes], axes=axes)
+    grid = Grid.from_dataset(density, tuple(axes))
     values, mismatch, methods = [], 0.0, set()
     for t in particles["time"].values:
         snap = density["density"].sel(time=t, method="nearest")

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from wgflow import io
+from wgflow.grid import Grid
 from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
@@ -56,6 +57,7 @@ def coupled_dynamics(
     cells: int = 64,
     r_max: float = 1.5,
     nd_dt: float = 0.005,
+    pde: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Run PDE, ND, PD, GD and SGD from one shared initial sample.
 
@@ -75,6 +77,10 @@ def coupled_dynamics(
     nd_dt : float
         RK4 step of ND (the mean field is interpolated linearly between PDE snapshots saved
         every ``nd_dt``).
+    pde : xarray.Dataset, optional
+        A reduced-PDE solution to drive ND with (``density(time, r1, r2)`` on ``[0, t_final]``,
+        e.g. a ``FiniteVolume`` archive); default: solved here from a 200 000-point sample of
+        ``ρ̄0`` (order-2 finite-d energy).
 
     Returns
     -------
@@ -111,11 +117,18 @@ def coupled_dynamics(
 
     # PDE (reduced, finite-d order 2) from a large sample of the same ρ̄0, saved every nd_dt
     red = prob.reduced(order=2)
-    grid = red.grid(cells, r_max)
-    big = radial(200_000, np.random.default_rng(np.random.SeedSequence([seed, 8])))
-    pde = FiniteVolume(red.energy, grid).run(
-        ParticleMeasure(big).histogram(grid).density, t_final, nd_dt, progress=False
-    )
+    if pde is None:
+        grid = red.grid(cells, r_max)
+        big = radial(200_000, np.random.default_rng(np.random.SeedSequence([seed, 8])))
+        pde = FiniteVolume(red.energy, grid).run(
+            ParticleMeasure(big).histogram(grid).density, t_final, nd_dt, progress=False
+        )
+    else:
+        if "density" not in pde or tuple(pde["density"].dims) != ("time", "r1", "r2"):
+            raise ValueError("pde: need a Dataset with density(time, r1, r2)")
+        if float(pde["time"].max()) < t_final - 1e-12:
+            raise ValueError(f"pde: its times end before t_final={t_final}")
+        grid = Grid.from_dataset(pde)
     pde_times = pde["time"].values
     moments = np.array([red.moments(grid, rho) for rho in pde["density"].values])  # (T, K)
     pde_risk = np.array([red.risk(grid, rho) for rho in pde["density"].values])
