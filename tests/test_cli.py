@@ -31,7 +31,16 @@ def test_info_prints_versions_and_numba_threads(capsys):
 def test_presets_lists_every_preset_with_its_source(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    for name in ("flagship", "mmn-relu", "mmn-isotropic", "mmn-nonmonotone", "ou"):
+    for name in (
+        "flagship",
+        "mmn-relu",
+        "mmn-isotropic",
+        "mmn-nonmonotone",
+        "ou",
+        "porous-medium",
+        "aggregation",
+        "jko-vs-fv",
+    ):
         assert re.search(rf"^{name}: ", out, re.M), name
     assert out.count("arXiv 1804.06561") >= 3
 
@@ -254,3 +263,37 @@ def test_run_from_a_flagship_archive_reproduces_its_numbers(tmp_path, monkeypatc
     assert a.sizes["particle"] == 40
     for name in ("risk_sgd", "risk_pde", "w2", "particle_r1"):
         np.testing.assert_array_equal(a[name], b[name])
+
+
+@pytest.mark.parametrize(
+    ("job", "cells", "bound"),
+    [
+        ("ou", 32, 0.05),
+        ("porous-medium", 100, 0.01),
+        ("aggregation", 48, 0.6),
+        ("jko-vs-fv", 128, 0.05),
+    ],
+)
+def test_every_grid_job_runs_and_archives_its_error(job, cells, bound, tmp_path, capsys):
+    out, fig = tmp_path / f"{job}.nc", tmp_path / f"{job}.png"
+    argv = [
+        "run",
+        job,
+        "--cells",
+        str(cells),
+        "--t-final",
+        "0.5",
+        "--output",
+        str(out),
+        "--figure",
+        str(fig),
+    ]
+    assert main(argv) == 0
+    assert "l1_error" in capsys.readouterr().out
+    import wgflow as wg
+
+    ds = wg.open(out)
+    assert ds.attrs["job"] == job and ds.sizes["time"] == 11
+    err = ds["l1_error"].values
+    assert np.all(np.isfinite(err)) and err[-1] < bound
+    assert fig.stat().st_size > 10_000
