@@ -20,7 +20,7 @@ References: Mei, Montanari & Nguyen, PNAS 115 (2018) E7665 (arXiv 1804.06561), S
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, owens_t
 
 from wgflow.networks import Activation
 
@@ -213,12 +213,27 @@ def pair_moments(activation: Activation, mean1, q1, mean2, q2, cov) -> dict:
         raise ValueError("q1, q2: variances must be non-negative")
     if np.any(flat[4] ** 2 > flat[1] * flat[3] * (1 + 1e-9) + 1e-300):
         raise ValueError("cov: need cov² ≤ q1 q2")
-    chunk = 2048 if activation.smooth is False else 32  # bounds the (pairs × nodes²) work arrays
     out = {k: np.empty(flat[0].size) for k in ("value", "d_mean1", "d_q1", "d_cov", "d_mean2")}
-    for start in range(0, flat[0].size, chunk):
-        part = _pair_moments_flat(activation, *(a[start : start + chunk] for a in flat))
+    form = piecewise_form(activation)
+    todo = np.arange(flat[0].size)
+    if form is not None:  # closed form where s1, s2 > 0 and |ρ| < 1 − 1e-9
+        mu1, q1, mu2, q2, cov = flat
+        norm = np.sqrt(q1 * q2)
+        rho = np.where(norm > 0, cov / np.where(norm > 0, norm, 1.0), 0.0)
+        regular = (norm > 0) & (np.abs(rho) < 1 - 1e-9)
+        idx = np.nonzero(regular)[0]
+        part = _closed_form_pairs(
+            form, mu1[idx], np.sqrt(q1[idx]), mu2[idx], np.sqrt(q2[idx]), rho[idx]
+        )
         for key, value in part.items():
-            out[key][start : start + chunk] = value
+            out[key][idx] = value
+        todo = np.nonzero(~regular)[0]
+    chunk = 2048 if activation.smooth is False else 32  # bounds the (pairs × nodes²) work arrays
+    for start in range(0, todo.size, chunk):
+        idx = todo[start : start + chunk]
+        part = _pair_moments_flat(activation, *(a[idx] for a in flat))
+        for key, value in part.items():
+            out[key][idx] = value
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
@@ -259,6 +274,103 @@ def _pair_moments_flat(activation, mu1, q1, mu2, q2, cov) -> dict:
             d_q1 = d_q1 + change * normal_pdf(z) / safe1 * cond
         result["d_q1"] = np.where(positive, 0.5 * d_q1, 0.0)
     return result
+
+
+def bivariate_upper(h, k, rho):
+    """``P(Z1 > h, Z2 > k)`` for standard bivariate normal ``(Z1, Z2)`` with correlation
+    ``|ρ| < 1`` (Owen's T representation of the bivariate cdf; vectorized)."""
+    x, y, rho = np.broadcast_arrays(
+        *(-np.asarray(h, float), -np.asarray(k, float), np.asarray(rho, float))
+    )
+    sig = np.sqrt(1.0 - rho * rho)
+    xs, ys = np.where(x != 0, x, 1.0), np.where(y != 0, y, 1.0)
+    general = (
+        0.5 * ndtr(x)
+        + 0.5 * ndtr(y)
+        - owens_t(x, (y - rho * x) / (xs * sig))
+        - owens_t(y, (x - rho * y) / (ys * sig))
+        - np.where(x * y < 0, 0.5, 0.0)
+    )
+    only_y = 0.5 * ndtr(y) - owens_t(y, -rho / sig)  # x = 0
+    only_x = 0.5 * ndtr(x) - owens_t(x, -rho / sig)  # y = 0
+    both = 0.25 + np.arcsin(rho) / (2 * np.pi)
+    return np.where(x == 0, np.where(y == 0, both, only_y), np.where(y == 0, only_x, general))
+
+
+def _truncated_moments(h, k, rho):
+    """``L = P(A)``, ``E[Z1; A]``, ``E[Z2; A]``, ``E[Z1 Z2; A]`` for ``A = {Z1 > h, Z2 > k}``,
+    standard bivariate normal with correlation ``|ρ| < 1`` (Rosenbaum 1961)."""
+    sig = np.sqrt(1.0 - rho * rho)
+    prob = bivariate_upper(h, k, rho)
+    ch, ck = ndtr((rho * h - k) / sig), ndtr((rho * k - h) / sig)
+    ph, pk = normal_pdf(h), normal_pdf(k)
+    m1 = ph * ch + rho * pk * ck
+    m2 = pk * ck + rho * ph * ch
+    quad = (h * h - 2 * rho * h * k + k * k) / (sig * sig)
+    m12 = rho * (prob + h * ph * ch + k * pk * ck) + sig * normal_pdf(np.sqrt(quad)) / _SQRT_2PI
+    return prob, m1, m2, m12
+
+
+def relu_pair(mean1, std1, mean2, std2, rho):
+    """``E relu(μ1 + s1 Z1) relu(μ2 + s2 Z2)`` for ``s1, s2 > 0`` and ``|ρ| < 1``: with
+    ``h = −μ1/s1``, ``k = −μ2/s2`` it is ``s1 s2 E[(Z1 − h)(Z2 − k); Z1 > h, Z2 > k]``."""
+    h, k = -np.asarray(mean1) / std1, -np.asarray(mean2) / std2
+    prob, m1, m2, m12 = _truncated_moments(h, k, rho)
+    return std1 * std2 * (m12 - k * m1 - h * m2 + h * k * prob)
+
+
+def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
+    """:func:`pair_moments` in closed form for ``σ = v0 + Σ_j c_j relu(t − t_j)``,
+    ``s1, s2 > 0``, ``|ρ| < 1``: each ``(j, k)`` knot pair contributes truncated bivariate
+    normal moments; ``∂_{q1}`` uses the conditional law of ``v`` given ``u`` at the kinks."""
+    v0, knots, changes = form
+    value = np.zeros_like(mu1)
+    d_mean1 = np.zeros_like(mu1)
+    d_mean2 = np.zeros_like(mu1)
+    d_cov = np.zeros_like(mu1)
+    e1 = np.full_like(mu1, v0)  # E σ(μ1 + u), E σ(μ2 + v) by the 1-D closed form
+    e2 = np.full_like(mu1, v0)
+    for tj, cj in zip(knots, changes, strict=True):
+        e1 = e1 + cj * relu_expectation(mu1 - tj, s1)
+        e2 = e2 + cj * relu_expectation(mu2 - tj, s2)
+    value = value + v0 * (e1 + e2) - v0 * v0
+    for tj, cj in zip(knots, changes, strict=True):
+        h = (tj - mu1) / s1
+        d_mean1 = d_mean1 + cj * v0 * ndtr(-h)
+        d_mean2 = d_mean2 + cj * v0 * ndtr(-(tj - mu2) / s2)
+        for tk, ck in zip(knots, changes, strict=True):
+            k = (tk - mu2) / s2
+            prob, m1, m2, m12 = _truncated_moments(h, k, rho)
+            w = cj * ck
+            value = value + w * s1 * s2 * (m12 - k * m1 - h * m2 + h * k * prob)
+            d_mean1 = d_mean1 + w * s2 * (m2 - k * prob)
+            d_cov = d_cov + w * prob
+            # E σ(μ1 + u) σ′(μ2 + v): the (j, k) term with the roles of u and v exchanged
+            hk, kj = (tk - mu1) / s1, (tj - mu2) / s2
+            probx, m1x, _, _ = _truncated_moments(hk, kj, rho)
+            d_mean2 = d_mean2 + w * s1 * (m1x - hk * probx)
+    sig = np.sqrt(1.0 - rho * rho)
+    d_q1 = np.zeros_like(mu1)
+    for tj, cj in zip(knots, changes, strict=True):
+        z = (tj - mu1) / s1
+        cond = activation_expectation_form(form, mu2 + s2 * rho * z, s2 * sig)
+        d_q1 = d_q1 + cj * normal_pdf(z) / s1 * cond
+    return {
+        "value": value,
+        "d_mean1": d_mean1,
+        "d_q1": 0.5 * d_q1,
+        "d_cov": d_cov,
+        "d_mean2": d_mean2,
+    }
+
+
+def activation_expectation_form(form, mean, std):
+    """``E σ(mean + std G)`` for ``σ`` given by its :func:`piecewise_form`."""
+    v0, knots, changes = form
+    total = np.full(np.broadcast(mean, std).shape, v0)
+    for knot, change in zip(knots, changes, strict=True):
+        total = total + change * relu_expectation(mean - knot, std)
+    return total
 
 
 def pair_expectation(activation: Activation, q1: float, q2: float, cov: float) -> float:

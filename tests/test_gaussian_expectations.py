@@ -62,3 +62,38 @@ def test_arccos_kernel_special_cases():
     assert relu_quadrature == pytest.approx(float(arccos_kernel(2.0, 2.0, 1.5)), rel=1e-10)
     with pytest.raises(ValueError, match="cov"):
         pair_expectation("tanh", 1.0, 1.0, 2.0)
+
+
+def test_bivariate_upper_probability_matches_scipy_including_zero_thresholds():
+    from scipy.stats import multivariate_normal
+
+    from wgflow.problems.gaussian_expectations import bivariate_upper
+
+    for h, k, rho in [
+        (0.3, -0.7, 0.4),
+        (0.0, 0.9, -0.6),
+        (-1.1, 0.0, 0.8),
+        (0.0, 0.0, 0.3),
+        (2.0, 1.5, -0.95),
+    ]:
+        ref = multivariate_normal(cov=[[1, rho], [rho, 1]]).cdf([-h, -k])
+        assert float(bivariate_upper(h, k, rho)) == pytest.approx(ref, abs=1e-9)
+
+
+@pytest.mark.parametrize("activation", ["relu", "truncated_relu", "ramp", "nonmonotone"])
+def test_closed_form_pair_moments_equal_the_split_quadrature(activation):
+    # two independent computations: truncated bivariate-normal moments vs kink-split quadrature
+    from wgflow.problems.gaussian_expectations import _pair_moments_flat, pair_moments
+
+    rng = np.random.default_rng(3)
+    n = 500
+    mu1, mu2 = 0.7 * rng.normal(size=(2, n))
+    q1, q2 = rng.uniform(0.001, 4, (2, n))
+    rho = rng.uniform(-0.99, 0.99, n)
+    mu1[:50] = 0.0
+    cov = rho * np.sqrt(q1 * q2)
+    act = Activation.named(activation)
+    fast = pair_moments(act, mu1, q1, mu2, q2, cov)
+    slow = _pair_moments_flat(act, mu1, q1, mu2, q2, cov)
+    for key in slow:
+        np.testing.assert_allclose(fast[key], slow[key], atol=1e-9, err_msg=key)

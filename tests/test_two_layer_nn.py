@@ -92,9 +92,9 @@ def test_particles_on_the_exact_energy_are_gradient_descent_on_the_population_ri
     for _ in range(steps):  # dθ_i/dt = −(N/2) ∇_{θ_i} R_N
         theta -= dt * 0.5 * theta.shape[0] * prob.risk_gradient(theta)
     np.testing.assert_allclose(ds["positions"].isel(time=-1).values, theta, atol=1e-12)
-    # the archived energy is ½(R − E y²)
+    # the archived energy is ½(R − E y²) (positions agree to 1e-12, so energies to ~1e-11)
     energy = float(ds["energy"].isel(time=-1))
-    assert energy == pytest.approx(0.5 * (prob.population_risk(theta) - 1.0), abs=1e-12)
+    assert energy == pytest.approx(0.5 * (prob.population_risk(theta) - 1.0), abs=1e-10)
 
 
 def test_relu_closed_form_equals_the_quadrature():
