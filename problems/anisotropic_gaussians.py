@@ -283,8 +283,7 @@ class ReducedAnisotropic:
         qs = self.variances(points)
         act, delta = self.problem.activation, self.problem.delta
         out = []
-        for coef, k, p1, p2 in self._overlap_terms():
-            del coef
+        for _, k, p1, p2 in self._overlap_terms():
             for sign, q in zip((1, -1), qs, strict=True):
                 scale = (1 + sign * delta) ** p1  # c^k = ((1±Δ)² r1 r1′ γ1 + …)^k, split per side
                 out.append(a * scale * r1**p1 * r2**p2 * hermite_moment(act, q, k, b))
