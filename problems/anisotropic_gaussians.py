@@ -295,13 +295,7 @@ class ReducedAnisotropic:
 
     def feature_gradients(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
         """``∇ φ_k``, shape ``(..., K, D̄)`` (central differences, error ~1e-9)."""
-        points = np.asarray(points, float)
-        out = []
-        for k in range(self.dim):
-            e = np.zeros(self.dim)
-            e[k] = h
-            out.append((self.features(points + e) - self.features(points - e)) / (2 * h))
-        return np.stack(out, axis=-1)
+        return _central_gradient(self.features, points, h)
 
     def finite_d_kernel(self, points1: np.ndarray, points2: np.ndarray, nodes: int = 24):
         """Exact direction-averaged ``ū(r, r′)`` at finite ``d`` for broadcastable point arrays
@@ -337,34 +331,26 @@ class ReducedAnisotropic:
         act = self.problem.activation
         v = -0.5 * a * (hermite_moment(act, qp, 0, b) - hermite_moment(act, qm, 0, b))
         if drift and np.isfinite(self.beta):
-            p = self.problem
             with np.errstate(divide="ignore"):
-                if p.isotropic:
-                    v = v - (p.d - 1) / self.beta * np.log(r1)
-                else:
-                    v = v - ((p.s0 - 1) * np.log(r1) + (p.d - p.s0 - 1) * np.log(r2)) / self.beta
+                log_jacobian = sum(
+                    c * np.log(r) for c, r in zip(self.jacobian_powers, (r1, r2), strict=False)
+                )
+            v = v - log_jacobian / self.beta
         return v
+
+    @property
+    def jacobian_powers(self) -> list[int]:
+        """Exponents of the Jacobian ``r1^{s0−1} r2^{d−s0−1}`` (``r^{d−1}`` when isotropic)."""
+        p = self.problem
+        return [p.d - 1] if p.isotropic else [p.s0 - 1, p.d - p.s0 - 1]
 
     def potential_gradient(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
         """``∇V`` (central differences) plus the exact radial drift ``−β⁻¹(k−1)/r``."""
         points = np.asarray(points, float)
-        g = []
-        for k in range(self.dim):
-            e = np.zeros(self.dim)
-            e[k] = h
-            g.append(
-                (
-                    self.potential_values(points + e, False)
-                    - self.potential_values(points - e, False)
-                )
-                / (2 * h)
-            )
-        g = np.stack(g, axis=-1)
+        g = _central_gradient(lambda x: self.potential_values(x, drift=False), points, h)
         if np.isfinite(self.beta):
-            p = self.problem
-            counts = [p.d - 1] if p.isotropic else [p.s0 - 1, p.d - p.s0 - 1]
-            start = len(p.head)
-            for k, c in enumerate(counts):
+            start = len(self.problem.head)
+            for k, c in enumerate(self.jacobian_powers):
                 g[..., start + k] -= c / (self.beta * points[..., start + k])
         return g
 
@@ -425,6 +411,18 @@ class ReducedAnisotropic:
         points = np.asarray(points, float)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         return self._risk_from_moments(mean_v, self.features(points).mean(axis=0))
+
+
+def _central_gradient(func, points, h: float) -> np.ndarray:
+    """``∇f`` by central differences along each coordinate: ``f`` maps ``(..., D)`` to
+    ``(..., *S)``; returns ``(..., *S, D)``."""
+    points = np.asarray(points, float)
+    out = []
+    for k in range(points.shape[-1]):
+        e = np.zeros(points.shape[-1])
+        e[k] = h
+        out.append((func(points + e) - func(points - e)) / (2 * h))
+    return np.stack(out, axis=-1)
 
 
 def _overlap_rule(k: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,11 +32,10 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.grid import Grid
-from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
-from .sgd_vs_pde import uniform_radial
+from .sgd_vs_pde import reduced_grid_pde, uniform_radial
 
 TERMS = ("PDE-ND", "ND-PD", "PD-GD", "GD-SGD")
 DYNAMICS = ("PDE", "ND", "PD", "GD", "SGD")
@@ -91,7 +90,7 @@ def coupled_dynamics(
     from scipy.integrate import solve_ivp
 
     from wgflow.problems import AnisotropicGaussians
-    from wgflow.solvers import SGD, FiniteVolume
+    from wgflow.solvers import SGD
 
     s0 = d // 4 if s0 is None else s0
     prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation=activation)
@@ -118,17 +117,14 @@ def coupled_dynamics(
     # PDE (reduced, finite-d order 2) from a large sample of the same ρ̄0, saved every nd_dt
     red = prob.reduced(order=2)
     if pde is None:
-        grid = red.grid(cells, r_max)
         big = radial(200_000, np.random.default_rng(np.random.SeedSequence([seed, 8])))
-        pde = FiniteVolume(red.energy, grid).run(
-            ParticleMeasure(big).histogram(grid).density, t_final, nd_dt, progress=False
-        )
+        pde = reduced_grid_pde(red, big, cells, r_max, t_final, nd_dt)
     else:
         if "density" not in pde or tuple(pde["density"].dims) != ("time", "r1", "r2"):
             raise ValueError("pde: need a Dataset with density(time, r1, r2)")
         if float(pde["time"].max()) < t_final - 1e-12:
             raise ValueError(f"pde: its times end before t_final={t_final}")
-        grid = Grid.from_dataset(pde)
+    grid = Grid.from_dataset(pde)
     pde_times = pde["time"].values
     moments = np.array([red.moments(grid, rho) for rho in pde["density"].values])  # (T, K)
     pde_risk = np.array([red.risk(grid, rho) for rho in pde["density"].values])

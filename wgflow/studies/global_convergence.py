@@ -23,12 +23,11 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate
 from wgflow.trackers import StopWhenBelow, TargetReached
 from wgflow.validation import check_positive, check_real
 
-from .sgd_vs_pde import uniform_radial
+from .sgd_vs_pde import reduced_grid_pde, uniform_radial
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +67,11 @@ def infimum_risk(
 
     Returns the smallest risk seen and the PDE run (with ``risk(time)``).
     """
-    from wgflow.solvers import FiniteVolume
-
     radial = uniform_radial() if radial is None else radial
     initial_risk(gamma, delta, radial)
     red = _problem(1000, gamma, delta).reduced()
-    grid = red.grid(cells, r_max)
-    rho0 = ParticleMeasure(radial(200_000, np.random.default_rng(1))).histogram(grid).density
-    ds = FiniteVolume(red.energy, grid).run(rho0, t_long, t_long / 100, progress=False)
-    ds["risk"] = xr.DataArray(
-        [red.risk(grid, rho) for rho in ds["density"].values],
-        dims="time",
-        attrs={"units": "1", "long_name": "reduced risk R(ρ̄_t), d = ∞"},
-    )
+    sample = radial(200_000, np.random.default_rng(1))
+    ds = reduced_grid_pde(red, sample, cells, r_max, t_long, t_long / 100)
     return float(ds["risk"].min()), ds
 
 

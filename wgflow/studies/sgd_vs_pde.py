@@ -148,7 +148,7 @@ def compare(
     start = _time.perf_counter()
     try:
         if red.dim <= 2:
-            pde = _grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
+            pde = reduced_grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
         else:
             pde = _particle_pde(red, sample[:pde_particles], pde_dt, t_final, save_every, progress)
     except KeyboardInterrupt as exc:  # keep the finished SGD run
@@ -242,7 +242,11 @@ def _with_exact_risk(model, prob):
     return dataclasses.replace(model, population_risk=prob.population_risk)
 
 
-def _grid_pde(red, sample, cells, r_max, t_final, save_every, progress) -> xr.Dataset:
+def reduced_grid_pde(
+    red, sample, cells, r_max, t_final, save_every, progress: bool = False
+) -> xr.Dataset:
+    """Finite volumes on the reduced problem ``red`` from the histogram of reduced points
+    ``sample (n, D̄)`` on ``red.grid(cells, r_max)``, with ``risk(time)`` attached."""
     from wgflow.solvers import FiniteVolume
 
     grid = red.grid(cells, r_max)
