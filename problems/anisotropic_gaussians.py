@@ -45,7 +45,13 @@ from scipy.special import roots_jacobi
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import SeparableInteraction
-from wgflow.networks import Activation, GaussianMixture, NetworkModel
+from wgflow.networks import (
+    PARAMETER_HEADS,
+    Activation,
+    GaussianMixture,
+    NetworkModel,
+    neutral_head,
+)
 from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
 from .gaussian_expectations import hermite_moment, pair_moments
@@ -109,7 +115,7 @@ class AnisotropicGaussians:
     @property
     def head(self) -> list[str]:
         """Names of the non-weight parameters: ``[]``, ``["a"]`` or ``["a", "b"]``."""
-        return {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
+        return list(PARAMETER_HEADS[self.parameters])
 
     def describe(self) -> dict:
         return {
@@ -169,7 +175,7 @@ class AnisotropicGaussians:
         ``b = 0``): ``r1 = κ √(χ²_{s0}/d)``, ``r2 = κ √(χ²_{d−s0}/d)``; it concentrates at
         ``(κ√(s0/d), κ√(1 − s0/d))`` as ``d → ∞`` (a particle representation of the point mass)."""
         kappa = check_positive("initial_scale", initial_scale)
-        head = [np.ones(n), np.zeros(n)][: len(self.head)]
+        head = neutral_head(n, len(self.head))
         radii = [kappa * np.sqrt(rng.chisquare(self.s0, n) / self.d)]
         if not self.isotropic:
             radii.append(kappa * np.sqrt(rng.chisquare(self.d - self.s0, n) / self.d))
@@ -200,8 +206,7 @@ class AnisotropicGaussians:
             if radial is not None:
                 return self.full_weights(radial(n, rng), rng)
             w = kappa * rng.standard_normal((n, self.d)) / np.sqrt(self.d)
-            head = [np.ones(n), np.zeros(n)][: len(self.head)]
-            return np.column_stack([*head, w])
+            return np.column_stack([*neutral_head(n, len(self.head)), w])
 
         return NetworkModel(
             self.data,

@@ -29,7 +29,13 @@ import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.interactions import GeneralInteraction
-from wgflow.networks import NAMED_PIECEWISE, Activation, GaussianMixture, NetworkModel
+from wgflow.networks import (
+    NAMED_PIECEWISE,
+    Activation,
+    GaussianMixture,
+    NetworkModel,
+    component_names,
+)
 from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
 
 from .gaussian_expectations import (
@@ -274,8 +280,7 @@ class TwoLayerNN:
 
     @property
     def components(self) -> list[str]:
-        head = {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
-        return head + [f"w{j}" for j in range(self.d)]
+        return component_names(self.parameters, self.d)
 
     def describe(self) -> dict:
         return {

@@ -26,7 +26,9 @@ ACTIVATION_KINDS = {
     "tanh": 3,
     "piecewise_linear": 4,
 }
-PARAMETER_SETS = ("w", "aw", "abw")
+# the non-weight columns of each parameter set, in order
+PARAMETER_HEADS = {"w": (), "aw": ("a",), "abw": ("a", "b")}
+PARAMETER_SETS = tuple(PARAMETER_HEADS)
 # named piecewise-linear activations: (knots, values)
 NAMED_PIECEWISE = {
     # Mei–Montanari–Nguyen (PNAS 2018) Gaussian experiments: s1 below t1, s2 above t2
@@ -207,11 +209,20 @@ class GaussianMixture:
         }
 
 
+def component_names(parameters: str, d: int) -> list[str]:
+    """Column names of the weight array: the head (``a``, ``b``) then ``w0 … w{d-1}``."""
+    return [*PARAMETER_HEADS[parameters], *(f"w{j}" for j in range(d))]
+
+
+def neutral_head(n: int, count: int) -> list[np.ndarray]:
+    """The first ``count`` of the head columns ``a = 1``, ``b = 0`` for ``n`` neurons."""
+    return [np.ones(n), np.zeros(n)][:count]
+
+
 def _default_initial_weights(parameters: str, d: int):
     def initial(n: int, rng: np.random.Generator) -> np.ndarray:
         w = rng.standard_normal((n, d)) / np.sqrt(d)
-        head = {"w": [], "aw": [np.ones(n)], "abw": [np.ones(n), np.zeros(n)]}[parameters]
-        return np.column_stack([*head, w])
+        return np.column_stack([*neutral_head(n, len(PARAMETER_HEADS[parameters])), w])
 
     return initial
 
@@ -269,8 +280,7 @@ class NetworkModel:
 
     @property
     def components(self) -> list[str]:
-        head = {"w": [], "aw": ["a"], "abw": ["a", "b"]}[self.parameters]
-        return head + [f"w{j}" for j in range(self.data.dim)]
+        return component_names(self.parameters, self.data.dim)
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``f(x; θ)`` for ``x`` of shape ``(n, d)``; numpy reference, returns ``(n,)``."""

@@ -29,6 +29,7 @@ import xarray as xr
 from wgflow import io
 from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate, wasserstein_over_time
+from wgflow.networks import neutral_head
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
 
@@ -129,7 +130,7 @@ def compare(
         radial = uniform_radial(dim=len(red.radial_axes)) if radial is None else radial
         sample = radial(pde_samples, rng)
         h = len(prob.head)
-        sample = np.column_stack([np.ones(pde_samples), np.zeros(pde_samples)][:h] + [sample])
+        sample = np.column_stack([*neutral_head(pde_samples, h), sample])
         model = prob.model(radial=_with_head(radial, h), exact_risk=False)
     radii = sample[:, len(prob.head) :]
     if np.any(radii >= r_max):
@@ -233,7 +234,7 @@ def _with_head(radial, h: int):
 
 
 def _head_sampler(radial, h, n, rng):
-    return np.column_stack([np.ones(n), np.zeros(n)][:h] + [radial(n, rng)])
+    return np.column_stack([*neutral_head(n, h), radial(n, rng)])
 
 
 def _with_exact_risk(model, prob):
