@@ -45,18 +45,23 @@ def test_presets_lists_every_preset_with_its_source(capsys):
     assert out.count("arXiv 1804.06561") >= 3
 
 
-def test_wgflow_run_without_arguments_runs_the_flagship(tmp_path):
-    # the console script, in a subprocess, as a new user runs it (reduced size: same code path)
-    env = {**os.environ, "MPLBACKEND": "Agg", "WGFLOW_QUICK": "1"}
+def run_console(args: list[str], cwd, **env) -> subprocess.CompletedProcess:
+    """``wgflow ARGS`` in a subprocess, as a user runs it (Agg backend)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "wgflow.cli", "run"],
-        cwd=tmp_path,
+        [sys.executable, "-m", "wgflow.cli", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "MPLBACKEND": "Agg", **env},
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_wgflow_run_without_arguments_runs_the_flagship(tmp_path):
+    # the console script, as a new user runs it (reduced size: same code path)
+    proc = run_console(["run"], tmp_path, WGFLOW_QUICK="1")
     assert re.search(r"final risk\s+SGD [0-9.]+\s+PDE [0-9.]+", proc.stdout)
     assert "sup_t |R_SGD − R_PDE|" in proc.stdout and "W2" in proc.stdout
     assert "wgflow-run.nc" in proc.stdout and "wgflow-run.png" in proc.stdout
@@ -69,16 +74,7 @@ def test_wgflow_run_without_arguments_runs_the_flagship(tmp_path):
 
 
 def test_run_ou_job_writes_archive_figure_and_table(tmp_path):
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "wgflow.cli", "run", "ou", "--cells", "32"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_console(["run", "ou", "--cells", "32"], tmp_path)
     assert re.search(r"time\s+mass\s+free_energy\s+l1_error", proc.stdout)
     assert (tmp_path / "wgflow-run.png").stat().st_size > 10_000
     with netCDF4.Dataset(tmp_path / "wgflow-run.nc") as nc:
