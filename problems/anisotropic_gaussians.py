@@ -403,12 +403,29 @@ class ReducedAnisotropic:
 
     def moments(self, grid: Grid, density: np.ndarray) -> np.ndarray:
         """``∫ φ_k dρ̄`` (the first two are ``M± = ∫ a m(q±, b) dρ̄``)."""
-        return grid.integrate(np.moveaxis(self.features(grid.points()), -1, 0) * density)
+        return self.moment_curve(grid, [density])[0]
+
+    def moment_curve(self, grid: Grid, densities) -> np.ndarray:
+        """``∫ φ_k dρ̄`` for each of ``densities`` (``(T, *grid.shape)``), shape ``(T, K)``; the
+        features are evaluated on the grid once."""
+        phi = np.moveaxis(self.features(grid.points()), -1, 0)
+        return np.array([grid.integrate(phi * rho) for rho in densities])
 
     def risk(self, grid: Grid, density: np.ndarray) -> float:
         """``R(ρ̄) = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` on a grid (``½[(1 − M+)² + (1 + M−)²]`` at order 0)."""
-        mean_v = grid.integrate(self.potential_values(grid.points(), drift=False) * density)
-        return self._risk_from_moments(mean_v, self.moments(grid, density))
+        return float(self.risk_curve(grid, [density])[0])
+
+    def risk_curve(self, grid: Grid, densities) -> np.ndarray:
+        """:meth:`risk` of each of ``densities`` (``(T, *grid.shape)``), shape ``(T,)``; ``V`` and
+        the features are evaluated on the grid once."""
+        v = self.potential_values(grid.points(), drift=False)
+        moments = self.moment_curve(grid, densities)
+        return np.array(
+            [
+                self._risk_from_moments(grid.integrate(v * rho), m)
+                for rho, m in zip(densities, moments, strict=True)
+            ]
+        )
 
     def particle_risk(self, points: np.ndarray) -> float:
         """``R`` of the empirical measure of reduced points ``(n, D̄)`` (self-pairs included,

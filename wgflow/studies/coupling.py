@@ -126,8 +126,8 @@ def coupled_dynamics(
             raise ValueError(f"pde: its times end before t_final={t_final}")
     grid = Grid.from_dataset(pde)
     pde_times = pde["time"].values
-    moments = np.array([red.moments(grid, rho) for rho in pde["density"].values])  # (T, K)
-    pde_risk = np.array([red.risk(grid, rho) for rho in pde["density"].values])
+    moments = red.moment_curve(grid, pde["density"].values)  # (T, K)
+    pde_risk = pde["risk"].values if "risk" in pde else red.risk_curve(grid, pde["density"].values)
     risks["PDE"] = np.interp(times, pde_times, pde_risk)
 
     # ND: radii in the PDE's mean field, directions frozen

@@ -258,7 +258,7 @@ def reduced_grid_pde(
         solver = FiniteVolume(red.energy, grid)
     pde = solver.run(rho0, t_final, save_every, progress=progress)
     pde["risk"] = xr.DataArray(
-        [red.risk(grid, rho) for rho in pde["density"].values],
+        red.risk_curve(grid, pde["density"].values),
         dims="time",
         attrs={"units": "1", "long_name": "population risk R(ρ̄)"},
     )
