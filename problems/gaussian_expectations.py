@@ -77,6 +77,15 @@ def piecewise_form(activation: Activation):
     return float(values[0]), knots, changes
 
 
+def piecewise_expectation(form, mean, std):
+    """``E σ(mean + std G)`` for ``σ`` given by its :func:`piecewise_form` (closed form)."""
+    v0, knots, changes = form
+    total = np.full(np.broadcast(mean, std).shape, v0)
+    for knot, change in zip(knots, changes, strict=True):
+        total = total + change * relu_expectation(mean - knot, std)
+    return total
+
+
 def activation_expectation(activation: Activation, mean, std):
     """``E σ(mean + std G)``: closed form for piecewise-linear activations, else composite
     Gauss–Legendre (480 nodes)."""
@@ -84,11 +93,7 @@ def activation_expectation(activation: Activation, mean, std):
     form = piecewise_form(activation)
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
     if form is not None:
-        v0, knots, changes = form
-        total = np.full(mean.shape, v0)
-        for knot, change in zip(knots, changes, strict=True):
-            total = total + change * relu_expectation(mean - knot, std)
-        return total
+        return piecewise_expectation(form, mean, std)
     nodes, weights = _SMOOTH_RULE
     return activation(mean[..., None] + std[..., None] * nodes) @ weights
 
@@ -328,11 +333,7 @@ def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
     d_mean1 = np.zeros_like(mu1)
     d_mean2 = np.zeros_like(mu1)
     d_cov = np.zeros_like(mu1)
-    e1 = np.full_like(mu1, v0)  # E σ(μ1 + u), E σ(μ2 + v) by the 1-D closed form
-    e2 = np.full_like(mu1, v0)
-    for tj, cj in zip(knots, changes, strict=True):
-        e1 = e1 + cj * relu_expectation(mu1 - tj, s1)
-        e2 = e2 + cj * relu_expectation(mu2 - tj, s2)
+    e1, e2 = piecewise_expectation(form, mu1, s1), piecewise_expectation(form, mu2, s2)
     value = value + v0 * (e1 + e2) - v0 * v0
     for tj, cj in zip(knots, changes, strict=True):
         h = (tj - mu1) / s1
@@ -353,7 +354,7 @@ def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
     d_q1 = np.zeros_like(mu1)
     for tj, cj in zip(knots, changes, strict=True):
         z = (tj - mu1) / s1
-        cond = activation_expectation_form(form, mu2 + s2 * rho * z, s2 * sig)
+        cond = piecewise_expectation(form, mu2 + s2 * rho * z, s2 * sig)
         d_q1 = d_q1 + cj * normal_pdf(z) / s1 * cond
     return {
         "value": value,
@@ -362,15 +363,6 @@ def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
         "d_cov": d_cov,
         "d_mean2": d_mean2,
     }
-
-
-def activation_expectation_form(form, mean, std):
-    """``E σ(mean + std G)`` for ``σ`` given by its :func:`piecewise_form`."""
-    v0, knots, changes = form
-    total = np.full(np.broadcast(mean, std).shape, v0)
-    for knot, change in zip(knots, changes, strict=True):
-        total = total + change * relu_expectation(mean - knot, std)
-    return total
 
 
 def pair_expectation(activation: Activation, q1: float, q2: float, cov: float) -> float:
