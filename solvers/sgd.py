@@ -41,7 +41,7 @@ class SGDState:
 class SGD:
     r"""Online SGD on ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)``, one fresh batch per step.
 
-    One step (time increment ``ε``, so ``t = k ε``; DESIGN.md §2):
+    One step (time increment ``ε``, so ``t = k ε``; see the conventions page of the docs):
 
     .. math::
         \theta_i \leftarrow \theta_i + \varepsilon\xi(t)\Big[\frac1B\sum_{b}

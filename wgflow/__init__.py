@@ -6,6 +6,10 @@ plugins in ``wgflow.problems``.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .compilation import configure_numba_cache
+
+configure_numba_cache()  # before any kernel module is imported
+
 from . import driver, io, metrics, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .grid import Grid

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wgflow",
         description="Wasserstein gradient flows: finite volumes, JKO steps and particles.",
     )
+    parser.add_argument("--version", action="version", version=f"wgflow {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print versions of wgflow and its dependencies, and the numba environment.",
     )
     return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,8 +232,11 @@ def _sweep(parser, args) -> int:
 def _info() -> int:
     for name, version in io.versions().items():
         print(f"{name:>12}  {version}")
+    from .compilation import numba_cache_dir
+
     env = io.numba_environment()
     print(f"{'numba env':>12}  threads={env['threads']} layer={env['layer']}")
+    print(f"{'numba cache':>12}  {numba_cache_dir()}")
     return 0
 
 

@@ -129,7 +129,7 @@ def density_dataset(grid: Grid, times, densities, series: dict) -> xr.Dataset:
 
 
 def provenance(title: str, problem: str, solver: str, parameters: dict) -> dict:
-    """Global attributes required by the schema (DESIGN.md §5)."""
+    """Global attributes required by the archive schema (docs/conventions.rst, "Archives")."""
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     vers = versions()
     return {

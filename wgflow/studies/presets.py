@@ -4,7 +4,7 @@ Every preset is a set of keyword arguments of :func:`wgflow.studies.sgd_vs_pde.c
 ``quick`` override (reduced size, same code path) used by the tests and ``WGFLOW_QUICK=1``.
 
 Time convention: MMN (PNAS 2018, arXiv 1804.06561) step ``θ ← θ + 2 s_k (y − ŷ)∇σ*`` is ours
-(DESIGN.md §2) with ``ε = 2 s_k``; presets store ``step_size`` in our convention and the
+(docs/conventions.rst) with ``ε = 2 s_k``; presets store ``step_size`` in our convention and the
 paper's value as ``mmn_step_size``. Values that could not be confirmed against the paper from
 here are listed in ``unconfirmed`` and are wgflow's choices.
 """
