@@ -16,6 +16,7 @@ the exact solution at all times for the default initial data (uniform on the bal
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -48,7 +49,7 @@ class Aggregation:
         self.r0 = check_positive("r0", r0)
         self._a, self._b = (1.0, 2.0) if dim == 1 else (2.0, 2.0 * math.pi)
 
-    @property
+    @functools.cached_property
     def energy(self) -> FreeEnergy:
         # |x|²/2 − |x| (1-D) and |x|²/2 − log|x| (2-D)
         w = PairwiseInteraction.power_law(2.0, 1.0 if self.dim == 1 else 0.0)

@@ -39,6 +39,8 @@ anisotropic Gaussians" and its SI.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import roots_jacobi
 
@@ -359,7 +361,7 @@ class ReducedAnisotropic:
                 g[..., start + k] -= c / (self.beta * points[..., start + k])
         return g
 
-    @property
+    @functools.cached_property
     def energy(self) -> FreeEnergy:
         """``E = ∫V dρ̄ + ½∫∫U dρ̄dρ̄ (+ β⁻¹∫ρ̄ log ρ̄)`` with ``U`` separable."""
         interaction = SeparableInteraction(

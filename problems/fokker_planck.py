@@ -15,6 +15,8 @@ Both are solved exactly in the eigenbasis of the symmetric matrix ``A``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
@@ -69,7 +71,7 @@ class OrnsteinUhlenbeck:
         """Inverse temperature ``1/D``."""
         return 1.0 / self.diffusion
 
-    @property
+    @functools.cached_property
     def energy(self) -> FreeEnergy:
         """``E = ∫½xᵀAx dρ + ½∫∫κ|x−y|²/2 dρdρ + D∫ρ log ρ``."""
         a = self.stiffness

@@ -316,14 +316,6 @@ def _truncated_moments(h, k, rho):
     return prob, m1, m2, m12
 
 
-def relu_pair(mean1, std1, mean2, std2, rho):
-    """``E relu(μ1 + s1 Z1) relu(μ2 + s2 Z2)`` for ``s1, s2 > 0`` and ``|ρ| < 1``: with
-    ``h = −μ1/s1``, ``k = −μ2/s2`` it is ``s1 s2 E[(Z1 − h)(Z2 − k); Z1 > h, Z2 > k]``."""
-    h, k = -np.asarray(mean1) / std1, -np.asarray(mean2) / std2
-    prob, m1, m2, m12 = _truncated_moments(h, k, rho)
-    return std1 * std2 * (m12 - k * m1 - h * m2 + h * k * prob)
-
-
 def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
     """:func:`pair_moments` in closed form for ``σ = v0 + Σ_j c_j relu(t − t_j)``,
     ``s1, s2 > 0``, ``|ρ| < 1``: each ``(j, k)`` knot pair contributes truncated bivariate

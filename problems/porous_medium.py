@@ -13,6 +13,7 @@ with ``C`` fixed by the mass: ``M = C^{p+d/2} k^{-d/2} π^{d/2} Γ(p+1)/Γ(p+1+d
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -58,7 +59,7 @@ class PorousMedium:
         )
         self.C = math.exp((math.log(self.mass) - log_unit_mass) / (p + 0.5 * d))
 
-    @property
+    @functools.cached_property
     def energy(self) -> FreeEnergy:
         return FreeEnergy(
             internal=PorousMediumEnergy(self.m),

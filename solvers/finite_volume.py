@@ -10,10 +10,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import xarray as xr
 
-from wgflow import driver, io
+from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy
 from wgflow.grid import Grid
 from wgflow.measures import GridMeasure, validate_density
+from wgflow.solver import Solver
 from wgflow.trackers import BlowUpError
 from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
 
@@ -32,7 +33,7 @@ class FVState:
     steps: int = 0
 
 
-class FiniteVolume:
+class FiniteVolume(Solver):
     r"""Finite-volume solver of Carrillo–Chertock–Huang (2015) for Wasserstein gradient flows.
 
     Solves ``∂t ρ = ∇·(ρ ∇ξ)``, ``ξ = Ψ[ρ] = V + ∫U ρ + H′(ρ)``, with no-flux boundaries.
@@ -82,11 +83,21 @@ class FiniteVolume:
     dt_min : float
         Floor under which a step is a failure (:class:`wgflow.BlowUpError`).
 
+    Notes
+    -----
+    ``run(rho0, t_final, save_every)`` (see :meth:`wgflow.solver.Solver.run`) takes a
+    :class:`~wgflow.GridMeasure` or an array of non-negative cell averages of shape
+    ``grid.shape`` and returns ``density(time, *axes)``, ``mass(time)``, ``free_energy(time)``
+    and ``steps(time)``.
+
     References
     ----------
     J. A. Carrillo, A. Chertock, Y. Huang, Commun. Comput. Phys. 17 (2015) 233–258.
     R. Bailo, J. A. Carrillo, J. Hu, Commun. Math. Sci. 18 (2020) 1259–1303.
     """
+
+    name = "FiniteVolume"
+    title = "finite-volume solution"
 
     @strict_keywords
     def __init__(
@@ -123,8 +134,10 @@ class FiniteVolume:
         self._lu_cache: dict[float, object] = {}
         self._operator = None
 
-    # ---- the driver's protocol ------------------------------------------------------------
+    # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, rho0) -> FVState:
+        if rho0 is None:
+            raise ValueError("rho0: required (a density on the solver's grid)")
         if isinstance(rho0, GridMeasure):
             if rho0.grid != self.grid:
                 raise ValueError("rho0: GridMeasure lives on a different grid than the solver's")
@@ -140,9 +153,6 @@ class FiniteVolume:
                 "there; consider a positive start or scheme='semi-implicit'"
             )
         return FVState(0.0, rho)
-
-    def time(self, state: FVState) -> float:
-        return state.t
 
     def advance(self, state: FVState, t_next: float) -> FVState:
         """Step from ``state.t`` to exactly ``t_next``."""
@@ -170,61 +180,6 @@ class FiniteVolume:
     def restore_state(self, arrays: dict, meta: dict) -> FVState:
         rho = validate_density(self.grid, arrays["rho"], "checkpoint density")
         return FVState(float(meta["t"]), np.ascontiguousarray(rho), int(meta["steps"]))
-
-    def restore_run(self, params: dict) -> None:
-        if params.get("grid") != self.grid.to_dict() or params.get("order") != self.order:
-            raise ValueError("path: the checkpoint was written by a solver with another grid/order")
-
-    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
-        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
-        return driver.resume(self, path, progress, trackers)
-
-    # ---- public API ------------------------------------------------------------------------
-    @strict_keywords
-    def run(
-        self,
-        rho0,
-        t_final: float,
-        save_every: float | None = None,
-        progress: bool = True,
-        trackers=(),
-        checkpoint=None,
-        checkpoint_every: float | None = None,
-    ) -> xr.Dataset:
-        """Solve from ``rho0`` to ``t_final``.
-
-        Parameters
-        ----------
-        rho0 : GridMeasure or ndarray, shape grid.shape
-            Non-negative initial cell averages with positive mass.
-        t_final : float
-            Final time, > 0.
-        save_every : float, optional
-            Interval between stored snapshots (default ``t_final / 10``).
-        progress : bool
-            Show a progress bar (only on a terminal).
-        trackers : sequence of Tracker
-            Extra observers (see :mod:`wgflow.trackers`).
-        checkpoint : path, optional
-            Checkpoint file, rewritten atomically every ``checkpoint_every`` (simulated time;
-            default every snapshot), on failure or Ctrl-C (last good state) and at the end;
-            :meth:`resume` continues from it.
-
-        Returns
-        -------
-        xarray.Dataset
-            ``density(time, *axes)``, ``mass(time)``, ``free_energy(time)``, ``steps(time)``.
-        """
-        return driver.run(
-            self,
-            rho0,
-            t_final,
-            save_every,
-            progress,
-            trackers,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-        )
 
     def parameters(self) -> dict:
         return {
@@ -346,7 +301,10 @@ class FiniteVolume:
         return np.maximum(new, 0.0), dt
 
     # ---- output ----------------------------------------------------------------------------
-    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
+    def initial_condition(self) -> str:
+        return "density at time 0"
+
+    def build_dataset(self, recorder, state) -> xr.Dataset:
         series = {
             name: ([obs[name] for obs in recorder.observables], long_name)
             for name, long_name in (
@@ -355,10 +313,4 @@ class FiniteVolume:
                 ("steps", "time steps taken since t = 0"),
             )
         }
-        ds = io.density_dataset(self.grid, recorder.times, recorder.snapshots, series)
-        params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}
-        problem = str(self.energy.metadata.get("problem", "custom"))
-        ds.attrs.update(
-            io.provenance(f"{problem}: finite-volume solution", problem, "FiniteVolume", params)
-        )
-        return ds
+        return io.density_dataset(self.grid, recorder.times, recorder.snapshots, series)

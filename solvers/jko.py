@@ -18,11 +18,12 @@ import numpy as np
 import scipy.optimize
 import xarray as xr
 
-from wgflow import driver, io
+from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy, PorousMediumEnergy
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
 from wgflow.measures import GridMeasure, validate_density
+from wgflow.solver import Solver
 from wgflow.trackers import BlowUpError
 from wgflow.validation import (
     ParameterError,
@@ -35,19 +36,28 @@ from wgflow.validation import (
 logger = logging.getLogger(__name__)
 
 
+Scalings = tuple[list[np.ndarray], list[np.ndarray], np.ndarray]
+
+
 @dataclass
 class JKOState:
-    """Time, the state (grid density or 1-D quantile points), step count and diagnostics."""
+    """Time, the state (grid density or 1-D quantile points), step count and diagnostics.
+
+    ``scaling`` holds the entropic method's warm start ``(u, v, b̃)``: per-axis absorbed
+    log-potentials ``u_k``, ``v_k`` (shapes ``(n_k,)``) and the scaling ``b̃`` (grid shape).
+    ``mass`` is the total mass carried by the Lagrangian quantile points.
+    """
 
     t: float
     value: np.ndarray
     steps: int = 0
     iterations: int = 0
     step_w2: float = 0.0
-    log_b: np.ndarray | None = None
+    scaling: Scalings | None = None
+    mass: float | None = None
 
 
-class JKO:
+class JKO(Solver):
     r"""JKO steps of size ``τ`` for a :class:`~wgflow.FreeEnergy`.
 
     **Entropic JKO on grids** (``method="entropic"``; Peyré, SIAM J. Imaging Sci. 8 (2015)):
@@ -95,6 +105,12 @@ class JKO:
     fixed_point_iterations : int
         Outer iterations of the lagged interaction (entropic method).
     """
+
+    name = "JKO"
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"JKO ({self.method})"
 
     @strict_keywords
     def __init__(
@@ -187,7 +203,7 @@ class JKO:
         p = state.value * self.grid.cell_volume
         lagged = state.value
         iterations = 0
-        scaling = state.log_b  # warm start: (absorbed per-axis potentials, b̃)
+        scaling = state.scaling  # warm start: (absorbed per-axis potentials, b̃)
         for _ in range(self.fixed_point_iterations):
             potential = self.discrete.external(lagged)
             q, scaling, used = self._scaling(p, scaling, potential, tau_step, state.t)
@@ -291,7 +307,7 @@ class JKO:
                     kernels, v_sum = self._stabilized_kernels(u, v), self._axis_sum(v)
         if not np.isfinite(error):
             raise BlowUpError(
-                0.0, "entropic JKO scalings overflowed; increase epsilon or reduce tau"
+                t, "entropic JKO scalings overflowed; increase epsilon or reduce tau"
             )
         logger.warning(
             "JKO step did not converge in %d iterations (marginal error %.2e > tolerance %.1e)",
@@ -334,10 +350,11 @@ class JKO:
         cdf = np.interp(edges, knots, levels)
         return np.diff(cdf) / self.grid.spacing[0]
 
-    def lagrangian_energy(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Discrete energy of the quantile points and its gradient."""
+    def lagrangian_energy(self, x: np.ndarray, mass: float = 1.0) -> tuple[float, np.ndarray]:
+        """Discrete energy of quantile points ``x`` (shape ``(M,)``) of total ``mass``, and its
+        gradient."""
         m = x.size
-        mu = self._mass / m  # mass carried by each quantile point
+        mu = mass / m  # mass carried by each quantile point
         energy, grad = 0.0, np.zeros_like(x)
         pot = self.energy.potential_term
         if pot is not None:
@@ -365,14 +382,14 @@ class JKO:
 
     def _lagrangian_step(self, state: JKOState, tau_step: float) -> JKOState:
         x_old = state.value
-        mu = self._mass / x_old.size
+        mu = state.mass / x_old.size
 
         def unpack(y):
             return y[0] + np.concatenate([[0.0], np.cumsum(np.exp(y[1:]))])
 
         def objective(y):
             x = unpack(y)
-            e, g = self.lagrangian_energy(x)
+            e, g = self.lagrangian_energy(x, state.mass)
             diff = x - x_old
             f = e + mu * float(diff @ diff) / (2.0 * tau_step)
             gx = g + mu * diff / tau_step
@@ -398,20 +415,21 @@ class JKO:
         if not np.all(np.isfinite(x)):
             raise BlowUpError(state.t, "non-finite quantile points in a Lagrangian JKO step")
         w2 = math.sqrt(mu * float(np.sum((x - x_old) ** 2)))
-        return JKOState(state.t + tau_step, x, state.steps + 1, int(res.nit), w2)
+        return JKOState(state.t + tau_step, x, state.steps + 1, int(res.nit), w2, mass=state.mass)
 
-    # ---- the driver's protocol -------------------------------------------------------------
+    # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, rho0) -> JKOState:
+        if rho0 is None:
+            raise ValueError("rho0: required (a density on the solver's grid)")
         if isinstance(rho0, GridMeasure):
+            if rho0.grid != self.grid:
+                raise ValueError("rho0: GridMeasure lives on a different grid than the solver's")
             rho0 = rho0.density
         rho = validate_density(self.grid, rho0, "rho0")
         if self.method == "lagrangian":
-            self._mass = float(self.grid.integrate(rho))
-            return JKOState(0.0, self.quantiles_from_density(rho))
+            mass = float(self.grid.integrate(rho))
+            return JKOState(0.0, self.quantiles_from_density(rho), mass=mass)
         return JKOState(0.0, rho)
-
-    def time(self, state: JKOState) -> float:
-        return state.t
 
     def advance(self, state: JKOState, t_next: float) -> JKOState:
         step = self._lagrangian_step if self.method == "lagrangian" else self._entropic_step
@@ -426,8 +444,9 @@ class JKO:
         return state
 
     def density(self, state: JKOState) -> np.ndarray:
+        """Cell averages of ``state`` on the grid."""
         if self.method == "lagrangian":
-            return self._mass * self.density_from_quantiles(state.value)
+            return state.mass * self.density_from_quantiles(state.value)
         return state.value
 
     def snapshot(self, state: JKOState):
@@ -436,7 +455,7 @@ class JKO:
     def observables(self, state: JKOState) -> dict:
         rho = self.density(state)
         if self.method == "lagrangian":
-            energy = self.lagrangian_energy(state.value)[0]
+            energy = self.lagrangian_energy(state.value, state.mass)[0]
         else:
             energy = self.discrete.energy(rho)
         return {
@@ -447,7 +466,10 @@ class JKO:
             "step_w2": state.step_w2,
         }
 
-    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
+    def initial_condition(self) -> str:
+        return "density at time 0"
+
+    def build_dataset(self, recorder, state) -> xr.Dataset:
         grid = self.grid
         long_names = {
             "mass": "total mass",
@@ -476,24 +498,16 @@ class JKO:
                 dims=("time", "quantile"),
                 attrs={"units": grid.units[0], "long_name": "quantile points X_i"},
             )
-        params = {**self.parameters(), **run_parameters, "initial_condition": "density at time 0"}
-        problem = str(self.energy.metadata.get("problem", "custom"))
-        ds.attrs.update(io.provenance(f"{problem}: JKO ({self.method})", problem, "JKO", params))
         return ds
 
     def checkpoint_state(self, state: JKOState) -> tuple[dict, dict]:
         arrays = {"value": state.value}
-        if state.log_b is not None:
-            u, v, b = state.log_b
+        if state.scaling is not None:
+            u, v, b = state.scaling
             arrays["b"] = b
             for k in range(self.grid.dim):
                 arrays[f"u{k}"], arrays[f"v{k}"] = u[k], v[k]
-        meta = {
-            "t": state.t,
-            "steps": state.steps,
-            "step_w2": state.step_w2,
-            "mass": getattr(self, "_mass", None),
-        }
+        meta = {"t": state.t, "steps": state.steps, "step_w2": state.step_w2, "mass": state.mass}
         return arrays, meta
 
     def restore_state(self, arrays: dict, meta: dict) -> JKOState:
@@ -505,8 +519,7 @@ class JKO:
                 [np.asarray(arrays[f"v{k}"]) for k in range(dim)],
                 np.asarray(arrays["b"]),
             )
-        if meta.get("mass") is not None:
-            self._mass = float(meta["mass"])
+        mass = None if meta.get("mass") is None else float(meta["mass"])
         return JKOState(
             float(meta["t"]),
             np.asarray(arrays["value"]),
@@ -514,47 +527,7 @@ class JKO:
             0,
             float(meta["step_w2"]),
             scaling,
-        )
-
-    def restore_run(self, params: dict) -> None:
-        if params.get("grid") != self.grid.to_dict() or params.get("method") != self.method:
-            raise ValueError("path: the checkpoint was written by a JKO with another grid/method")
-
-    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
-        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
-        return driver.resume(self, path, progress, trackers)
-
-    # ---- public API ------------------------------------------------------------------------
-    @strict_keywords
-    def run(
-        self,
-        rho0,
-        t_final: float,
-        save_every: float | None = None,
-        progress: bool = True,
-        trackers=(),
-        checkpoint=None,
-        checkpoint_every: float | None = None,
-    ) -> xr.Dataset:
-        """Take JKO steps from ``rho0`` to ``t_final`` (the last step before each snapshot is
-        shortened to land on it).
-
-        Returns
-        -------
-        xarray.Dataset
-            ``density(time, *axes)``, ``mass``, ``free_energy``, ``steps``, ``iterations`` and
-            ``step_w2`` over time; ``quantiles(time, quantile)`` for the Lagrangian method.
-            ``checkpoint``/``checkpoint_every`` as for :meth:`FiniteVolume.run`.
-        """
-        return driver.run(
-            self,
-            rho0,
-            t_final,
-            save_every,
-            progress,
-            trackers,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
+            mass,
         )
 
     def parameters(self) -> dict:
@@ -565,6 +538,7 @@ class JKO:
             "epsilon": self.epsilon if self.method == "entropic" else None,
             "tolerance": self.tolerance,
             "max_iterations": self.max_iterations,
+            "fixed_point_iterations": self.fixed_point_iterations,
             "n_quantiles": self.n_quantiles if self.method == "lagrangian" else None,
             "grid": self.grid.to_dict(),
             "energy": self.energy.describe(),

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from wgflow import driver, io
+from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy
 from wgflow.interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from wgflow.measures import ParticleMeasure
+from wgflow.random import children
+from wgflow.solver import Solver
 from wgflow.trackers import BlowUpError
 from wgflow.validation import ParameterError, check_choice, check_positive, strict_keywords
 
@@ -19,15 +21,17 @@ from .particle_kernels import chunked_pair_sum, pairwise_energy, pairwise_forces
 
 @dataclass
 class ParticleState:
-    """Time ``t``, positions of shape ``(R, N, D)`` and the number of steps taken."""
+    """One run's data: time ``t``, positions ``(R, N, D)``, weights ``(N,)``, steps taken and
+    each replica's noise generator (advanced in place)."""
 
     t: float
     positions: np.ndarray
+    weights: np.ndarray
+    rngs: list[np.random.Generator]
     steps: int = 0
-    rng_states: list | None = None  # generator states at time t (for checkpoints)
 
 
-class Particles:
+class Particles(Solver):
     r"""Euler–Maruyama for ``dθ_i = −∇Ψ[ρ_N](θ_i) dt + √(2/β) dB_i``.
 
     ``ρ_N = Σ_j w_j δ_{θ_j}`` is the weighted empirical measure and
@@ -65,7 +69,21 @@ class Particles:
     domain : sequence of (lo, hi), optional
         Box the particles must stay in; leaving it stops the run (:class:`wgflow.BlowUpError`
         naming the time) with the last good state kept.
+    keep_particles : int, optional
+        Store only the first ``M`` particles' positions (thinning; i.i.d. particles make this
+        a random subsample). Energies use all particles.
+
+    Notes
+    -----
+    ``run(x0, t_final, save_every)`` (see :meth:`wgflow.solver.Solver.run`) takes positions of
+    shape ``(N, D)`` (shared by all replicas) or ``(R, N, D)``, or a
+    :class:`~wgflow.ParticleMeasure` (its weights are used; default ``1/N``), and returns
+    ``positions(time, [replica,] particle, component)``, ``weights(particle)``,
+    ``energy(time[, replica])``, ``free_energy`` when noiseless and ``steps(time)``.
     """
+
+    name = "Particles"
+    title = "particle simulation"
 
     @strict_keywords
     def __init__(
@@ -76,6 +94,7 @@ class Particles:
         dtype: str = "float64",
         replicas: int = 1,
         domain=None,
+        keep_particles: int | None = None,
     ) -> None:
         if not isinstance(energy, FreeEnergy):
             raise ParameterError(f"energy: need a FreeEnergy, got {type(energy).__name__}")
@@ -114,9 +133,11 @@ class Particles:
             if not np.all(box[:, 1] > box[:, 0]):
                 raise ValueError(f"domain: need lo < hi on every axis, got {domain!r}")
             self.domain = box
-        self.weights: np.ndarray | None = None
-        self.keep_particles: int | None = None
-        self._rngs: list[np.random.Generator] = []
+        if keep_particles is not None and (
+            not isinstance(keep_particles, int | np.integer) or keep_particles < 1
+        ):
+            raise ValueError(f"keep_particles: need a positive integer, got {keep_particles!r}")
+        self.keep_particles = None if keep_particles is None else int(keep_particles)
 
     # ---- physics ---------------------------------------------------------------------------
     def drift(self, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -139,35 +160,31 @@ class Particles:
             total += interaction_energy(term, x, weights)
         return total
 
-    # ---- the driver's protocol --------------------------------------------------------------
+    # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, x0) -> ParticleState:
-        positions = np.array(x0, dtype=self.dtype, order="C")
-        self._rngs = [np.random.default_rng(s) for s in self.seed_sequence.spawn(self.replicas)]
-        return ParticleState(0.0, positions, 0, self._rng_states())
-
-    def _rng_states(self) -> list:
-        return [g.bit_generator.state for g in self._rngs]
-
-    def time(self, state: ParticleState) -> float:
-        return state.t
+        positions, weights = self._check_initial(x0)
+        rngs = [np.random.default_rng(s) for s in children(self.seed_sequence, self.replicas)]
+        return ParticleState(0.0, positions.astype(self.dtype, order="C"), weights, rngs)
 
     def advance(self, state: ParticleState, t_next: float) -> ParticleState:
         n_steps = max(1, int(np.ceil((t_next - state.t) / self.dt * (1 - 1e-12))))
         dt = (t_next - state.t) / n_steps
         x = state.positions.copy()
+        # the generators advance in place: copy them so a failed advance leaves `state` intact
+        rngs = [np.random.default_rng() for _ in state.rngs]
+        for new, old in zip(rngs, state.rngs, strict=True):
+            new.bit_generator.state = old.bit_generator.state
         noise_scale = 0.0 if np.isinf(self.beta) else np.sqrt(2.0 * dt / self.beta)
         for _ in range(n_steps):
             for r in range(self.replicas):
                 xr_ = x[r].astype(np.float64, copy=False)
-                step = dt * self.drift(xr_, self.weights)
+                step = dt * self.drift(xr_, state.weights)
                 if noise_scale:
-                    step += noise_scale * self._rngs[r].standard_normal(xr_.shape)
+                    step += noise_scale * rngs[r].standard_normal(xr_.shape)
                 x[r] += step.astype(self.dtype, copy=False)
         if not np.all(np.isfinite(x)):
             raise BlowUpError(state.t, "non-finite particle positions (reduce dt?)")
         if self.domain is not None:
-            if self.domain.shape[0] != x.shape[2]:
-                raise ValueError(f"domain: need {x.shape[2]} (lo, hi) pairs")
             outside = np.any((x < self.domain[:, 0]) | (x > self.domain[:, 1]), axis=-1)
             if np.any(outside):
                 raise BlowUpError(
@@ -175,43 +192,40 @@ class Particles:
                     f"{int(outside.sum())} particles left the domain between t = "
                     f"{state.t:.6g} and {t_next:.6g}",
                 )
-        return ParticleState(t_next, x, state.steps + n_steps, self._rng_states())
+        return ParticleState(t_next, x, state.weights, rngs, state.steps + n_steps)
 
     def checkpoint_state(self, state: ParticleState) -> tuple[dict, dict]:
-        arrays = {"positions": state.positions, "weights": self.weights}
-        return arrays, {"t": state.t, "steps": state.steps, "rng_states": state.rng_states}
+        arrays = {"positions": state.positions, "weights": state.weights}
+        rng_states = [g.bit_generator.state for g in state.rngs]
+        return arrays, {"t": state.t, "steps": state.steps, "rng_states": rng_states}
 
     def restore_state(self, arrays: dict, meta: dict) -> ParticleState:
-        self.weights = np.asarray(arrays["weights"], dtype=np.float64)
         positions = np.array(arrays["positions"], dtype=self.dtype, order="C")
         if positions.shape[0] != self.replicas:
             raise ValueError(
                 f"path: checkpoint has {positions.shape[0]} replicas, solver {self.replicas}"
             )
-        self._rngs = [np.random.default_rng() for _ in range(self.replicas)]
-        for rng, saved in zip(self._rngs, meta["rng_states"], strict=True):
+        rngs = [np.random.default_rng() for _ in range(self.replicas)]
+        for rng, saved in zip(rngs, meta["rng_states"], strict=True):
             rng.bit_generator.state = saved
-        return ParticleState(float(meta["t"]), positions, int(meta["steps"]), meta["rng_states"])
-
-    def restore_run(self, params: dict) -> None:
-        if params.get("dt") != self.dt or params.get("seed") != self.seed_sequence.entropy:
-            raise ValueError("path: the checkpoint was written by Particles with another dt/seed")
-        self.keep_particles = params.get("keep_particles")
-
-    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
-        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
-        return driver.resume(self, path, progress, trackers)
+        weights = np.asarray(arrays["weights"], dtype=np.float64)
+        return ParticleState(float(meta["t"]), positions, weights, rngs, int(meta["steps"]))
 
     def snapshot(self, state: ParticleState) -> np.ndarray:
-        keep = self.keep_particles
-        return state.positions[:, :keep].copy()
+        return state.positions[:, : self.keep_particles].copy()
 
     def observables(self, state: ParticleState) -> dict:
         x = state.positions.astype(np.float64)
-        energy = np.array([self.particle_energy(x[r], self.weights) for r in range(self.replicas)])
+        energy = np.array(
+            [self.particle_energy(x[r], state.weights) for r in range(self.replicas)]
+        )
         return {"energy": energy, "steps": state.steps}
 
-    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
+    def initial_condition(self) -> str:
+        kept = "" if self.keep_particles is None else " (stored particles only)"
+        return "positions at time 0" + kept
+
+    def build_dataset(self, recorder, state: ParticleState) -> xr.Dataset:
         positions = np.stack(recorder.snapshots)  # (T, R, N, D)
         n, d = positions.shape[2], positions.shape[3]
         names = ["x", "y", "z"][:d] if d <= 3 else [f"theta{k}" for k in range(d)]
@@ -237,7 +251,9 @@ class Particles:
             attrs={"units": "1", "long_name": "particle positions"},
         )
         ds["weights"] = xr.DataArray(
-            self.weights[:n], dims="particle", attrs={"units": "1", "long_name": "particle weights"}
+            state.weights[:n],
+            dims="particle",
+            attrs={"units": "1", "long_name": "particle weights"},
         )
         energy = np.stack([obs["energy"] for obs in recorder.observables])
         long = "energy ∫V dρ_N + ½∫∫U dρ_N dρ_N of the empirical measure (no entropy term)"
@@ -251,72 +267,10 @@ class Particles:
             dims="time",
             attrs={"units": "1", "long_name": "time steps taken since t = 0"},
         )
+        ds.attrs["n_particles"] = int(state.weights.size)
         if self.replicas == 1:
             ds = ds.isel(replica=0, drop=True)
-        params = {
-            **self.parameters(),
-            **run_parameters,
-            "n_particles": int(self.weights.size),
-            "initial_condition": "positions at time 0"
-            + ("" if self.keep_particles is None else " (stored particles only)"),
-        }
-        problem = str(self.energy.metadata.get("problem", "custom"))
-        ds.attrs.update(
-            io.provenance(f"{problem}: particle simulation", problem, "Particles", params)
-        )
         return ds
-
-    # ---- public API ------------------------------------------------------------------------
-    @strict_keywords
-    def run(
-        self,
-        x0,
-        t_final: float,
-        save_every: float | None = None,
-        progress: bool = True,
-        weights=None,
-        keep_particles: int | None = None,
-        trackers=(),
-        checkpoint=None,
-        checkpoint_every: float | None = None,
-    ) -> xr.Dataset:
-        """Simulate from ``x0`` to ``t_final``.
-
-        Parameters
-        ----------
-        x0 : ndarray, shape (N, D) or (R, N, D), or ParticleMeasure
-            Initial positions (shared by all replicas when 2-D).
-        t_final, save_every : float
-            As for every solver; steps are shortened to land on each observation time.
-        weights : array_like, shape (N,), optional
-            Particle weights (default ``1/N``, or the ParticleMeasure's).
-        keep_particles : int, optional
-            Store only the first ``M`` particles' positions (thinning; i.i.d. particles make
-            this a random subsample). Energies use all particles.
-
-        Returns
-        -------
-        xarray.Dataset
-            ``positions(time, [replica,] particle, component)``, ``weights(particle)``,
-            ``energy(time[, replica])``, ``free_energy`` when noiseless, ``steps(time)``.
-        """
-        x0, w = self._check_initial(x0, weights)
-        if keep_particles is not None:
-            if not isinstance(keep_particles, int | np.integer) or keep_particles < 1:
-                raise ValueError(f"keep_particles: need a positive integer, got {keep_particles!r}")
-            keep_particles = int(min(keep_particles, x0.shape[1]))
-        self.weights, self.keep_particles = w, keep_particles
-        return driver.run(
-            self,
-            x0,
-            t_final,
-            save_every,
-            progress,
-            trackers,
-            run_parameters={"keep_particles": keep_particles},
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-        )
 
     def parameters(self) -> dict:
         return {
@@ -326,12 +280,17 @@ class Particles:
             "dtype": str(self.dtype),
             "replicas": self.replicas,
             "seed": self.seed_sequence.entropy,
+            "domain": None if self.domain is None else self.domain.tolist(),
+            "keep_particles": self.keep_particles,
             "energy": self.energy.describe(),
         }
 
-    def _check_initial(self, x0, weights):
+    def _check_initial(self, x0) -> tuple[np.ndarray, np.ndarray]:
+        weights = None
+        if x0 is None:
+            raise ValueError("x0: required (positions of shape (N, D) or (R, N, D))")
         if isinstance(x0, ParticleMeasure):
-            weights = x0.weights if weights is None else weights
+            weights = x0.weights
             x0 = x0.positions
         try:
             x = np.array(x0, dtype=np.float64)
@@ -345,6 +304,11 @@ class Particles:
             )
         if not np.all(np.isfinite(x)):
             raise ValueError("x0: contains non-finite positions")
+        if self.domain is not None and self.domain.shape[0] != x.shape[2]:
+            raise ValueError(
+                f"domain: need {x.shape[2]} (lo, hi) pairs for {x.shape[2]}-D particles, "
+                f"got {self.domain.shape[0]}"
+            )
         n = x.shape[1]
         if weights is None:
             w = np.full(n, 1.0 / n)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from wgflow import driver, io
+from wgflow import io
 from wgflow.networks import NetworkModel
-from wgflow.random import stream_keys
+from wgflow.random import children, stream_keys
+from wgflow.solver import Solver
 from wgflow.trackers import BlowUpError
 from wgflow.validation import (
     ParameterError,
@@ -38,7 +39,7 @@ class SGDState:
     f: np.ndarray
 
 
-class SGD:
+class SGD(Solver):
     r"""Online SGD on ``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)``, one fresh batch per step.
 
     One step (time increment ``ε``, so ``t = k ε``; see the conventions page of the docs):
@@ -56,7 +57,8 @@ class SGD:
     Parameters
     ----------
     model : NetworkModel
-        Architecture and data (or a problem object with a ``model`` attribute).
+        Architecture and data, or a problem object with a ``model()`` method (called with its
+        defaults) or ``model`` attribute.
     n_neurons : int
         ``N ≥ 1``.
     step_size : float
@@ -79,7 +81,20 @@ class SGD:
         (weak order 1; cheaper).
     test_size : int
         Size of the held-out Monte-Carlo set when the model has no ``population_risk``.
+    record_weights : bool
+        Store all weights as ``positions(time, [replica,] particle, component)``.
+
+    Notes
+    -----
+    ``run(theta0, t_final, save_every, spacing=...)`` (see :meth:`wgflow.solver.Solver.run`)
+    takes initial weights of shape ``(N, P)`` or ``(R, N, P)``, or ``None`` for the model's
+    seeded initializer; observation times are rounded to whole steps. It returns
+    ``risk(time[, replica])``, ``steps(time)``, the model's reduced coordinates and, with
+    ``record_weights``, the weights.
     """
+
+    name = "SGD"
+    title = "online SGD"
 
     @strict_keywords
     def __init__(
@@ -96,8 +111,10 @@ class SGD:
         replicas: int = 1,
         noise: str = "gaussian",
         test_size: int = 2000,
+        record_weights: bool = False,
     ) -> None:
-        model = getattr(model, "model", model)
+        if not isinstance(model, NetworkModel) and hasattr(model, "model"):
+            model = model.model() if callable(model.model) else model.model  # a problem object
         if not isinstance(model, NetworkModel):
             raise ParameterError(f"model: need a NetworkModel, got {type(model).__name__}")
         self.model = model
@@ -116,12 +133,12 @@ class SGD:
         self.seed_sequence = (
             seed if isinstance(seed, np.random.SeedSequence) else (np.random.SeedSequence(seed))
         )
-        children = self.seed_sequence.spawn(self.replicas + 1)
-        self._init_rngs = [np.random.default_rng(c) for c in children[:-1]]
-        keys = np.array([stream_keys(c, 2) for c in children[:-1]])
+        streams = children(self.seed_sequence, self.replicas + 1)
+        self._init_seeds = streams[:-1]
+        keys = np.array([stream_keys(c, 2) for c in streams[:-1]])
         self.keys_data = np.ascontiguousarray(keys[:, 0])
         self.keys_noise = np.ascontiguousarray(keys[:, 1])
-        self._test_rng = np.random.default_rng(children[-1])
+        self._test_rng = np.random.default_rng(streams[-1])
         data = model.data
         self._data_args = (
             data.labels.astype(self.dtype),
@@ -132,7 +149,9 @@ class SGD:
         )
         self._act = (model.activation.kind, model.activation.params.astype(self.dtype))
         self._test_set = None
-        self.record_weights = False
+        if not isinstance(record_weights, bool | np.bool_):
+            raise ParameterError(f"record_weights: need True or False, got {record_weights!r}")
+        self.record_weights = bool(record_weights)
 
     # ---- helpers ---------------------------------------------------------------------------
     @property
@@ -149,7 +168,7 @@ class SGD:
         """``θ0`` of shape ``(R, N, P)`` from the model's initializer (seeded per replica)."""
         thetas = [
             np.asarray(self.model.initial_weights(self.n_neurons, rng), dtype=float)
-            for rng in self._init_rngs
+            for rng in map(np.random.default_rng, self._init_seeds)
         ]
         return np.stack(thetas)
 
@@ -163,9 +182,10 @@ class SGD:
         x, y = self._test_set
         return float(np.mean((y - self.model.predict(theta, x)) ** 2))
 
-    # ---- the driver's protocol --------------------------------------------------------------
+    # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, theta0) -> SGDState:
-        theta = np.array(theta0, dtype=self.dtype, order="C")  # never mutate the caller's array
+        theta = self.initial_weights() if theta0 is None else self._check_theta(theta0)
+        theta = np.array(theta, dtype=self.dtype, order="C")  # never mutate the caller's array
         r, n, _ = theta.shape
         b, d = self.batch_size, self.model.data.dim
         x = np.empty((r, b, d), self.dtype)
@@ -254,15 +274,6 @@ class SGD:
         )
         return SGDState(int(meta["k"]), *parts)
 
-    def restore_run(self, params: dict) -> None:
-        if params.get("step_size") != self.step_size or params.get("n_neurons") != self.n_neurons:
-            raise ValueError("path: the checkpoint was written by SGD with another step size/N")
-        self.record_weights = bool(params.get("record_weights", False))
-
-    def resume(self, path, progress: bool = True, trackers=()) -> xr.Dataset:
-        """Continue the run saved in the checkpoint ``path`` to its ``t_final``."""
-        return driver.resume(self, path, progress, trackers)
-
     def snapshot(self, state: SGDState) -> dict:
         snap = {}
         if self.record_weights:
@@ -277,7 +288,13 @@ class SGD:
     def observables(self, state: SGDState) -> dict:
         return {"risk": np.array([self.risk(th) for th in state.theta]), "steps": state.k}
 
-    def to_dataset(self, recorder, run_parameters: dict) -> xr.Dataset:
+    def problem_name(self) -> str:
+        return str(self.model.metadata.get("problem", self.model.name))
+
+    def initial_condition(self) -> str:
+        return "seeded model initializer unless theta0 was given (weights at time 0)"
+
+    def build_dataset(self, recorder, state) -> xr.Dataset:
         model = self.model
         coords = {
             "time": xr.DataArray(np.array(recorder.times), dims="time", attrs=io.TIME_ATTRS),
@@ -332,63 +349,10 @@ class SGD:
                 )
         if self.replicas == 1:
             ds = ds.isel(replica=0, drop=True)
-        params = {**self.parameters(), **run_parameters}
-        problem = str(model.metadata.get("problem", model.name))
-        ds.attrs.update(io.provenance(f"{problem}: online SGD", problem, "SGD", params))
         ds.attrs["risk_estimator"] = "exact" if exact else "held-out Monte Carlo"
         if not exact:
             ds.attrs["test_size"] = self.test_size
         return ds
-
-    # ---- public API ------------------------------------------------------------------------
-    @strict_keywords
-    def run(
-        self,
-        t_final: float,
-        save_every: float | None = None,
-        spacing: str = "linear",
-        theta0=None,
-        record_weights: bool = False,
-        progress: bool = True,
-        trackers=(),
-        checkpoint=None,
-        checkpoint_every: float | None = None,
-    ) -> xr.Dataset:
-        """Run SGD for ``t_final / ε`` steps, recording at linear or log-spaced times.
-
-        Parameters
-        ----------
-        t_final : float
-            Final time (``t = k ε``).
-        save_every : float, optional
-            Linear spacing: the interval; log spacing: the first positive time.
-        spacing : {"linear", "log"}
-            Observation times are rounded to whole steps.
-        theta0 : ndarray, shape (N, P) or (R, N, P), optional
-            Initial weights (default: the model's initializer).
-        record_weights : bool
-            Store all weights as ``positions(time, [replica,] particle, component)``.
-
-        Returns
-        -------
-        xarray.Dataset
-            ``risk(time[, replica])``, ``steps(time)``, reduced coordinates and weights when
-            requested.
-        """
-        theta = self.initial_weights() if theta0 is None else self._check_theta(theta0)
-        self.record_weights = bool(record_weights)
-        return driver.run(
-            self,
-            theta,
-            t_final,
-            save_every,
-            progress,
-            trackers,
-            run_parameters={"record_weights": self.record_weights},
-            spacing=spacing,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-        )
 
     def parameters(self) -> dict:
         return {
@@ -403,6 +367,8 @@ class SGD:
             "noise": self.noise,
             "schedule": None if self.schedule is None else getattr(self.schedule, "__name__", "ξ"),
             "seed": self.seed_sequence.entropy,
+            "test_size": self.test_size,
+            "record_weights": self.record_weights,
             "model": self.model.describe(),
         }
 

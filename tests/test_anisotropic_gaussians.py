@@ -68,7 +68,7 @@ def test_sgd_in_dimension_d_tracks_the_reduced_dynamics_as_eps_d_shrinks():
     gaps = []
     for c in (0.4, 0.1, 0.025):
         ds = SGD(prob.model(initial_scale=0.5), n_neurons=400, step_size=c / d, seed=0).run(
-            2.0, 1.0, progress=False
+            None, 2.0, 1.0, progress=False
         )
         r1 = ds["r"].mean("particle").values
         gaps.append(float(np.abs(r1 - exact_r1(r1[0], ds["time"])).max()))
@@ -121,7 +121,7 @@ def test_w2_between_sgd_reduced_coordinates_and_the_reduced_pde_is_small():
     d = 100
     prob = AnisotropicGaussians(d=d, s0=d, delta=DELTA)
     sgd = SGD(prob.model(initial_scale=0.5), n_neurons=400, step_size=0.025 / d, seed=0).run(
-        2.0, 1.0, progress=False
+        None, 2.0, 1.0, progress=False
     )
     red = prob.reduced()
     grid = red.grid(400, 2.0)

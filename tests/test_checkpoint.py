@@ -65,22 +65,25 @@ CASES = {
         {},
     ),
     "particles": lambda: (
-        lambda: Particles(Aggregation(dim=2, diffusion=0.1).energy, dt=0.01, seed=4, replicas=2),
+        lambda: Particles(
+            Aggregation(dim=2, diffusion=0.1).energy, dt=0.01, seed=4, replicas=2,
+            keep_particles=20,
+        ),
         np.random.default_rng(0).normal(size=(50, 2)),
-        {"keep_particles": 20},
+        {},
     ),
     "sgd": lambda: (
-        lambda: SGD(network(), n_neurons=20, step_size=0.01, seed=2, beta=50.0),
+        lambda: SGD(
+            network(), n_neurons=20, step_size=0.01, seed=2, beta=50.0, record_weights=True
+        ),
         None,
-        {"record_weights": True},
+        {},
     ),
 }
 
 
 def run(make, initial, kwargs, **extra):
     solver = make()
-    if isinstance(solver, SGD):
-        return solver, solver.run(1.0, 0.1, progress=False, **kwargs, **extra)
     return solver, solver.run(initial, 1.0, 0.1, progress=False, **kwargs, **extra)
 
 
@@ -213,7 +216,7 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
         [
             sys.executable,
             "-m",
-            "wgflow.cli",
+            "wgflow.studies.cli",
             "run",
             "ou",
             "--cells",
@@ -239,7 +242,7 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
 def test_cli_ctrl_c_during_the_flagship_keeps_the_sgd_run(tmp_path):
     env = {**os.environ, "MPLBACKEND": "agg"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wgflow.cli", "run", "--set", "t_final=400"],
+        [sys.executable, "-m", "wgflow.studies.cli", "run", "--set", "t_final=400"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ import netCDF4
 import numpy as np
 import pytest
 
-from wgflow.cli import main
+from wgflow.studies.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def test_presets_lists_every_preset_with_its_source(capsys):
 def run_console(args: list[str], cwd, **env) -> subprocess.CompletedProcess:
     """``wgflow ARGS`` in a subprocess, as a user runs it (Agg backend)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "wgflow.cli", *args],
+        [sys.executable, "-m", "wgflow.studies.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("wgflow", "solvers", "problems", "pyproject.toml", "README.md", "LICENSE")
+SOURCES = ("wgflow", "solvers", "problems", "studies", "pyproject.toml", "README.md", "LICENSE")
 
 RUN_KERNEL = """
 import numpy as np, numba
@@ -135,7 +135,8 @@ def test_numba_imported_first_still_uses_wgflow_cache(tmp_path):
 def test_info_prints_cache_path(tmp_path):
     env = _clean_env(NUMBA_CACHE_DIR=str(tmp_path / "c"))
     proc = subprocess.run(
-        [sys.executable, "-m", "wgflow.cli", "info"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "wgflow.studies.cli", "info"],
+        capture_output=True, text=True, env=env,
     )
     assert proc.returncode == 0
     assert f"numba cache  {tmp_path / 'c'}" in proc.stdout

@@ -183,7 +183,7 @@ def test_float32_particles_stay_close_to_float64():
 def test_dataset_schema_weights_and_thinning():
     prob = Aggregation(dim=1)
     x0 = np.linspace(-0.5, 0.5, 200)[:, None]
-    ds = Particles(prob.energy, dt=0.01).run(x0, 0.5, 0.1, keep_particles=50, progress=False)
+    ds = Particles(prob.energy, dt=0.01, keep_particles=50).run(x0, 0.5, 0.1, progress=False)
     assert ds["positions"].dims == ("time", "particle", "component")
     assert ds.sizes["particle"] == 50 and ds["weights"].sum() == pytest.approx(0.25)
     assert "free_energy" in ds and np.all(np.diff(ds["free_energy"]) < 0)  # noiseless: E decays
@@ -199,7 +199,10 @@ def test_dataset_schema_weights_and_thinning():
         (lambda e: Particles(e, dt=0.1, dtype="int8"), "dtype"),
         (lambda e: Particles(e, dt=0.1).run(np.zeros((0, 2)), 1.0), "x0"),
         (lambda e: Particles(e, dt=0.1).run(np.full((3, 2), np.nan), 1.0), "x0"),
-        (lambda e: Particles(e, dt=0.1).run(np.zeros((3, 2)), 1.0, weights=[1, 2]), "weights"),
+        (
+            lambda e: Particles(e, dt=0.1).run(wg.ParticleMeasure(np.zeros((3, 2)), [1, 2]), 1),
+            "weights",
+        ),
         (lambda e: Particles(e, dt=0.1).run(np.zeros((3, 2)), -1.0), "t_final"),
         (lambda e: Particles(wg.FreeEnergy(internal=wg.PorousMediumEnergy(2)), dt=0.1), "energy"),
         (lambda e: Particles(wg.FreeEnergy(potential=lambda x: x[..., 0]), dt=0.1), "gradient"),

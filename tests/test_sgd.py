@@ -114,8 +114,9 @@ def test_sgd_noise_matches_diffusion_coefficient(noise):
         weight_decay=1.0,
         beta=4.0,
         noise=noise,
+        record_weights=True,
     )
-    ds = sgd.run(t_final=6.0, save_every=3.0, record_weights=True, progress=False)
+    ds = sgd.run(t_final=6.0, save_every=3.0, progress=False)
     var = float(ds["positions"].isel(time=-1).var())
     assert var == pytest.approx(0.25 / (1 - 0.005), rel=0.03)
 
@@ -134,7 +135,7 @@ def test_rademacher_noise_gives_the_same_risk_curve_as_gaussian():
             replicas=4,
             test_size=4000,
         )
-        curves[noise, beta] = sgd.run(4.0, save_every=1.0, progress=False)["risk"].values
+        curves[noise, beta] = sgd.run(None, 4.0, save_every=1.0, progress=False)["risk"].values
     g, r, clean = curves["gaussian", 20.0], curves["rademacher", 20.0], curves["gaussian", np.inf]
     # means over 4 replicas agree within 4 standard errors (+ the held-out set's resolution)
     tolerance = 4 * np.maximum(g.std(axis=1), r.std(axis=1)) / np.sqrt(4) + 2e-3
@@ -177,8 +178,11 @@ def test_same_seed_same_bits_whatever_the_thread_count():
     results = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
-        sgd = SGD(model, n_neurons=30, step_size=0.01, seed=9, beta=30.0, replicas=3)
-        results.append(sgd.run(1.0, 0.5, record_weights=True, progress=False))
+        sgd = SGD(
+            model, n_neurons=30, step_size=0.01, seed=9, beta=30.0, replicas=3,
+            record_weights=True,
+        )
+        results.append(sgd.run(None, 1.0, 0.5, progress=False))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     np.testing.assert_array_equal(results[0]["positions"], results[1]["positions"])
     p = results[0]["positions"].isel(time=-1).values
@@ -194,7 +198,7 @@ def test_run_records_risk_reduced_coordinates_and_schema():
 
     model = NetworkModel(anisotropic(d=7, s0=3), "relu", "w", reduced_coordinates=reduced)
     ds = SGD(model, n_neurons=40, step_size=0.01, seed=0).run(
-        2.0, save_every=0.01, spacing="log", progress=False
+        None, 2.0, save_every=0.01, spacing="log", progress=False
     )
     assert ds.sizes["time"] == 51 and ds["time"][-1] == pytest.approx(2.0)
     assert np.all(np.diff(ds["time"]) >= 0)
@@ -208,8 +212,8 @@ def test_exact_population_risk_is_used_when_given():
     model = NetworkModel(
         anisotropic(), "relu", "w", population_risk=lambda th: float(np.sum(th**2))
     )
-    sgd = SGD(model, n_neurons=5, step_size=0.01, seed=0)
-    ds = sgd.run(0.1, 0.05, record_weights=True, progress=False)
+    sgd = SGD(model, n_neurons=5, step_size=0.01, seed=0, record_weights=True)
+    ds = sgd.run(None, 0.1, 0.05, progress=False)
     np.testing.assert_allclose(ds["risk"], (ds["positions"] ** 2).sum(("particle", "component")))
     assert ds.attrs["risk_estimator"] == "exact"
 
@@ -239,9 +243,9 @@ def test_bad_sgd_input_names_the_parameter(kwargs, match):
 def test_bad_weights_and_activations_are_refused():
     sgd = SGD(NetworkModel(anisotropic(), "relu", "w"), n_neurons=4, step_size=0.1)
     with pytest.raises(ValueError, match="theta0"):
-        sgd.run(1.0, theta0=np.zeros((4, 3)), progress=False)
+        sgd.run(np.zeros((4, 3)), 1.0, progress=False)
     with pytest.raises(ValueError, match="theta0"):
-        sgd.run(1.0, theta0=np.full((4, 7), np.nan), progress=False)
+        sgd.run(np.full((4, 7), np.nan), 1.0, progress=False)
     with pytest.raises(ValueError, match="activation"):
         NetworkModel(anisotropic(), "swish", "w")
     with pytest.raises(ValueError, match="parameters"):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import wgflow as wg
-from wgflow.cli import main
 from wgflow.networks import GaussianMixture, NetworkModel
 from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck, PorousMedium, TwoLayerNN
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
 from wgflow.studies import coupling, global_convergence, sgd_vs_pde
+from wgflow.studies.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GRID = wg.Grid.box([(-1, 1)], 8)
@@ -113,9 +113,9 @@ CASES = {
         lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((0, 1)), 1.0),
         lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((3, 4, 1)), 1.0),
     ],
-    ("Particles.run", "weights"): [
-        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((2, 1)), 1.0, weights=[1, -1]),
-        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((2, 1)), 1.0, weights=[1]),
+    ("Particles", "keep_particles"): [
+        lambda t: Particles(OU.energy, dt=0.1, keep_particles=0),
+        lambda t: Particles(OU.energy, dt=0.1, keep_particles=2.5),
     ],
     ("SGD", "n_neurons"): [lambda t: SGD(MODEL, 0, 0.1), lambda t: SGD(MODEL, 2.5, 0.1)],
     ("SGD", "step_size"): [lambda t: SGD(MODEL, 4, 0)],
@@ -123,8 +123,8 @@ CASES = {
     ("SGD", "batch_size"): [lambda t: SGD(MODEL, 4, 0.1, batch_size=0)],
     ("SGD", "noise"): [lambda t: SGD(MODEL, 4, 0.1, noise="uniform")],
     ("SGD.run", "theta0"): [
-        lambda t: SGD(MODEL, 4, 0.1).run(1.0, theta0=np.zeros((4, 2))),
-        lambda t: SGD(MODEL, 4, 0.1).run(1.0, theta0=np.full((4, 3), np.nan)),
+        lambda t: SGD(MODEL, 4, 0.1).run(np.zeros((4, 2)), 1.0),
+        lambda t: SGD(MODEL, 4, 0.1).run(np.full((4, 3), np.nan), 1.0),
     ],
     ("NetworkModel", "activation"): [lambda t: NetworkModel(MODEL.data, "swish")],
     ("NetworkModel", "parameters"): [lambda t: NetworkModel(MODEL.data, "relu", "ab")],

@@ -1,11 +1,11 @@
 """The one time loop all solvers share.
 
-A solver provides ``initial_state(initial)``, ``advance(state, t_next) -> state`` (its own
-stable steps up to the next observation time), ``time(state)``, ``snapshot(state)``,
-``observables(state)`` and ``to_dataset(recorder, run_parameters)``, and for checkpoints
-``checkpoint_state(state) -> (arrays, meta)``, ``restore_state(arrays, meta)`` and
-``restore_run(parameters)``; this module does the rest
-(observation times, trackers, failure handling).
+A solver (a :class:`wgflow.solver.Solver`) provides ``initial_state(initial)``,
+``advance(state, t_next) -> state`` (its own stable steps up to the next observation time),
+``time(state)``, ``snapshot(state)``, ``observables(state)``,
+``to_dataset(recorder, run_parameters, state)``, ``check_parameters(archived, path)`` and, for
+checkpoints, ``checkpoint_state(state) -> (arrays, meta)`` and ``restore_state(arrays, meta)``;
+this module does the rest (observation times, trackers, failure handling).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def run(
     initial,
     t_final: float,
     save_every: float | None = None,
+    *,
     progress: bool = True,
     trackers: tuple[Tracker, ...] | list[Tracker] = (),
     run_parameters: dict | None = None,
@@ -116,11 +117,12 @@ def run(
     return _loop(solver, state, times, params, progress, trackers, checkpoint)
 
 
-def resume(solver, path, progress: bool = True, trackers=()) -> xr.Dataset:
+def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
     """Continue a run from its checkpoint file to the ``t_final`` it was started with.
 
     ``solver`` must be built with the same arguments as the original one (same energy or model,
-    grid, step sizes, seed). Returns the whole run (the checkpoint's snapshots followed by the
+    grid, step sizes, seed): ``solver.check_parameters`` refuses any difference. Returns the
+    whole run (the checkpoint's snapshots followed by the
     new ones); the checkpoint file keeps being updated.
     """
     archive = io.open(path)
@@ -133,7 +135,7 @@ def resume(solver, path, progress: bool = True, trackers=()) -> xr.Dataset:
         if name.startswith(_PREFIX)
     }
     meta = json.loads(archive.attrs["checkpoint_state"])
-    solver.restore_run(params)
+    solver.check_parameters(params, str(path))
     state = solver.restore_state(arrays, meta)
     times = observation_times(
         params["t_final"], params["save_every"], params.get("spacing", "linear")
@@ -168,7 +170,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
         if not recorder.times and previous is None:
             return None
         ds = (
-            combine_runs(solver.to_dataset(recorder, params), previous)
+            combine_runs(solver.to_dataset(recorder, params, last_good), previous)
             if recorder.times
             else previous
         )
@@ -203,6 +205,6 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     finally:
         for tracker in observers:
             tracker.finish()
-    ds = combine_runs(solver.to_dataset(recorder, params), previous)
+    ds = combine_runs(solver.to_dataset(recorder, params, state), previous)
     ds.attrs["status"] = "complete"
     return ds

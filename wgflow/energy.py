@@ -226,6 +226,12 @@ class FreeEnergy:
         """First variation ``Ψ = δE/δρ`` at the cell centres, shape ``grid.shape``."""
         return self.on_grid(rho.grid).potential(rho.density)
 
+    def __repr__(self) -> str:
+        from .io import to_json
+
+        text = to_json(self.describe())
+        return f"FreeEnergy({text if len(text) <= 200 else text[:199] + '…'})"
+
     def describe(self) -> dict:
         """JSON-serializable summary of the terms (stored in archives)."""
         return {

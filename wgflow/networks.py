@@ -12,6 +12,7 @@ Parameter sets (columns of the weight array ``θ``, shape ``(N, P)``):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -205,7 +206,11 @@ class GaussianMixture:
             "labels": self.labels.tolist(),
             "probabilities": self.probabilities.tolist(),
             "dim": self.dim,
+            "scales": self.scales.tolist(),
             "rotated": self.rotation is not None,
+            "rotation_sha256": None
+            if self.rotation is None
+            else hashlib.sha256(np.ascontiguousarray(self.rotation, float).tobytes()).hexdigest(),
         }
 
 

@@ -101,3 +101,20 @@ def rademacher_numpy(key, counter) -> np.ndarray:
 def stream_keys(seed_sequence: np.random.SeedSequence, n: int) -> np.ndarray:
     """``n`` independent uint64 keys from a SeedSequence (one per replica or stream)."""
     return seed_sequence.generate_state(n, dtype=np.uint64)
+
+
+def children(seed_sequence: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """The first ``n`` children of ``seed_sequence``, the same on every call.
+
+    ``SeedSequence.spawn`` is stateful (a second call gives new children), so a solver that
+    spawned per run would not repeat itself; these equal the first ``spawn(n)`` of a fresh
+    sequence.
+    """
+    return [
+        np.random.SeedSequence(
+            seed_sequence.entropy,
+            spawn_key=(*seed_sequence.spawn_key, i),
+            pool_size=seed_sequence.pool_size,
+        )
+        for i in range(n)
+    ]

@@ -80,13 +80,6 @@ class ProgressBar(Tracker):
             self.bar.close()
 
 
-class BlowUpGuard(Tracker):
-    """Stops the run when an observable turns non-finite (raises :class:`BlowUpError`)."""
-
-    def handle(self, solver, state, t):
-        check_finite(solver.observables(state), t)
-
-
 class WallTimeLimit(Tracker):
     """Stops the run (raises :class:`WallTimeExceeded`) after ``seconds`` of wall time."""
 
@@ -130,7 +123,9 @@ class CheckpointWriter(Tracker):
             self._last = t
 
     def write(self, solver, state, status: str) -> None:
-        ds = combine_runs(solver.to_dataset(self.recorder, self.params), self.previous)
+        ds = combine_runs(
+            solver.to_dataset(self.recorder, self.params, state), self.previous
+        )
         arrays, meta = solver.checkpoint_state(state)
         for name, value in arrays.items():
             value = np.asarray(value)

@@ -24,6 +24,8 @@ import numpy as np
 import xarray as xr
 
 from wgflow.metrics import fit_rate
+from wgflow.problems import AnisotropicGaussians
+from wgflow.solvers import SGD
 from wgflow.trackers import StopWhenBelow, TargetReached
 from wgflow.validation import check_positive, check_real
 
@@ -33,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 
 def _problem(d: int, gamma: float, delta: float):
-    from wgflow.problems import AnisotropicGaussians
 
     gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
     s0 = max(1, min(d - 1, int(round(gamma * d))))
@@ -93,7 +94,6 @@ def samples_to_reach(
     interpolated linearly in log time between log-spaced snapshots, NaN when the
     target is not reached by ``t_max``.
     """
-    from wgflow.solvers import SGD
 
     c = check_positive("c", c)
     prob = _problem(int(d), gamma, delta)
@@ -108,6 +108,7 @@ def samples_to_reach(
     )
     try:  # 50 log-spaced snapshots over [100ε, t_max]; stop at the first one below target
         sgd = solver.run(
+            None,
             t_max,
             100 * eps,
             spacing="log",

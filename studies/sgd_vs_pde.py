@@ -28,8 +28,10 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.measures import ParticleMeasure
-from wgflow.metrics import fit_rate, wasserstein_over_time
+from wgflow.metrics import fit_rate, risk_gap, wasserstein_over_time
 from wgflow.networks import neutral_head
+from wgflow.problems import AnisotropicGaussians
+from wgflow.solvers import SGD, FiniteVolume, Particles
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
 
@@ -111,8 +113,6 @@ def compare(
         component)`` (particle PDE), SGD's reduced coordinates ``particle_r1(time, particle)``…;
         attributes ``sup_risk_gap``, ``sup_w2``, ``wall_time_sgd``, ``wall_time_pde``.
     """
-    from wgflow.problems import AnisotropicGaussians
-    from wgflow.solvers import SGD
 
     s0 = d // 4 if s0 is None else s0
     prob = AnisotropicGaussians(
@@ -143,7 +143,7 @@ def compare(
     start = _time.perf_counter()
     sgd = SGD(
         model, n_neurons=n_neurons, step_size=step_size, seed=seed, test_size=20_000, beta=beta
-    ).run(t_final, save_every, progress=progress)
+    ).run(None, t_final, save_every, progress=progress)
     wall_sgd = _time.perf_counter() - start
 
     start = _time.perf_counter()
@@ -158,7 +158,7 @@ def compare(
     wall_pde = _time.perf_counter() - start
 
     risk_pde = pde["risk"].interp(time=sgd["time"])
-    gap = np.abs(sgd["risk"] - risk_pde)
+    gap = risk_gap(sgd, pde)
     variables = {
         "risk_sgd": sgd["risk"].assign_attrs(long_name="SGD risk R_N(θ^k)", units="1"),
         "risk_pde": risk_pde.assign_attrs(long_name="PDE risk R(ρ̄_t)", units="1"),
@@ -248,7 +248,6 @@ def reduced_grid_pde(
 ) -> xr.Dataset:
     """Finite volumes on the reduced problem ``red`` from the histogram of reduced points
     ``sample (n, D̄)`` on ``red.grid(cells, r_max)``, with ``risk(time)`` attached."""
-    from wgflow.solvers import FiniteVolume
 
     grid = red.grid(cells, r_max)
     rho0 = ParticleMeasure(sample).histogram(grid).density
@@ -266,7 +265,6 @@ def reduced_grid_pde(
 
 
 def _particle_pde(red, sample, dt, t_final, save_every, progress) -> xr.Dataset:
-    from wgflow.solvers import Particles
 
     pde = Particles(red.energy, dt=dt).run(sample, t_final, save_every, progress=progress)
     pde["risk"] = xr.DataArray(

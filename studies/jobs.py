@@ -13,9 +13,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 import xarray as xr
 
-from .grid import Grid
-from .io import to_json
-from .validation import check_positive
+from wgflow.grid import Grid
+from wgflow.io import to_json
+from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
+from wgflow.solvers import JKO, FiniteVolume
+from wgflow.validation import check_positive
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,6 @@ class OUDemo(GridJob):
             raise ValueError(f"order: must be 1 or 2, got {self.order!r}")
 
     def setup(self):
-        from wgflow.problems import OrnsteinUhlenbeck
-        from wgflow.solvers import FiniteVolume
 
         prob = OrnsteinUhlenbeck(dim=2, diffusion=self.diffusion, mean0=(1.0, 0.5), var0=0.3)
         grid = Grid.box([(-5, 5), (-5, 5)], shape=self.cells)
@@ -117,8 +117,6 @@ class PorousMediumDemo(GridJob):
     description = "1-D porous medium (m = 2), finite volumes vs the Barenblatt profile"
 
     def setup(self):
-        from wgflow.problems import PorousMedium
-        from wgflow.solvers import FiniteVolume
 
         prob = PorousMedium(dim=1, m=2.0, t0=0.1)
         grid = Grid.box([(-2.5, 2.5)], self.cells)
@@ -141,8 +139,6 @@ class AggregationDemo(GridJob):
     error_name = "L1 distance to the steady state"
 
     def setup(self):
-        from wgflow.problems import Aggregation
-        from wgflow.solvers import FiniteVolume
 
         prob = Aggregation(dim=2, r0=0.5)
         grid = Grid.box([(-1.5, 1.5)] * 2, self.cells)
@@ -167,8 +163,6 @@ class JKODemo(GridJob):
         check_positive("tau", self.tau)
 
     def setup(self):
-        from wgflow.problems import OrnsteinUhlenbeck
-        from wgflow.solvers import JKO
 
         prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
         grid = Grid.box([(-5, 5)], self.cells)

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import io
+from wgflow import io
+
 from .jobs import JOBS
 
 
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from wgflow import __version__
 
     return __version__
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _presets() -> int:
-    from .studies import presets
+    from . import presets
 
     for name in presets.PRESETS:
         print(presets.describe(name))
@@ -138,7 +139,7 @@ def _plot(parser, args) -> int:
     try:
         _draw(ds, figure)
         if movie is not None:
-            from .plotting import animate
+            from wgflow.plotting import animate
 
             animate(ds, movie)
     except ValueError as exc:
@@ -151,8 +152,8 @@ def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
     """``--set key=value`` against the preset's settings and ``compare``'s signature."""
     import inspect
 
-    from .studies import presets
-    from .studies.sgd_vs_pde import compare
+    from . import presets
+    from .sgd_vs_pde import compare
 
     known = {**{k: p.default for k, p in inspect.signature(compare).parameters.items()}}
     known.update(presets.PRESETS[name]["settings"])
@@ -194,7 +195,7 @@ def _sweep(parser, args) -> int:
     import importlib
     import tomllib
 
-    from .sweep import sweep
+    from wgflow.sweep import sweep
 
     try:
         with open(args.config, "rb") as f:
@@ -232,7 +233,7 @@ def _sweep(parser, args) -> int:
 def _info() -> int:
     for name, version in io.versions().items():
         print(f"{name:>12}  {version}")
-    from .compilation import numba_cache_dir
+    from wgflow.compilation import numba_cache_dir
 
     env = io.numba_environment()
     print(f"{'numba env':>12}  threads={env['threads']} layer={env['layer']}")
@@ -259,7 +260,7 @@ def _archived_job(parser, source: str) -> tuple[str, dict]:
 
 
 def _run(parser, args) -> int:
-    from .studies import presets
+    from . import presets
 
     options = {}
     if args.source is not None:
@@ -359,7 +360,7 @@ def _draw(ds, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import summary_figure
+    from wgflow.plotting import summary_figure
 
     fig = summary_figure(ds)
     fig.savefig(path, dpi=110)

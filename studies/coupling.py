@@ -33,6 +33,8 @@ import xarray as xr
 from wgflow import io
 from wgflow.grid import Grid
 from wgflow.metrics import fit_rate
+from wgflow.problems import AnisotropicGaussians
+from wgflow.solvers import SGD
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
 from .sgd_vs_pde import reduced_grid_pde, uniform_radial
@@ -89,8 +91,6 @@ def coupled_dynamics(
     """
     from scipy.integrate import solve_ivp
 
-    from wgflow.problems import AnisotropicGaussians
-    from wgflow.solvers import SGD
 
     s0 = d // 4 if s0 is None else s0
     prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation=activation)
@@ -177,7 +177,7 @@ def coupled_dynamics(
 
     # SGD: same start, one fresh sample per step
     sgd = SGD(prob.model(), n_neurons=n, step_size=eps, seed=seed).run(
-        t_final, save_every, theta0=theta0, progress=False
+        theta0, t_final, save_every, progress=False
     )
     risks["SGD"] = np.interp(times, sgd["time"].values, sgd["risk"].values)
 
