@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
+from wgflow.errors import ParameterError
 from wgflow.interactions import GeneralInteraction
 from wgflow.networks import (
     NAMED_PIECEWISE,
@@ -36,7 +37,7 @@ from wgflow.networks import (
     NetworkModel,
     component_names,
 )
-from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
+from wgflow.validation import check_choice, check_real, strict_keywords
 
 from .gaussian_expectations import (
     activation_expectation,

@@ -12,11 +12,11 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy
+from wgflow.errors import BlowUpError, ParameterError
 from wgflow.grid import Grid
 from wgflow.measures import GridMeasure, validate_density
 from wgflow.solver import Solver
-from wgflow.trackers import BlowUpError
-from wgflow.validation import ParameterError, check_choice, check_real, strict_keywords
+from wgflow.validation import check_choice, check_real, strict_keywords
 
 from .fv_kernels import axis_view, bernoulli, euler_stage, heun_stage, upwind_divergence
 
@@ -196,7 +196,7 @@ class FiniteVolume(Solver):
     # ---- explicit scheme -------------------------------------------------------------------
     def rhs(self, rho: np.ndarray) -> tuple[np.ndarray, float]:
         """``dρ/dt`` of the semi-discrete scheme and ``Σ_k max|u_k| / h_k``."""
-        xi = np.ascontiguousarray(self.discrete.potential(rho))
+        xi = np.ascontiguousarray(self.discrete.first_variation(rho))
         out = np.zeros_like(rho)
         speed = 0.0
         for axis, h in enumerate(self._h):
@@ -243,7 +243,7 @@ class FiniteVolume(Solver):
     def generator(self, rho: np.ndarray) -> sp.csc_matrix:
         """Sparse ``A`` with ``dρ/dt = A ρ`` (frozen at ``rho``); zero column sums."""
         grid = self.grid
-        xi = self.discrete.external(rho)
+        xi = self.discrete.frozen_potential(rho)
         internal = self.energy.internal
         diff = np.zeros(grid.shape) if internal is None else internal.diffusivity(rho)
         index = np.arange(grid.size).reshape(grid.shape)
@@ -271,7 +271,7 @@ class FiniteVolume(Solver):
         )
 
     def _default_implicit_dt(self, rho) -> float:
-        xi = self.discrete.external(rho)
+        xi = self.discrete.frozen_potential(rho)
         speed = sum(
             np.abs(np.diff(xi, axis=k)).max(initial=0.0) / h**2 for k, h in enumerate(self._h)
         )

@@ -20,13 +20,12 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy, PorousMediumEnergy
+from wgflow.errors import BlowUpError, ParameterError
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
 from wgflow.measures import GridMeasure, validate_density
 from wgflow.solver import Solver
-from wgflow.trackers import BlowUpError
 from wgflow.validation import (
-    ParameterError,
     check_choice,
     check_positive,
     check_positive_int,
@@ -205,7 +204,7 @@ class JKO(Solver):
         iterations = 0
         scaling = state.scaling  # warm start: (absorbed per-axis potentials, b̃)
         for _ in range(self.fixed_point_iterations):
-            potential = self.discrete.external(lagged)
+            potential = self.discrete.frozen_potential(lagged)
             q, scaling, used = self._scaling(p, scaling, potential, tau_step, state.t)
             iterations += used
             new = q * (p.sum() / q.sum()) / self.grid.cell_volume

@@ -9,12 +9,12 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy
+from wgflow.errors import BlowUpError, ParameterError
 from wgflow.interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from wgflow.measures import ParticleMeasure
 from wgflow.random import children
 from wgflow.solver import Solver
-from wgflow.trackers import BlowUpError
-from wgflow.validation import ParameterError, check_choice, check_positive, strict_keywords
+from wgflow.validation import check_choice, check_positive, strict_keywords
 
 from .particle_kernels import chunked_pair_sum, pairwise_energy, pairwise_forces
 

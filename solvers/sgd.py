@@ -9,12 +9,11 @@ import numpy as np
 import xarray as xr
 
 from wgflow import io
+from wgflow.errors import BlowUpError, ParameterError
 from wgflow.networks import NetworkModel
 from wgflow.random import children, stream_keys
 from wgflow.solver import Solver
-from wgflow.trackers import BlowUpError
 from wgflow.validation import (
-    ParameterError,
     check_choice,
     check_positive,
     check_positive_int,

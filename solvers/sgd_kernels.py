@@ -20,21 +20,27 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from wgflow.networks import ACTIVATION_KINDS
 from wgflow.random import normal_pair, rademacher, uniform
 
 NOISE_NONE, NOISE_GAUSSIAN, NOISE_RADEMACHER = 0, 1, 2
+# activation ids: the ones NetworkModel's Activation.kind gives (compile-time constants)
+RELU = ACTIVATION_KINDS["relu"]
+TRUNCATED_RELU = ACTIVATION_KINDS["truncated_relu"]
+SIGMOID = ACTIVATION_KINDS["sigmoid"]
+TANH = ACTIVATION_KINDS["tanh"]
 _FAST = {"contract", "reassoc", "nsz"}
 
 
 @njit(cache=True, inline="always")
 def activation(t, kind, p):
-    if kind == 0:
+    if kind == RELU:
         return t if t > 0.0 else 0.0 * t
-    if kind == 1:
+    if kind == TRUNCATED_RELU:
         return 0.0 * t if t <= 0.0 else (1.0 + 0.0 * t if t >= 1.0 else t)
-    if kind == 2:
+    if kind == SIGMOID:
         return 0.5 * (1.0 + math.tanh(t))
-    if kind == 3:
+    if kind == TANH:
         return math.tanh(t)
     m = p.size // 2
     if t <= p[0]:
@@ -49,14 +55,14 @@ def activation(t, kind, p):
 
 @njit(cache=True, inline="always")
 def activation_derivative(t, kind, p):
-    if kind == 0:
+    if kind == RELU:
         return 1.0 if t > 0.0 else 0.0
-    if kind == 1:
+    if kind == TRUNCATED_RELU:
         return 1.0 if (t > 0.0 and t < 1.0) else 0.0
-    if kind == 2:
+    if kind == SIGMOID:
         th = math.tanh(t)
         return 0.5 * (1.0 - th * th)
-    if kind == 3:
+    if kind == TANH:
         th = math.tanh(t)
         return 1.0 - th * th
     m = p.size // 2

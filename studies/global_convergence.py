@@ -23,10 +23,11 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from wgflow.errors import TargetReached
 from wgflow.metrics import fit_rate
 from wgflow.problems import AnisotropicGaussians
 from wgflow.solvers import SGD
-from wgflow.trackers import StopWhenBelow, TargetReached
+from wgflow.trackers import StopWhenBelow
 from wgflow.validation import check_positive, check_real
 
 from .sgd_vs_pde import reduced_grid_pde, uniform_radial

@@ -63,7 +63,7 @@ def test_potential_is_the_first_variation_of_the_energy(internal):
     eta = np.cos(x[..., 0] * x[..., 1])
     eps = 1e-6
     derivative = (energy.energy(rho + eps * eta) - energy.energy(rho - eps * eta)) / (2 * eps)
-    assert derivative == pytest.approx(grid.integrate(energy.potential(rho) * eta), rel=1e-7)
+    assert derivative == pytest.approx(grid.integrate(energy.first_variation(rho) * eta), rel=1e-7)
 
 
 def test_energy_of_a_gaussian_matches_closed_forms():
@@ -85,7 +85,7 @@ def test_free_energy_measure_interface():
     energy = wg.FreeEnergy(potential=lambda x: x[..., 0] ** 2, internal=wg.Entropy(1.0))
     rho = wg.GridMeasure(grid, np.exp(-(grid.points()[..., 0] ** 2)))
     assert energy.energy(rho) == energy.on_grid(grid).energy(rho.density)
-    assert energy.potential(rho).shape == grid.shape
+    assert energy.first_variation(rho).shape == grid.shape
     assert energy.on_grid(grid) is energy.on_grid(grid)
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import wgflow as wg
+from wgflow.errors import BlowUpError
 from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck
 from wgflow.solver import Solver
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
-from wgflow.trackers import BlowUpError
 
 OU = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
 SOLVERS = [FiniteVolume, JKO, Particles, SGD]

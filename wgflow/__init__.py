@@ -10,14 +10,20 @@ from .compilation import configure_numba_cache
 
 configure_numba_cache()  # before any kernel module is imported
 
-from . import driver, io, metrics, plotting, trackers
+from . import driver, errors, io, metrics, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
+from .errors import (
+    BlowUpError,
+    ParameterError,
+    RunInterrupted,
+    RunStopped,
+    TargetReached,
+    WallTimeExceeded,
+)
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .io import open, save
 from .measures import GridMeasure, ParticleMeasure
-from .trackers import BlowUpError, RunInterrupted, RunStopped, WallTimeExceeded
-from .validation import ParameterError
 
 try:
     __version__ = version("wgflow")
@@ -40,8 +46,10 @@ __all__ = [
     "RunInterrupted",
     "RunStopped",
     "SeparableInteraction",
+    "TargetReached",
     "WallTimeExceeded",
     "driver",
+    "errors",
     "io",
     "metrics",
     "open",

@@ -25,21 +25,23 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["configure_numba_cache", "default_cache_dir", "numba_cache_dir"]
+__all__ = ["configure_numba_cache", "default_cache_dir", "numba_cache_dir", "package_version"]
 
 _ENV = "NUMBA_CACHE_DIR"
 
 
-def _version(name: str) -> str:
+def package_version(name: str) -> str:
+    """Installed version of distribution ``name`` (``"not installed"`` when absent)."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        return "unknown"
+        return "not installed"
 
 
 def _versions_tag() -> str:
     python = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return f"wgflow-{_version('wgflow')}-numba-{_version('numba')}-{python}"
+    wgflow, numba = package_version("wgflow"), package_version("numba")
+    return f"wgflow-{wgflow}-numba-{numba}-{python}".replace(" ", "-")
 
 
 def default_cache_dir() -> Path:

@@ -18,14 +18,12 @@ import numpy as np
 import xarray as xr
 
 from . import io
+from .errors import RunInterrupted, RunStopped, TargetReached
 from .trackers import CHECKPOINT_PREFIX as _PREFIX
 from .trackers import (
     CheckpointWriter,
     ProgressBar,
-    RunInterrupted,
-    RunStopped,
     SnapshotRecorder,
-    TargetReached,
     Tracker,
     combine_runs,
 )

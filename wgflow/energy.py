@@ -12,10 +12,11 @@ from typing import Protocol
 import numpy as np
 from scipy.special import xlogy
 
+from .errors import ParameterError
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .measures import GridMeasure
-from .validation import ParameterError, check_positive, check_real, strict_keywords
+from .validation import check_positive, check_real, strict_keywords
 
 
 class Potential:
@@ -222,9 +223,9 @@ class FreeEnergy:
         """``E[ρ]`` for a grid measure (midpoint rule)."""
         return self.on_grid(rho.grid).energy(rho.density)
 
-    def potential(self, rho: GridMeasure) -> np.ndarray:
+    def first_variation(self, rho: GridMeasure) -> np.ndarray:
         """First variation ``Ψ = δE/δρ`` at the cell centres, shape ``grid.shape``."""
-        return self.on_grid(rho.grid).potential(rho.density)
+        return self.on_grid(rho.grid).first_variation(rho.density)
 
     def __repr__(self) -> str:
         from .io import to_json
@@ -263,15 +264,16 @@ class GridEnergy:
             out += op(rho)
         return out
 
-    def external(self, rho: np.ndarray) -> np.ndarray:
-        """``V + ∫U ρ``: the part of ``Ψ`` that does not depend on ``ρ`` pointwise."""
+    def frozen_potential(self, rho: np.ndarray) -> np.ndarray:
+        """``V + ∫U ρ``: the part of ``Ψ`` that does not depend on ``ρ`` pointwise (what the
+        semi-implicit and JKO steps freeze at the previous density)."""
         if not self.operators:
             return self.V
         return self.V + self.interaction_potential(rho)
 
-    def potential(self, rho: np.ndarray) -> np.ndarray:
-        """``Ψ = V + ∫U ρ + H′(ρ)``."""
-        psi = self.external(rho)
+    def first_variation(self, rho: np.ndarray) -> np.ndarray:
+        """``Ψ = δE/δρ = V + ∫U ρ + H′(ρ)`` at the cell centres."""
+        psi = self.frozen_potential(rho)
         if self.internal is not None:
             psi = psi + self.internal.derivative(rho)
         return psi

@@ -18,8 +18,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.fft
 
+from .errors import ParameterError
 from .grid import Grid, box_averages
-from .validation import ParameterError, strict_keywords
+from .validation import strict_keywords
 
 
 class PairwiseInteraction:

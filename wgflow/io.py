@@ -9,12 +9,12 @@ import os
 import signal
 import tempfile
 import threading
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .compilation import package_version
 from .grid import Grid
 
 TIME_ATTRS = {"units": "1", "long_name": "time", "standard_name": "time", "axis": "T"}
@@ -23,9 +23,9 @@ _DEPENDENCIES = ("numpy", "scipy", "numba", "xarray", "netCDF4", "pot", "matplot
 
 def versions() -> dict[str, str]:
     """Versions of wgflow and its runtime dependencies."""
-    out = {"wgflow": _version("wgflow"), "python": _python_version()}
+    out = {"wgflow": package_version("wgflow"), "python": _python_version()}
     for name in _DEPENDENCIES:
-        out[name] = _version(name)
+        out[name] = package_version(name)
     return out
 
 
@@ -38,13 +38,6 @@ def numba_environment() -> dict:
     except ValueError:  # no parallel kernel has run yet
         layer = str(numba.config.THREADING_LAYER)
     return {"version": numba.__version__, "threads": int(numba.get_num_threads()), "layer": layer}
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _python_version() -> str:

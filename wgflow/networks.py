@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import ParameterError, check_choice
+from .errors import ParameterError
+from .validation import check_choice
 
 ACTIVATION_KINDS = {
     "relu": 0,

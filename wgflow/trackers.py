@@ -10,6 +10,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from . import io
+from .errors import BlowUpError, TargetReached, WallTimeExceeded
 
 
 class Tracker:
@@ -157,20 +158,6 @@ def combine_runs(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
     return combined
 
 
-class RunStopped(Exception):
-    """A run ended before ``t_final``; ``dataset`` holds what was computed (or ``None``)."""
-
-    def __init__(self, t: float, cause: str) -> None:
-        super().__init__(f"run stopped at t = {t:.6g}: {cause}")
-        self.time = t
-        self.cause = cause
-        self.dataset = None
-
-
-class TargetReached(RunStopped):
-    """A :class:`StopWhenBelow` tracker saw its observable reach the target (not a failure)."""
-
-
 class StopWhenBelow(Tracker):
     """Stops the run (raises :class:`TargetReached`) once ``observable ≤ target`` (for arrays,
     every entry, e.g. all SGD replicas). The stopping snapshot is recorded."""
@@ -187,20 +174,3 @@ class StopWhenBelow(Tracker):
             raise ValueError(f"observable: {self.observable!r} is not one of {sorted(values)}")
         if np.all(np.asarray(values[self.observable]) <= self.target):
             raise TargetReached(t, f"{self.observable} ≤ {self.target:.6g}")
-
-
-class BlowUpError(RunStopped, RuntimeError):
-    """Non-finite or negative state, or a time step driven below its floor."""
-
-
-class WallTimeExceeded(RunStopped):
-    """The wall-time limit was reached."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; ``dataset`` holds the snapshots taken before the interrupt."""
-
-    def __init__(self, t: float) -> None:
-        super().__init__(f"run interrupted at t = {t:.6g}")
-        self.time = t
-        self.dataset = None

@@ -10,12 +10,7 @@ from numbers import Real
 
 import numpy as np
 
-
-class ParameterError(ValueError, TypeError):
-    """Unknown or badly typed parameter.
-
-    Subclasses both ``ValueError`` and ``TypeError`` so callers may catch either.
-    """
+from .errors import ParameterError
 
 
 def strict_keywords(func):

@@ -1,0 +1,60 @@
+"""Every exception wgflow raises on purpose, in one place.
+
+- :class:`ParameterError`: an unknown or badly typed parameter (both a ``ValueError`` and a
+  ``TypeError``); out-of-range values raise plain ``ValueError`` naming the parameter.
+- :class:`RunStopped` and its kinds: a run that ended before ``t_final`` —
+  :class:`BlowUpError` (non-finite or negative state, a step below its floor),
+  :class:`WallTimeExceeded`, :class:`TargetReached` (a tracker's target, not a failure).
+- :class:`RunInterrupted`: Ctrl-C during a run (a ``KeyboardInterrupt``).
+
+Each run exception carries ``dataset``: the snapshots computed before it (or ``None``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BlowUpError",
+    "ParameterError",
+    "RunInterrupted",
+    "RunStopped",
+    "TargetReached",
+    "WallTimeExceeded",
+]
+
+
+class ParameterError(ValueError, TypeError):
+    """Unknown or badly typed parameter.
+
+    Subclasses both ``ValueError`` and ``TypeError`` so callers may catch either.
+    """
+
+
+class RunStopped(Exception):
+    """A run ended before ``t_final``; ``dataset`` holds what was computed (or ``None``)."""
+
+    def __init__(self, t: float, cause: str) -> None:
+        super().__init__(f"run stopped at t = {t:.6g}: {cause}")
+        self.time = t
+        self.cause = cause
+        self.dataset = None
+
+
+class TargetReached(RunStopped):
+    """A :class:`StopWhenBelow` tracker saw its observable reach the target (not a failure)."""
+
+
+class BlowUpError(RunStopped, RuntimeError):
+    """Non-finite or negative state, or a time step driven below its floor."""
+
+
+class WallTimeExceeded(RunStopped):
+    """The wall-time limit was reached."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; ``dataset`` holds the snapshots taken before the interrupt."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__(f"run interrupted at t = {t:.6g}")
+        self.time = t
+        self.dataset = None
