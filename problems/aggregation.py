@@ -24,10 +24,11 @@ import numpy as np
 from wgflow.energy import Entropy, FreeEnergy
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
+from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class Aggregation:
+class Aggregation(ParametersRepr):
     """Aggregation equation with an explicit steady state (see the module docstring).
 
     Parameters

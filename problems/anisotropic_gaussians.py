@@ -54,6 +54,7 @@ from wgflow.networks import (
     NetworkModel,
     neutral_head,
 )
+from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
 from .gaussian_expectations import hermite_moment, pair_moments
@@ -62,7 +63,7 @@ from .two_layer_nn import TwoLayerNN
 MEHLER_ORDERS = (0, 2, 4)
 
 
-class AnisotropicGaussians:
+class AnisotropicGaussians(ParametersRepr):
     """The anisotropic Gaussian classification problem.
 
     Parameters

@@ -22,10 +22,11 @@ import numpy as np
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
+from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class OrnsteinUhlenbeck:
+class OrnsteinUhlenbeck(ParametersRepr):
     """OU process ``dX = −A X dt + √(2D) dB`` (plus a quadratic interaction) and its exact law.
 
     Parameters

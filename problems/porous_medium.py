@@ -21,10 +21,11 @@ from scipy.special import gammaln
 
 from wgflow.energy import FreeEnergy, PorousMediumEnergy
 from wgflow.grid import Grid
+from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class PorousMedium:
+class PorousMedium(ParametersRepr):
     """``∂t ρ = Δρ^m`` (m > 1) in 1 to 3 dimensions with the Barenblatt solution.
 
     Parameters

@@ -37,6 +37,7 @@ from wgflow.networks import (
     NetworkModel,
     component_names,
 )
+from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_choice, check_real, strict_keywords
 
 from .gaussian_expectations import (
@@ -74,7 +75,7 @@ def nonmonotone(
     return act
 
 
-class TwoLayerNN:
+class TwoLayerNN(ParametersRepr):
     """A two-layer network problem with exact population quantities.
 
     Parameters

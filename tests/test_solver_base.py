@@ -91,3 +91,7 @@ def test_objects_print_their_parameters():
     solver = FiniteVolume(OU.energy, wg.Grid.box([(-4, 4)], 8))
     assert repr(solver).startswith("FiniteVolume(order=2, scheme='explicit', cfl=0.9")
     assert repr(Particles(OU.energy, dt=0.5)).startswith("Particles(dt=0.5")
+    assert repr(OU).startswith("OrnsteinUhlenbeck(dim=1, diffusion=0.5")
+    prob = AnisotropicGaussians(d=8, s0=2, delta=0.5, activation="relu")
+    assert "d=8" in repr(prob) and "s0=2" in repr(prob)
+    assert repr(wg.Entropy(2.0)) == "Entropy(beta=2.0)"

@@ -16,10 +16,11 @@ from .errors import ParameterError
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .measures import GridMeasure
+from .reprs import ParametersRepr
 from .validation import check_positive, check_real, strict_keywords
 
 
-class Potential:
+class Potential(ParametersRepr):
     """External potential ``V(θ)``.
 
     Parameters
@@ -73,7 +74,7 @@ class InternalEnergy(Protocol):
     def describe(self) -> dict: ...
 
 
-class Entropy:
+class Entropy(ParametersRepr):
     r"""Boltzmann entropy ``H(ρ) = β⁻¹ ρ log ρ``: linear diffusion ``β⁻¹ Δρ``.
 
     Parameters
@@ -113,7 +114,7 @@ class Entropy:
         return {"kind": "entropy", "beta": self.beta}
 
 
-class PorousMediumEnergy:
+class PorousMediumEnergy(ParametersRepr):
     r"""Porous-medium energy ``H(ρ) = c ρ^m/(m−1)``: nonlinear diffusion ``c Δρ^m``.
 
     Parameters

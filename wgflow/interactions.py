@@ -20,10 +20,11 @@ import scipy.fft
 
 from .errors import ParameterError
 from .grid import Grid, box_averages
+from .reprs import ParametersRepr
 from .validation import strict_keywords
 
 
-class PairwiseInteraction:
+class PairwiseInteraction(ParametersRepr):
     """Translation-invariant interaction ``U(θ, θ′) = W(θ − θ′)`` with ``W`` even.
 
     Parameters
@@ -173,7 +174,7 @@ def _cell_averaged_kernel(interaction: PairwiseInteraction, grid: Grid) -> np.nd
     return total
 
 
-class SeparableInteraction:
+class SeparableInteraction(ParametersRepr):
     """Finite-rank interaction ``U(θ, θ′) = Σ_{k<K} c_k φ_k(θ) φ_k(θ′)``.
 
     Parameters
@@ -241,7 +242,7 @@ class GridSeparable:
         return np.tensordot(weights, self.phi, axes=1)
 
 
-class GeneralInteraction:
+class GeneralInteraction(ParametersRepr):
     """Any symmetric interaction ``U(θ, θ′)`` — the slow path.
 
     On grids the potential is a dense sum over all cell pairs (``O(n^{2D})`` work and memory,

@@ -27,13 +27,15 @@ import numpy as np
 import xarray as xr
 
 from . import driver, io
+from .reprs import ParametersRepr
+from .reprs import short as _short
 from .trackers import Tracker
 from .validation import strict_keywords
 
 __all__ = ["Solver", "parameter_differences"]
 
 
-class Solver(abc.ABC):
+class Solver(ParametersRepr, abc.ABC):
     """Base class of FiniteVolume, JKO, Particles and SGD (one ``run`` signature for all)."""
 
     #: name stored in the archives' ``solver`` attribute
@@ -195,11 +197,6 @@ class Solver(abc.ABC):
                 "build the solver with the checkpoint's parameters to resume"
             )
 
-    def __repr__(self) -> str:
-        params = {k: v for k, v in self.parameters().items() if k != "solver"}
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in params.items())
-        return f"{type(self).__name__}({shown})"
-
 
 def parameter_differences(archived: dict, current: dict, prefix: str = "") -> list[tuple]:
     """``(name, archived value, current value)`` for every differing (nested) parameter.
@@ -230,8 +227,3 @@ def _same(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return not parameter_differences(a, b) and set(a) == set(b)
     return a == b
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value) if not isinstance(value, dict | list) else io.to_json(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
