@@ -2,6 +2,7 @@ r"""Interacting particles: Euler–Maruyama for the McKean–Vlasov SDE of a fre
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,10 +171,7 @@ class Particles(Solver):
         n_steps = max(1, int(np.ceil((t_next - state.t) / self.dt * (1 - 1e-12))))
         dt = (t_next - state.t) / n_steps
         x = state.positions.copy()
-        # the generators advance in place: copy them so a failed advance leaves `state` intact
-        rngs = [np.random.default_rng() for _ in state.rngs]
-        for new, old in zip(rngs, state.rngs, strict=True):
-            new.bit_generator.state = old.bit_generator.state
+        rngs = copy.deepcopy(state.rngs)  # a failed advance leaves `state` intact
         noise_scale = 0.0 if np.isinf(self.beta) else np.sqrt(2.0 * dt / self.beta)
         for _ in range(n_steps):
             for r in range(self.replicas):
