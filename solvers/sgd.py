@@ -21,7 +21,18 @@ from wgflow.validation import (
     strict_keywords,
 )
 
-from .sgd_kernels import NOISE_GAUSSIAN, NOISE_NONE, NOISE_RADEMACHER, initialize_batch, sgd_steps
+from .sgd_kernels import (
+    NOISE_GAUSSIAN,
+    NOISE_NONE,
+    NOISE_RADEMACHER,
+    Batch,
+    DataLaw,
+    Network,
+    Steps,
+    Streams,
+    initialize_batch,
+    sgd_steps,
+)
 
 _CHUNK = 1 << 16  # steps per kernel call (bounds the schedule array; lets Ctrl-C through)
 
@@ -135,18 +146,27 @@ class SGD(Solver):
         streams = children(self.seed_sequence, self.replicas + 1)
         self._init_seeds = streams[:-1]
         keys = np.array([stream_keys(c, 2) for c in streams[:-1]])
-        self.keys_data = np.ascontiguousarray(keys[:, 0])
-        self.keys_noise = np.ascontiguousarray(keys[:, 1])
+        #: counter-based keys per replica: ``streams.data (R,)`` and ``streams.noise (R,)``
+        self.streams = Streams(
+            data=np.ascontiguousarray(keys[:, 0]), noise=np.ascontiguousarray(keys[:, 1])
+        )
         self._test_rng = np.random.default_rng(streams[-1])
         data = model.data
-        self._data_args = (
-            data.labels.astype(self.dtype),
-            np.cumsum(data.probabilities),
-            data.scales.astype(self.dtype),
-            (np.eye(data.dim) if data.rotation is None else data.rotation).astype(self.dtype),
-            data.rotation is not None,
+        self._law = DataLaw(
+            labels=data.labels.astype(self.dtype),
+            cumprob=np.cumsum(data.probabilities),
+            scales=data.scales.astype(self.dtype),
+            rotation=(np.eye(data.dim) if data.rotation is None else data.rotation).astype(
+                self.dtype
+            ),
+            rotated=data.rotation is not None,
         )
-        self._act = (model.activation.kind, model.activation.params.astype(self.dtype))
+        self._network = Network(
+            activation=model.activation.kind,
+            activation_params=model.activation.params.astype(self.dtype),
+            has_a=model.has_a,
+            has_b=model.has_b,
+        )
         self._test_set = None
         if not isinstance(record_weights, bool | np.bool_):
             raise ParameterError(f"record_weights: need True or False, got {record_weights!r}")
@@ -192,17 +212,7 @@ class SGD(Solver):
         pre = np.empty((r, n, b), self.dtype)
         f = np.empty((r, b), self.dtype)
         initialize_batch(
-            theta,
-            x,
-            y,
-            pre,
-            f,
-            0,
-            *self._act,
-            self.model.has_a,
-            self.model.has_b,
-            *self._data_args,
-            self.keys_data,
+            theta, Batch(x, y, pre, f), 0, self._network, self._law, self.streams.data
         )
         return SGDState(0, theta, x, y, pre, f)
 
@@ -225,24 +235,12 @@ class SGD(Solver):
                 raise ValueError("schedule: ξ(t) must return finite non-negative values")
             sgd_steps(
                 state.theta,
-                state.x,
-                state.y,
-                state.pre,
-                state.f,
-                x_next,
-                y_next,
-                pre_next,
-                state.k,
-                n,
-                coef,
-                xi.astype(self.dtype),
-                self._noise_kind(),
-                *self._act,
-                self.model.has_a,
-                self.model.has_b,
-                *self._data_args,
-                self.keys_data,
-                self.keys_noise,
+                Batch(state.x, state.y, state.pre, state.f),
+                Batch(x_next, y_next, pre_next, state.f),
+                Steps(state.k, n, coef, xi.astype(self.dtype), self._noise_kind()),
+                self._network,
+                self._law,
+                self.streams,
             )
             state.k += n
             if not np.all(np.isfinite(state.f)):
@@ -256,15 +254,15 @@ class SGD(Solver):
             "y": state.y,
             "pre": state.pre,
             "f": state.f,
-            "keys_data": self.keys_data,
-            "keys_noise": self.keys_noise,
+            "keys_data": self.streams.data,
+            "keys_noise": self.streams.noise,
         }
         return arrays, {"k": state.k}
 
     def restore_state(self, arrays: dict, meta: dict) -> SGDState:
         if not (
-            np.array_equal(arrays["keys_data"], self.keys_data)
-            and np.array_equal(arrays["keys_noise"], self.keys_noise)
+            np.array_equal(arrays["keys_data"], self.streams.data)
+            and np.array_equal(arrays["keys_noise"], self.streams.noise)
         ):
             raise ValueError("path: the checkpoint's random streams differ (another seed?)")
         parts = (

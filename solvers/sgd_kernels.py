@@ -16,6 +16,7 @@ Counter layout (shared with the numpy reference in the tests):
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -30,6 +31,24 @@ TRUNCATED_RELU = ACTIVATION_KINDS["truncated_relu"]
 SIGMOID = ACTIVATION_KINDS["sigmoid"]
 TANH = ACTIVATION_KINDS["tanh"]
 _FAST = {"contract", "reassoc", "nsz"}
+
+# Argument bundles (numba namedtuples: named fields, one type each, cached like arrays).
+#: the architecture: activation id and parameters (knots then values), which heads are trained
+Network = namedtuple("Network", ["activation", "activation_params", "has_a", "has_b"])
+#: the Gaussian-mixture data law: labels (K,), cumulative probabilities (K,), per-class scales
+#: (K, d), rotation (d, d) and whether to apply it
+DataLaw = namedtuple("DataLaw", ["labels", "cumprob", "scales", "rotation", "rotated"])
+#: counter-based stream keys: ``data`` draws samples, ``noise`` the SGD noise (uint64 each, or
+#: (R,) arrays with one key per replica) — named, so the two can never be swapped silently
+Streams = namedtuple("Streams", ["data", "noise"])
+#: one batch per replica: ``x (B, d)``, ``y (B,)``, pre-activations ``pre (N, B)``, outputs
+#: ``f (B,)`` (a leading replica axis in :func:`sgd_steps`)
+Batch = namedtuple("Batch", ["x", "y", "pre", "f"])
+#: the step rule of a chunk: first global step ``k0``, ``n_steps``, ``coef = [ε, λ, s, 1]``
+#: (``s = √(2ε/β)``), the schedule ``xi (n_steps,)`` and the noise kind
+Steps = namedtuple("Steps", ["k0", "n_steps", "coef", "xi", "noise_kind"])
+#: the noise of one step: kind, key, global step, neuron count and scale ``s √ξ``
+NoiseDraw = namedtuple("NoiseDraw", ["kind", "key", "step", "n_neurons", "scale"])
 
 
 @njit(cache=True, inline="always")
@@ -75,8 +94,9 @@ def activation_derivative(t, kind, p):
 
 
 @njit(cache=True)
-def sample_batch(key, step, x, y, labels, cumprob, scales, rotation, rotated, buf):
-    """Fill ``x (B, d)`` and ``y (B,)`` with the samples of global step ``step``."""
+def sample_batch(key, step, x, y, law, buf):
+    """Fill ``x (B, d)`` and ``y (B,)`` with the samples of global step ``step`` from ``law``."""
+    labels, cumprob, scales, rotation = law.labels, law.cumprob, law.scales, law.rotation
     n_batch, d = x.shape
     h = (d + 1) // 2
     for b in range(n_batch):
@@ -93,7 +113,7 @@ def sample_batch(key, step, x, y, labels, cumprob, scales, rotation, rotated, bu
             buf[j] = n1 * scales[c, j]
             if j + 1 < d:
                 buf[j + 1] = n2 * scales[c, j + 1]
-        if rotated:
+        if law.rotated:
             for j in range(d):
                 acc = 0.0
                 for m in range(d):
@@ -105,8 +125,10 @@ def sample_batch(key, step, x, y, labels, cumprob, scales, rotation, rotated, bu
 
 
 @njit(cache=True)
-def fill_noise(kind, key, step, i, n_neurons, scale, out):
-    """Noise increments of neuron ``i`` at step ``step`` into ``out (P,)`` (times ``scale``)."""
+def fill_noise(draw, i, out):
+    """Noise increments of neuron ``i`` at step ``draw.step`` into ``out (P,)`` (times
+    ``draw.scale``)."""
+    kind, key, step, n_neurons, scale = draw
     n_p = out.size
     if kind == NOISE_GAUSSIAN:
         hp = (n_p + 1) // 2
@@ -124,141 +146,65 @@ def fill_noise(kind, key, step, i, n_neurons, scale, out):
 
 
 @njit(cache=True, parallel=True)
-def initialize_batch(
-    theta,
-    x,
-    y,
-    pre,
-    f,
-    step,
-    act_kind,
-    act_p,
-    has_a,
-    has_b,
-    labels,
-    cumprob,
-    scales,
-    rotation,
-    rotated,
-    keys_data,
-):
-    """Sample the batch of ``step`` and compute its pre-activations and outputs (one pass)."""
+def initialize_batch(theta, batch, step, net, law, keys_data):
+    """Sample the batch of ``step`` and compute its pre-activations and outputs (one pass).
+
+    ``theta (R, N, P)``; ``batch`` holds ``(R, …)`` arrays; ``keys_data (R,)``.
+    """
     n_rep, n, _ = theta.shape
-    n_batch, d = x.shape[1], x.shape[2]
-    off = has_a + has_b
+    n_batch, d = batch.x.shape[1], batch.x.shape[2]
+    off = net.has_a + net.has_b
+    x, pre, f = batch.x, batch.pre, batch.f
     for r in prange(n_rep):
         buf = np.empty(d)
-        sample_batch(
-            keys_data[r], step, x[r], y[r], labels, cumprob, scales, rotation, rotated, buf
-        )
+        sample_batch(keys_data[r], step, x[r], batch.y[r], law, buf)
         for b in range(n_batch):
             f[r, b] = 0.0
         for i in range(n):
             for b in range(n_batch):
-                z = theta[r, i, 1] if has_b else 0.0 * theta[r, i, 0]
+                z = theta[r, i, 1] if net.has_b else 0.0 * theta[r, i, 0]
                 for j in range(d):
                     z += theta[r, i, off + j] * x[r, b, j]
                 pre[r, i, b] = z
-                a = theta[r, i, 0] if has_a else 1.0
-                f[r, b] += a * activation(z, act_kind, act_p)
+                a = theta[r, i, 0] if net.has_a else 1.0
+                f[r, b] += a * activation(z, net.activation, net.activation_params)
         for b in range(n_batch):
             f[r, b] /= n
 
 
 @njit(cache=True, parallel=True)
-def sgd_steps(
-    theta,
-    x,
-    y,
-    pre,
-    f,
-    x_next,
-    y_next,
-    pre_next,
-    k0,
-    n_steps,
-    coef,
-    xi,
-    noise_kind,
-    act_kind,
-    act_p,
-    has_a,
-    has_b,
-    labels,
-    cumprob,
-    scales,
-    rotation,
-    rotated,
-    keys_data,
-    keys_noise,
-):
-    """Advance every replica ``n_steps`` online-SGD steps from global step ``k0``.
+def sgd_steps(theta, batch, scratch, steps, net, law, keys):
+    """Advance every replica ``steps.n_steps`` online-SGD steps from global step ``steps.k0``.
 
     ``θ_i ← (1 − εξλ) θ_i + (εξ/B) Σ_b (y_b − f(x_b)) ∇_θ σ*(x_b; θ_i) + s √ξ g_i`` with
-    ``coef = [ε, λ, s, 1]`` (``s = √(2ε/β)``), ``xi`` the schedule at steps ``k0 …``. On entry
-    ``x, y, pre, f`` hold the batch of step ``k0`` (from :func:`initialize_batch` or the
-    previous call); on exit they hold the batch of step ``k0 + n_steps``. Replicas run in
-    parallel; each runs the serial kernel :func:`replica_steps` (outlined so that it is
-    optimized as plain serial code).
+    ``steps.coef = [ε, λ, s, 1]`` (``s = √(2ε/β)``) and ``steps.xi`` the schedule at steps
+    ``k0 …``. ``theta (R, N, P)``; ``batch`` and ``scratch`` are :class:`Batch` bundles of
+    ``(R, …)`` arrays (``scratch`` receives the next batch; its ``f`` is unused); ``keys`` a
+    :class:`Streams` of ``(R,)`` keys. On entry ``batch`` holds the batch of step ``k0`` (from
+    :func:`initialize_batch` or the previous call); on exit the batch of step ``k0 + n_steps``.
+    Replicas run in parallel; each runs the serial kernel :func:`replica_steps` (outlined so that
+    it is optimized as plain serial code).
     """
     n_rep = theta.shape[0]
     for r in prange(n_rep):
         replica_steps(
             theta[r],
-            x[r],
-            y[r],
-            pre[r],
-            f[r],
-            x_next[r],
-            y_next[r],
-            pre_next[r],
-            k0,
-            n_steps,
-            coef,
-            xi,
-            noise_kind,
-            act_kind,
-            act_p,
-            has_a,
-            has_b,
-            labels,
-            cumprob,
-            scales,
-            rotation,
-            rotated,
-            keys_data[r],
-            keys_noise[r],
+            Batch(batch.x[r], batch.y[r], batch.pre[r], batch.f[r]),
+            Batch(scratch.x[r], scratch.y[r], scratch.pre[r], scratch.f[r]),
+            steps,
+            net,
+            law,
+            Streams(keys.data[r], keys.noise[r]),
         )
 
 
 @njit(cache=True, fastmath=_FAST)
-def replica_steps(
-    theta,
-    x,
-    y,
-    pre,
-    f,
-    x_next,
-    y_next,
-    pre_next,
-    k0,
-    n_steps,
-    coef,
-    xi,
-    noise_kind,
-    act_kind,
-    act_p,
-    has_a,
-    has_b,
-    labels,
-    cumprob,
-    scales,
-    rotation,
-    rotated,
-    key_data,
-    key_noise,
-):
-    """One replica: ``theta (N, P)``, ``x (B, d)``, ``pre (N, B)``; see :func:`sgd_steps`."""
+def replica_steps(theta, batch, scratch, steps, net, law, keys):
+    """One replica: ``theta (N, P)``, ``batch.x (B, d)``, ``batch.pre (N, B)``; keys are
+    scalars; see :func:`sgd_steps`."""
+    x, y, pre, f = batch
+    x_next, y_next, pre_next = scratch.x, scratch.y, scratch.pre
+    coef, xi = steps.coef, steps.xi
     n, n_p = theta.shape
     n_batch, d = x.shape
     buf = np.empty(d)
@@ -267,64 +213,26 @@ def replica_steps(
     f_next = np.empty(n_batch, dtype=theta.dtype)
     noise = np.zeros(n_p, dtype=theta.dtype)
     zero = coef[3] - coef[3]  # typed like θ (keeps float32 kernels in float32)
-    for s in range(n_steps):
-        k = k0 + s
-        sample_batch(
-            key_data, k + 1, x_next, y_next, labels, cumprob, scales, rotation, rotated, buf
-        )
+    for s in range(steps.n_steps):
+        k = steps.k0 + s
+        sample_batch(keys.data, k + 1, x_next, y_next, law, buf)
         rate = coef[0] * xi[s]
         decay = coef[3] - rate * coef[1]
         per_sample = rate / n_batch
-        noise_scale = coef[2] * math.sqrt(xi[s])
+        draw = NoiseDraw(steps.noise_kind, keys.noise, k, n, coef[2] * math.sqrt(xi[s]))
         for b in range(n_batch):
             residual[b] = y[b] - f[b]
             f_next[b] = zero
         if n_batch == 1:
             f_next[0] = _single_sample_pass(
-                theta,
-                pre,
-                pre_next,
-                x[0],
-                x_next[0],
-                residual[0],
-                decay,
-                per_sample,
-                zero,
-                coef[3],
-                noise,
-                noise_kind,
-                key_noise,
-                k,
-                noise_scale,
-                act_kind,
-                act_p,
-                has_a,
-                has_b,
-            )
+                theta, pre, pre_next, x[0], x_next[0], residual[0], decay, per_sample, zero,
+                coef[3], noise, draw, net,
+            )  # fmt: skip
         else:
             _batch_pass(
-                theta,
-                pre,
-                pre_next,
-                x,
-                x_next,
-                residual,
-                grad_w,
-                f_next,
-                decay,
-                per_sample,
-                zero,
-                coef[3],
-                noise,
-                noise_kind,
-                key_noise,
-                k,
-                noise_scale,
-                act_kind,
-                act_p,
-                has_a,
-                has_b,
-            )
+                theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample,
+                zero, coef[3], noise, draw, net,
+            )  # fmt: skip
         for b in range(n_batch):
             f[b] = f_next[b] / n
             y[b] = y_next[b]
@@ -336,29 +244,13 @@ def replica_steps(
 
 @njit(cache=True, fastmath=_FAST)
 def _single_sample_pass(
-    theta,
-    pre,
-    pre_next,
-    x0,
-    xn,
-    residual,
-    decay,
-    per_sample,
-    zero,
-    one,
-    noise,
-    noise_kind,
-    key_noise,
-    k,
-    noise_scale,
-    act_kind,
-    act_p,
-    has_a,
-    has_b,
+    theta, pre, pre_next, x0, xn, residual, decay, per_sample, zero, one, noise, draw, net
 ):
     """B = 1: update every neuron and return ``Σ_i a_i σ(pre_next_i)`` (one pass over θ)."""
     n = theta.shape[0]
     d = x0.size
+    has_a, has_b = net.has_a, net.has_b
+    act_kind, act_p = net.activation, net.activation_params
     off = has_a + has_b
     f_next = zero
     typed = np.empty(1, dtype=theta.dtype)  # casts g to θ's dtype: no float64 in float32 loops
@@ -367,8 +259,8 @@ def _single_sample_pass(
         a_old = theta[i, 0] if has_a else one
         typed[0] = per_sample * residual * a_old * activation_derivative(z, act_kind, act_p)
         g = typed[0]
-        if noise_kind != NOISE_NONE:
-            fill_noise(noise_kind, key_noise, k, i, n, noise_scale, noise)
+        if draw.kind != NOISE_NONE:
+            fill_noise(draw, i, noise)
         if has_a:
             theta[i, 0] = (
                 decay * a_old + per_sample * residual * activation(z, act_kind, act_p) + noise[0]
@@ -377,7 +269,7 @@ def _single_sample_pass(
         if has_b:
             acc = decay * theta[i, 1] + g + noise[1]
             theta[i, 1] = acc
-        if noise_kind == NOISE_NONE:
+        if draw.kind == NOISE_NONE:
             for j in range(d):
                 wj = decay * theta[i, off + j] + g * x0[j]
                 theta[i, off + j] = wj
@@ -395,31 +287,14 @@ def _single_sample_pass(
 
 @njit(cache=True, fastmath=_FAST)
 def _batch_pass(
-    theta,
-    pre,
-    pre_next,
-    x,
-    x_next,
-    residual,
-    grad_w,
-    f_next,
-    decay,
-    per_sample,
-    zero,
-    one,
-    noise,
-    noise_kind,
-    key_noise,
-    k,
-    noise_scale,
-    act_kind,
-    act_p,
-    has_a,
-    has_b,
-):
+    theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample, zero, one,
+    noise, draw, net,
+):  # fmt: skip
     """B > 1: update every neuron with the batch gradient; accumulate ``f_next (B,)``."""
     n = theta.shape[0]
     n_batch, d = x.shape
+    has_a, has_b = net.has_a, net.has_b
+    act_kind, act_p = net.activation, net.activation_params
     off = has_a + has_b
     for i in range(n):
         a_old = theta[i, 0] if has_a else one
@@ -430,8 +305,8 @@ def _batch_pass(
             sum_a += residual[b] * activation(z, act_kind, act_p)
             grad_w[b] = per_sample * residual[b] * a_old * activation_derivative(z, act_kind, act_p)
             sum_b += grad_w[b]
-        if noise_kind != NOISE_NONE:
-            fill_noise(noise_kind, key_noise, k, i, n, noise_scale, noise)
+        if draw.kind != NOISE_NONE:
+            fill_noise(draw, i, noise)
         if has_a:
             theta[i, 0] = decay * a_old + per_sample * sum_a + noise[0]
         bias = zero

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -59,8 +63,8 @@ def test_sgd_matches_numpy_reference_step_for_step(params, activation, batch, ro
         0.1,
         50.0,
         batch,
-        sgd.keys_data[0],
-        sgd.keys_noise[0],
+        sgd.streams.data[0],
+        sgd.streams.noise[0],
         schedule=lambda t: 1.0 / (1.0 + t),
     )
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -73,7 +77,7 @@ def test_sgd_noise_streams_match_reference(noise):
     sgd = SGD(model, n_neurons=5, step_size=0.02, seed=1, beta=10.0, noise=noise)
     theta0 = sgd.initial_weights()[0]
     want = reference_sgd(
-        model, theta0, 10, 0.02, 0.0, 10.0, 1, sgd.keys_data[0], sgd.keys_noise[0], noise=noise
+        model, theta0, 10, 0.02, 0.0, 10.0, 1, *(k[0] for k in sgd.streams), noise=noise
     )
     np.testing.assert_allclose(run_kernel(sgd, theta0, 10), want, rtol=1e-12, atol=1e-12)
 
@@ -252,3 +256,29 @@ def test_bad_weights_and_activations_are_refused():
         NetworkModel(anisotropic(), "relu", "wb")
     with pytest.raises(ValueError, match="knots"):
         Activation.piecewise_linear([1.0, 0.0], [0.0, 1.0])
+
+
+CACHE_PROBE = """
+import numpy as np
+from wgflow.networks import GaussianMixture, NetworkModel
+from wgflow.solvers import SGD, sgd_kernels
+model = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], [[1.5, 1], [0.5, 1]]), "relu", "abw")
+SGD(model, n_neurons=3, step_size=0.01, seed=0, beta=50.0).run(None, 0.05, progress=False)
+kernels = (sgd_kernels.initialize_batch, sgd_kernels.sgd_steps)
+print(sum(k.stats.cache_hits.total() for k in kernels),
+      sum(k.stats.cache_misses.total() for k in kernels))
+"""
+
+
+def test_bundled_kernels_load_from_the_cache_in_a_new_process(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    counts = []
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", CACHE_PROBE], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        counts.append(tuple(map(int, proc.stdout.split())))
+    (hits0, misses0), (hits1, misses1) = counts
+    assert misses0 > 0 and hits0 == 0  # the first process compiles and writes the cache
+    assert misses1 == 0 and hits1 == misses0  # the second compiles nothing
