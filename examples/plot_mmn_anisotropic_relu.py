@@ -6,9 +6,11 @@ Mei–Montanari–Nguyen (PNAS 2018): labels ``y = ±1``, features ``x | y ~ N(0
 ``Σ± = diag((1±Δ)² I_{s0}, I_{d−s0})``. A network ``f(x) = (1/N) Σ σ(⟨w_i, x⟩)`` trained by
 one-pass SGD is, for large ``N`` and small ``ε``, a sample of the solution of the
 distributional dynamics; by symmetry that PDE reduces to the law of
-``(r1, r2) = (‖P w‖, ‖P⊥ w‖)``. Here SGD runs in ``d = 320`` dimensions (``s0 = 60``, ``N = 800``,
-``ε = 2e-4``: the seed's sizes) and the reduced PDE on a 64² grid, from the same product radial
-start ``ρ̄0 × Unif(spheres)``, on the same time axis ``t = kε``.
+``(r1, r2) = (‖P w‖, ‖P⊥ w‖)``. The flagship is wgflow's own demonstration: SGD runs in
+``d = 320`` dimensions (``s0 = 60``, ``N = 800``, ``ε = 2e-4``: the sizes of the seed talk's
+relu-statistics figure, but only ``w`` trained) and the reduced PDE on a 64² grid, from the same
+product radial start ``ρ̄0 × Unif(spheres)``, on the same time axis ``t = kε``. The second part
+is the seed's own setting, with ``(a, b, w)`` trained.
 
 Set ``WGFLOW_QUICK=1`` for a reduced run (same code path).
 """
@@ -17,7 +19,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.plotting import plot_risk_curves, sgd_vs_pde_figure
+from wgflow.plotting import sgd_vs_pde_figure, statistics_figure
 from wgflow.studies import presets
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"
@@ -38,10 +40,9 @@ sgd_vs_pde_figure(ds)
 # Trained output weights and biases: a 4-D reduced state
 # -------------------------------------------------------
 # With ``σ*(x; θ) = a σ(⟨w, x⟩ + b)`` the reduced state is ``(a, b, r1, r2)``; the reduced
-# PDE is then solved by particles (MMN's Fig. 1 setting).
+# PDE is then solved by particles. As in the seed talk's "evolution of some statistics"
+# figure (``d = 320``, ``s0 = 60``, ``N = 800``, ``ε = 2e-4``, Gaussian start), the risk and
+# the mean ± standard deviation of ``a``, ``b``, ``r1``, ``r2`` over time, SGD against the PDE.
 ds4 = presets.run("mmn-relu", quick=QUICK)
-fig, ax = plt.subplots(figsize=(5, 3.6))
-plot_risk_curves(ds4, ax=ax)
-ax.set_title("relu with trained (a, b, w)")
-fig.tight_layout()
+statistics_figure(ds4)
 plt.show()

@@ -164,6 +164,10 @@ class FiniteVolume(Solver):
             steps += 1
         return FVState(t, rho, steps)
 
+    def density(self, state: FVState) -> np.ndarray:
+        """Cell averages of ``state`` on the grid."""
+        return state.rho
+
     def snapshot(self, state: FVState) -> np.ndarray:
         return state.rho.copy()
 

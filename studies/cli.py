@@ -156,7 +156,7 @@ def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
     from .sgd_vs_pde import compare
 
     known = {**{k: p.default for k, p in inspect.signature(compare).parameters.items()}}
-    known.update(presets.PRESETS[name]["settings"])
+    known.update(presets.known_settings(name))
     known.pop("progress", None)
     out = {}
     for pair in pairs:
@@ -290,7 +290,12 @@ def _run(parser, args) -> int:
         if args.t_final is not None:
             options["t_final"] = args.t_final
             options["save_every"] = args.t_final / 20
-        options = presets.settings(name, **options)
+        reading = options.get("step_reading", "seed")
+        try:
+            options = presets.settings(name, **options)
+        except ValueError as exc:
+            parser.error(str(exc))
+        options["step_reading"] = reading
         for key in ("t_final", "save_every", "n_neurons", "d", "step_size"):
             if key in options and not options[key] > 0:
                 parser.error(f"{key}: must be positive, got {options[key]!r}")

@@ -1,12 +1,18 @@
-"""Named experiments: the flagship SGD-vs-PDE run and the Mei–Montanari–Nguyen (MMN) seeds.
+"""Named experiments: the flagship SGD-vs-PDE run and the seed talk's three experiments.
 
 Every preset is a set of keyword arguments of :func:`wgflow.studies.sgd_vs_pde.compare` plus a
 ``quick`` override (reduced size, same code path) used by the tests and ``WGFLOW_QUICK=1``.
 
-Time convention: MMN (PNAS 2018, arXiv 1804.06561) step ``θ ← θ + 2 s_k (y − ŷ)∇σ*`` is ours
-(docs/conventions.rst) with ``ε = 2 s_k``; presets store ``step_size`` in our convention and the
-paper's value as ``mmn_step_size``. Values that could not be confirmed against the paper from
-here are listed in ``unconfirmed`` and are wgflow's choices.
+**Step size.** The seed talk (after Mei, Montanari & Nguyen) writes clean SGD as
+``θ ← θ + ε (y − f̂) ∇σ*`` with ``ρ̂_{t/ε} → ρ_t`` — wgflow's convention — and captions its
+figures in that ``ε``: the presets take the captions' values as ``step_size``. The paper writes
+``θ ← θ + 2 s_k (y − ŷ) ∇σ*``; reading a caption's value as ``s_k`` instead gives
+``ε = 2 × value``. That alternative is one global switch, ``step_reading="paper"``
+(``wgflow run PRESET --set step_reading=paper``), never mixed per preset.
+
+**Provenance.** ``source`` cites the seed's figures by content; every value that comes neither
+from the seed nor from a checked source is listed in ``unconfirmed`` (``wgflow presets`` prints
+them): those are wgflow's choices.
 """
 
 from __future__ import annotations
@@ -18,11 +24,18 @@ import xarray as xr
 from wgflow.validation import check_choice
 
 MMN = "Mei, Montanari & Nguyen, PNAS 115 (2018) E7665, arXiv 1804.06561"
+SEED = "the seed talk's"
+#: settings every preset accepts besides its own
+COMMON_SETTINGS = {"step_reading": "seed"}
+STEP_READINGS = ("seed", "paper")
 
 PRESETS: dict[str, dict] = {
     "flagship": {
-        "description": "anisotropic Gaussians, relu: online SGD (d=320, N=800) vs reduced PDE",
-        "source": f"wgflow default; the setting of {MMN}, Fig. 1",
+        "description": "wgflow's demonstration: relu σ(⟨w,x⟩), online SGD (d=320, N=800) vs "
+        "the 2-D reduced PDE on (r1, r2) by finite volumes",
+        "source": f"wgflow's own demonstration at the sizes of {SEED} relu-statistics figure "
+        "(d = 320, s0 = 60, N = 800, ε = 2e-4); only w is trained (the seed trains a, b, w: "
+        "preset mmn-relu) so that the reduced PDE is 2-D, solved on a grid with the exact risk",
         "settings": {
             "d": 320,
             "s0": 60,
@@ -45,11 +58,19 @@ PRESETS: dict[str, dict] = {
             "cells": 32,
             "pde_samples": 20_000,
         },
-        "unconfirmed": [],
+        "unconfirmed": [
+            "delta = 0.5",
+            "parameters = w (the seed trains a, b, w)",
+            "start: uniform radial law on (r1, r2)",
+            "t_final",
+            "cells, r_max",
+        ],
     },
     "mmn-relu": {
-        "description": "MMN anisotropic Gaussians, relu with trained (a, b, w); 4-D reduced PDE",
-        "source": f"{MMN}, Fig. 1 (d = 320, s0 = 60, N = 800, s_k = 2e-4)",
+        "description": "relu σ* = a(⟨x,w⟩ + b)_+ with trained (a, b, w): statistics of the "
+        "network over time, SGD vs the 4-D reduced dynamics (particles)",
+        "source": f"{SEED} figure 'evolution of some statistics' (relu a(⟨x,w⟩+b)_+, "
+        f"d = 320, s0 = 60, N = 800, ε = 2e-4), after {MMN}",
         "settings": {
             "d": 320,
             "s0": 60,
@@ -57,8 +78,7 @@ PRESETS: dict[str, dict] = {
             "activation": "relu",
             "parameters": "abw",
             "n_neurons": 800,
-            "step_size": 4e-4,
-            "mmn_step_size": 2e-4,
+            "step_size": 2e-4,
             "initial_scale": 0.8,
             "t_final": 20.0,
             "save_every": 1.0,
@@ -73,40 +93,54 @@ PRESETS: dict[str, dict] = {
             "pde_particles": 500,
             "pde_samples": 500,
         },
-        "unconfirmed": ["delta", "initial_scale", "t_final"],
+        "unconfirmed": [
+            "delta = 0.5",
+            "start w ~ N(0, κ² I/d) with κ = 0.8, a = 1, b = 0",
+            "t_final",
+            "pde_particles, pde_dt",
+        ],
     },
     "mmn-isotropic": {
-        "description": "MMN isotropic Gaussians (Δ = 0.8), ramp activation; 1-D reduced PDE",
-        "source": f"{MMN}, isotropic example: d = s0 = 40, Δ = 0.8, N = 800, s_k = 1e-6, "
-        "ramp (t1, t2, s1, s2) = (0.5, 1.5, −2.5, 7.5), ρ0 = N(0, 0.8² I/d)",
+        "description": "isotropic Gaussians (Δ = 0.8), ramp activation: ρ̄(r) over time, SGD vs "
+        "the 1-D reduced PDE, which runs until its risk is stationary",
+        "source": f"{SEED} figure 'evolution of ρ̄(r1)' (d = s0 = 40, N = 800, Δ = 0.8, "
+        f"ε = 1e-6, ρ0 = N(0, 0.8² I/d)), after {MMN}",
         "settings": {
             "d": 40,
             "s0": 40,
             "delta": 0.8,
             "activation": "ramp",
             "n_neurons": 800,
-            "step_size": 2e-6,
-            "mmn_step_size": 1e-6,
+            "step_size": 1e-6,
             "initial_scale": 0.8,
-            "t_final": 2.0,
-            "save_every": 0.1,
-            "cells": 600,
-            "r_max": 3.0,
+            "t_final": 250.0,
+            "sgd_t_final": 100.0,
+            "save_every": 5.0,
+            "cells": 400,
+            "r_max": 8.0,
         },
         "quick": {
             "n_neurons": 200,
             "step_size": 2e-4,
             "t_final": 0.4,
+            "sgd_t_final": 0.4,
             "save_every": 0.2,
             "cells": 200,
             "pde_samples": 20_000,
         },
-        "unconfirmed": ["t_final"],
+        "unconfirmed": [
+            "activation: MMN's ramp (t1, t2, s1, s2) = (0.5, 1.5, −2.5, 7.5) (the seed names "
+            "none)",
+            "t_final = 250 (PDE; its risk is stationary by then) and sgd_t_final = 100 "
+            "(10^8 SGD steps, about 45 min on one core)",
+            "cells, r_max",
+        ],
     },
     "mmn-nonmonotone": {
-        "description": "MMN isotropic Gaussians, non-monotone activation, κ = 0.1 vs 0.4",
-        "source": f"{MMN}, non-monotone activation figure: d = s0 = 320, Δ = 0.5, N = 800, "
-        "ρ0 = N(0, κ² I/d), κ ∈ {0.1, 0.4}",
+        "description": "isotropic Gaussians, non-monotone activation: the risk from κ = 0.1 and "
+        "κ = 0.4, SGD vs the 1-D reduced PDE",
+        "source": f"{SEED} figure 'evolution of the risk' with a non-monotone activation "
+        f"(d = s0 = 320, Δ = 0.5, N = 800, ρ0 = N(0, κ² I/d), κ ∈ {{0.1, 0.4}}), after {MMN}",
         "settings": {
             "d": 320,
             "s0": 320,
@@ -130,24 +164,45 @@ PRESETS: dict[str, dict] = {
             "cells": 200,
             "pde_samples": 20_000,
         },
-        "unconfirmed": ["activation (wgflow's non-monotone stand-in)", "step_size", "t_final"],
+        "unconfirmed": [
+            "activation: wgflow's non-monotone stand-in (the seed's is not given)",
+            "step_size = 2e-6 (the seed gives none for this figure)",
+            "t_final",
+            "cells, r_max",
+        ],
     },
 }
 DEFAULT_PRESET = "flagship"
 
 
 def describe(name: str) -> str:
-    """One line: name, description and source."""
+    """Name, description, source and the values that are wgflow's choices (one paragraph)."""
     preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
-    return f"{name}: {preset['description']} [{preset['source']}]"
+    text = f"{name}: {preset['description']} [{preset['source']}]"
+    if preset["unconfirmed"]:
+        text += "\n    unconfirmed (wgflow's choices): " + "; ".join(preset["unconfirmed"])
+    return text
+
+
+def known_settings(name: str) -> dict:
+    """Every setting a preset accepts, with its default (``compare``'s are accepted too)."""
+    preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
+    return {**COMMON_SETTINGS, **preset["settings"]}
 
 
 def settings(name: str, quick: bool | None = None, **overrides) -> dict:
-    """The keyword arguments of a preset (``quick`` default: ``WGFLOW_QUICK=1``)."""
+    """The keyword arguments of :func:`~wgflow.studies.sgd_vs_pde.compare` for a preset
+    (``quick`` default: ``WGFLOW_QUICK=1``); ``step_reading="paper"`` doubles the caption's
+    step size (``ε = 2 s_k``)."""
     preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
     if quick is None:
         quick = os.environ.get("WGFLOW_QUICK") == "1"
     out = {**preset["settings"], **(preset["quick"] if quick else {}), **overrides}
+    reading = check_choice("step_reading", out.pop("step_reading", "seed"), STEP_READINGS)
+    if reading == "paper" and "step_size" not in overrides:
+        out["step_size"] = 2 * out["step_size"]
+    if "sgd_t_final" in out and "sgd_t_final" not in overrides:  # a shorter horizon given
+        out["sgd_t_final"] = min(out["sgd_t_final"], out["t_final"])
     return out
 
 
@@ -159,7 +214,6 @@ def run(
     from .sgd_vs_pde import compare
 
     kwargs = settings(name, quick, **overrides)
-    kwargs.pop("mmn_step_size", None)
     scales = kwargs.get("initial_scale")
     if isinstance(scales, tuple | list):
         parts = [compare(**{**kwargs, "initial_scale": k}, progress=progress) for k in scales]
@@ -173,4 +227,6 @@ def run(
         ds = compare(**kwargs, progress=progress)
     ds.attrs["preset"] = name
     ds.attrs["preset_source"] = PRESETS[name]["source"]
+    ds.attrs["preset_unconfirmed"] = "; ".join(PRESETS[name]["unconfirmed"])
+    ds.attrs["step_reading"] = overrides.get("step_reading", "seed")
     return ds

@@ -32,6 +32,7 @@ from wgflow.metrics import fit_rate, risk_gap, wasserstein_over_time
 from wgflow.networks import neutral_head
 from wgflow.problems import AnisotropicGaussians
 from wgflow.solvers import SGD, FiniteVolume, Particles
+from wgflow.trackers import BoundaryGuard
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
 
@@ -60,6 +61,8 @@ def compare(
     step_size: float = 2e-4,
     t_final: float = 2.0,
     save_every: float = 0.25,
+    sgd_t_final: float | None = None,
+    stationary_rate: float = 1e-4,
     seed: int = 0,
     radial=None,
     initial_scale: float | None = None,
@@ -84,6 +87,13 @@ def compare(
         SGD's ``N``, ``ε`` and seed (one sample per step).
     t_final, save_every : float
         Horizon and snapshot interval (time units: ``t = kε``).
+    sgd_t_final : float, optional
+        Stop SGD earlier than the PDE (default ``t_final``): for PDEs that converge after
+        more SGD steps than one can afford. The comparison variables live on SGD's times; the
+        whole PDE run is archived on ``pde_time``.
+    stationary_rate : float
+        The PDE counts as converged at the first snapshot where its risk falls by less than
+        this per unit time (attributes ``pde_stationary_time``, ``pde_stationary_risk``).
     radial : callable, optional
         ``(n, rng) ↦ (n, D̄)`` reduced start ``ρ̄0`` (default :func:`uniform_radial`).
     initial_scale : float, optional
@@ -121,6 +131,10 @@ def compare(
     red = prob.reduced(beta=beta, order=order)
     check_positive_int("pde_samples", pde_samples)
     check_positive("t_final", t_final)
+    sgd_t_final = t_final if sgd_t_final is None else check_positive("sgd_t_final", sgd_t_final)
+    if sgd_t_final > t_final:
+        raise ValueError(f"sgd_t_final: must be ≤ t_final = {t_final}, got {sgd_t_final}")
+    check_positive("stationary_rate", stationary_rate)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     if initial_scale is not None:
         check_positive("initial_scale", initial_scale)
@@ -143,7 +157,7 @@ def compare(
     start = _time.perf_counter()
     sgd = SGD(
         model, n_neurons=n_neurons, step_size=step_size, seed=seed, test_size=20_000, beta=beta
-    ).run(None, t_final, save_every, progress=progress)
+    ).run(None, sgd_t_final, min(save_every, sgd_t_final), progress=progress)
     wall_sgd = _time.perf_counter() - start
 
     start = _time.perf_counter()
@@ -159,6 +173,7 @@ def compare(
 
     risk_pde = pde["risk"].interp(time=sgd["time"])
     gap = risk_gap(sgd, pde)
+    stationary = _stationary(pde["risk"], stationary_rate)
     variables = {
         "risk_sgd": sgd["risk"].assign_attrs(long_name="SGD risk R_N(θ^k)", units="1"),
         "risk_pde": risk_pde.assign_attrs(long_name="PDE risk R(ρ̄_t)", units="1"),
@@ -176,6 +191,10 @@ def compare(
     else:
         variables["w2"] = _particle_w2(sgd, pde, red.axes)
         variables["pde_positions"] = pde["positions"].interp(time=sgd["time"])
+    if "pde_positions" in variables:  # statistics of the reduced laws (means and spreads)
+        variables.update(_statistics(sgd, pde, red.axes))
+    if sgd_t_final < t_final:
+        variables.update(_whole_pde(pde))
     for axis in red.axes:  # SGD neurons in reduced coordinates (the grid axes keep the name)
         variables[f"particle_{axis}"] = sgd[axis].assign_attrs(
             units="1", long_name=f"SGD neurons: {axis}"
@@ -198,6 +217,8 @@ def compare(
         "step_size": step_size,
         "t_final": t_final,
         "save_every": save_every,
+        "sgd_t_final": sgd_t_final,
+        "stationary_rate": stationary_rate,
         "seed": seed,
         "initial_scale": initial_scale,
         "radial": repr(radial) if initial_scale is None else None,
@@ -224,8 +245,51 @@ def compare(
         sup_w2=float(ds["w2"].max()),
         wall_time_sgd=wall_sgd,
         wall_time_pde=wall_pde,
+        pde_final_risk=float(pde["risk"][-1]),
+        pde_stationary="yes" if stationary else "no",
     )
+    if stationary:
+        ds.attrs.update(pde_stationary_time=stationary[0], pde_stationary_risk=stationary[1])
     return ds
+
+
+def _stationary(risk: xr.DataArray, rate: float) -> tuple[float, float] | None:
+    """First ``(t, R)`` where the risk falls by less than ``rate`` per unit time, if any."""
+    t, r = risk["time"].values, risk.values
+    drop = -np.diff(r) / np.diff(t)
+    hit = np.nonzero(drop < rate)[0]
+    return None if hit.size == 0 else (float(t[hit[0] + 1]), float(r[hit[0] + 1]))
+
+
+def _whole_pde(pde: xr.Dataset) -> dict[str, xr.DataArray]:
+    """The PDE's own run on ``pde_time`` (when it runs longer than SGD)."""
+    out = {}
+    names = {"risk": "PDE risk R(ρ̄_t), whole run", "density": "PDE density, whole run"}
+    for name, long_name in names.items():
+        if name in pde:
+            da = pde[name].rename(time="pde_time").drop_vars("pde_time")
+            out[f"{name}_pde_full"] = da.assign_attrs(long_name=long_name)
+    pde_time = xr.DataArray(
+        pde["time"].values, dims="pde_time", attrs={**pde["time"].attrs, "long_name": "PDE time"}
+    )
+    return {k: v.assign_coords(pde_time=pde_time) for k, v in out.items()}
+
+
+def _statistics(sgd: xr.Dataset, pde: xr.Dataset, axes) -> dict[str, xr.DataArray]:
+    """Means and standard deviations over neurons (SGD) and samples (PDE) of each reduced
+    coordinate, on SGD's times."""
+    out = {}
+    positions = pde["positions"].interp(time=sgd["time"])
+    for k, axis in enumerate(axes):
+        for source, values, dim in (
+            ("sgd", sgd[axis], "particle"),
+            ("pde", positions.isel(component=k, drop=True), "sample"),
+        ):
+            for stat, reduce in (("mean", values.mean), ("std", values.std)):
+                out[f"{stat}_{axis}_{source}"] = reduce(dim).assign_attrs(
+                    units="1", long_name=f"{stat} of {axis} ({source.upper()})"
+                )
+    return out
 
 
 def _with_head(radial, h: int):
@@ -244,10 +308,20 @@ def _with_exact_risk(model, prob):
 
 
 def reduced_grid_pde(
-    red, sample, cells, r_max, t_final, save_every, progress: bool = False
+    red,
+    sample,
+    cells,
+    r_max,
+    t_final,
+    save_every,
+    progress: bool = False,
+    wall_tolerance: float = 1e-4,
 ) -> xr.Dataset:
     """Finite volumes on the reduced problem ``red`` from the histogram of reduced points
-    ``sample (n, D̄)`` on ``red.grid(cells, r_max)``, with ``risk(time)`` attached."""
+    ``sample (n, D̄)`` on ``red.grid(cells, r_max)``, with ``risk(time)`` attached.
+
+    A :class:`~wgflow.trackers.BoundaryGuard` stops the run (:class:`~wgflow.BoundaryReached`)
+    when more than ``wall_tolerance`` of the mass reaches the cells at ``r = r_max``."""
 
     grid = red.grid(cells, r_max)
     rho0 = ParticleMeasure(sample).histogram(grid).density
@@ -255,7 +329,10 @@ def reduced_grid_pde(
         solver = FiniteVolume(red.energy, grid, scheme="semi-implicit", dt=min(save_every, 0.005))
     else:
         solver = FiniteVolume(red.energy, grid)
-    pde = solver.run(rho0, t_final, save_every, progress=progress)
+    # the upper ends of [0, r_max] are truncations: mass there means r_max is too small
+    guard = BoundaryGuard(tolerance=wall_tolerance, sides="upper")
+    pde = solver.run(rho0, t_final, save_every, progress=progress, trackers=[guard])
+    pde.attrs["wall_mass"] = max(guard.wall_mass.values())
     pde["risk"] = xr.DataArray(
         red.risk_curve(grid, pde["density"].values),
         dims="time",

@@ -31,6 +31,7 @@ def test_info_prints_versions_and_numba_threads(capsys):
 def test_presets_lists_every_preset_with_its_source(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
+    assert out.count("unconfirmed (wgflow's choices):") == 4
     for name in (
         "flagship",
         "mmn-relu",
@@ -94,6 +95,8 @@ def test_run_preset_with_settings_and_plot_redraws_it(tmp_path, capsys, monkeypa
         "t_final=0.2",
         "--set",
         "save_every=0.1",
+        "--set",
+        "step_reading=paper",
         "--quiet",
         "--output",
         str(out),
@@ -106,6 +109,8 @@ def test_run_preset_with_settings_and_plot_redraws_it(tmp_path, capsys, monkeypa
     ds = wg.open(out)
     assert ds.sizes["particle"] == 50 and float(ds["time"][-1]) == pytest.approx(0.2)
     assert wg.io.parameters(ds)["n_neurons"] == 50
+    assert wg.io.parameters(ds)["step_size"] == 4e-4  # the quick caption value 2e-4, read as s_k
+    assert ds.attrs["step_reading"] == "paper"
     redrawn = tmp_path / "again.png"
     assert main(["plot", str(out), "--figure", str(redrawn)]) == 0
     assert redrawn.stat().st_size > 10_000
@@ -130,6 +135,7 @@ def test_run_preset_with_settings_and_plot_redraws_it(tmp_path, capsys, monkeypa
         ["run", "--set", "activation=softplus"],
         ["run", "--set", "delta=1.5"],
         ["run", "--set", "novalue"],
+        ["run", "--set", "step_reading=mmn"],
         ["run", "ou", "--set", "cells=3"],
         ["plot", "/no/such/file.nc"],
         ["frobnicate"],

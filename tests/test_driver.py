@@ -5,7 +5,7 @@ import wgflow as wg
 from wgflow.driver import observation_times
 from wgflow.problems import OrnsteinUhlenbeck
 from wgflow.solvers import FiniteVolume
-from wgflow.trackers import Tracker, WallTimeLimit
+from wgflow.trackers import BoundaryGuard, Tracker, WallTimeLimit
 
 
 def small_solver():
@@ -57,3 +57,35 @@ def test_restarting_from_a_snapshot_continues_the_same_trajectory():
     half = solver.run(rho0, 0.5, 0.5, progress=False)
     rest = solver.run(half["density"][-1].values, 0.5, 0.5, progress=False)
     np.testing.assert_allclose(rest["density"][-1], full["density"][-1], rtol=1e-10, atol=1e-14)
+
+
+def _drift_to_the_right():
+    grid = wg.Grid.box([(-1.0, 1.0)], 40)
+    energy = wg.FreeEnergy(potential=lambda x: -3.0 * x[..., 0], internal=wg.Entropy(20.0))
+    rho0 = np.exp(-((grid.coordinates[0] + 0.5) ** 2) / 0.02)
+    return FiniteVolume(energy, grid), rho0 / grid.integrate(rho0)
+
+
+def test_boundary_guard_stops_a_run_that_reaches_the_wall():
+    solver, rho0 = _drift_to_the_right()
+    with pytest.raises(wg.BoundaryReached, match="axis 'x'") as info:
+        solver.run(rho0, 2.0, 0.1, progress=False, trackers=[BoundaryGuard(1e-3)])
+    assert info.value.axis == "x" and info.value.side == "upper"
+    assert 0.0 < info.value.time < 2.0 and info.value.dataset is not None
+
+
+def test_boundary_guard_can_warn_instead(caplog):
+    solver, rho0 = _drift_to_the_right()
+    guard = BoundaryGuard(1e-3, action="warn")
+    ds = solver.run(rho0, 2.0, 0.5, progress=False, trackers=[guard])
+    assert ds.attrs["status"] == "complete" and guard.wall_mass["x", "upper"] > 0.1
+    assert sum("outermost cells of axis 'x'" in r.message for r in caplog.records) == 1
+
+
+def test_boundary_guard_is_quiet_inside_the_domain():
+    solver, rho0 = _drift_to_the_right()
+    guard = BoundaryGuard(1e-3)
+    solver.run(rho0, 0.05, 0.05, progress=False, trackers=[guard])
+    assert max(guard.wall_mass.values()) < 1e-3
+    with pytest.raises(ValueError, match="tolerance"):
+        BoundaryGuard(0.0)

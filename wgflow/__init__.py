@@ -14,6 +14,7 @@ from . import driver, errors, io, metrics, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .errors import (
     BlowUpError,
+    BoundaryReached,
     ParameterError,
     RunInterrupted,
     RunStopped,
@@ -32,6 +33,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "BlowUpError",
+    "BoundaryReached",
     "Entropy",
     "FreeEnergy",
     "GeneralInteraction",

@@ -3,7 +3,8 @@
 - :class:`ParameterError`: an unknown or badly typed parameter (both a ``ValueError`` and a
   ``TypeError``); out-of-range values raise plain ``ValueError`` naming the parameter.
 - :class:`RunStopped` and its kinds: a run that ended before ``t_final`` —
-  :class:`BlowUpError` (non-finite or negative state, a step below its floor),
+  :class:`BlowUpError` (non-finite or negative state, a step below its floor; its kind
+  :class:`BoundaryReached`: mass at the wall of a bounded grid),
   :class:`WallTimeExceeded`, :class:`TargetReached` (a tracker's target, not a failure).
 - :class:`RunInterrupted`: Ctrl-C during a run (a ``KeyboardInterrupt``).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "BlowUpError",
+    "BoundaryReached",
     "ParameterError",
     "RunInterrupted",
     "RunStopped",
@@ -45,6 +47,16 @@ class TargetReached(RunStopped):
 
 class BlowUpError(RunStopped, RuntimeError):
     """Non-finite or negative state, or a time step driven below its floor."""
+
+
+class BoundaryReached(BlowUpError):
+    """Mass reached the outermost cells of a bounded grid, where the no-flux wall distorts the
+    solution; ``axis`` and ``side`` say where."""
+
+    def __init__(self, t: float, cause: str, axis: str, side: str) -> None:
+        super().__init__(t, cause)
+        self.axis = axis
+        self.side = side
 
 
 class WallTimeExceeded(RunStopped):

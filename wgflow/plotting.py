@@ -221,9 +221,70 @@ def plot_convergence(results, quantity: str = "sup_risk_gap"):
     return fig
 
 
+def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
+    """SGD vs a PDE that runs longer (``risk_pde_full``, ``density_pde_full`` on ``pde_time``):
+    both risk curves, then the 1-D reduced density ``ρ̄(r)`` at several times with SGD's
+    histogram of the neurons' ``r`` over the PDE density at SGD's last time."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
+    ax = axes[0]
+    ax.plot(ds["pde_time"], ds["risk_pde_full"], "-", label="PDE R(ρ̄_t)")
+    ax.plot(ds["time"], ds["risk_sgd"], "o", ms=3, label="SGD R_N(θ^k)")
+    ax.set_yscale("log")
+    ax.set_xlabel(_label(ds["time"]))
+    ax.set_ylabel("risk")
+    ax.legend(fontsize="small")
+    if "density_pde_full" in ds and len(_grid_axes(ds)) == 1:
+        axis = _grid_axes(ds)[0]
+        full = ds["density_pde_full"]
+        picks = np.unique(np.linspace(0, full.sizes["pde_time"] - 1, n_curves).round().astype(int))
+        colours = plt.cm.viridis(np.linspace(0, 0.9, picks.size))
+        for colour, k in zip(colours, picks, strict=True):
+            t = float(ds["pde_time"][k])
+            axes[1].plot(ds[axis], full.isel(pde_time=k), color=colour, label=f"t = {t:g}")
+        axes[1].set_xlabel(_label(ds[axis]))
+        axes[1].set_ylabel("ρ̄(r)")
+        axes[1].set_title("PDE density over time")
+        axes[1].legend(fontsize="small")
+        plot_particles_over_density(ds, float(ds["time"][-1]), ax=axes[2])
+        axes[2].set_title(f"t = {float(ds['time'][-1]):g}: SGD neurons vs PDE")
+    fig.suptitle(ds.attrs.get("title", ""))
+    fig.tight_layout()
+    return fig
+
+
+def statistics_figure(ds: xr.Dataset):
+    """Risk curves, then mean ± standard deviation over time of each reduced coordinate for
+    SGD and the PDE (variables ``mean_<c>_sgd``, ``std_<c>_sgd``, ``mean_<c>_pde``, …)."""
+    import matplotlib.pyplot as plt
+
+    coords = [n[len("mean_") : -len("_sgd")] for n in ds.data_vars if n.startswith("mean_")
+              and n.endswith("_sgd")]  # fmt: skip
+    fig, axes = plt.subplots(1, len(coords) + 1, figsize=(3.6 * (len(coords) + 1), 3.4))
+    plot_risk_curves(ds, ax=axes[0], logx=False)
+    t = ds["time"]
+    for ax, c in zip(axes[1:], coords, strict=True):
+        for source, style in (("sgd", "o"), ("pde", "-")):
+            mean, std = ds[f"mean_{c}_{source}"], ds[f"std_{c}_{source}"]
+            ax.plot(t, mean, style, ms=3, label=source.upper())
+            ax.fill_between(t, mean - std, mean + std, alpha=0.2)
+        ax.set_title(f"{c}: mean ± std")
+        ax.set_xlabel(_label(t))
+        ax.legend(fontsize="small")
+    fig.suptitle(ds.attrs.get("title", ""))
+    fig.tight_layout()
+    return fig
+
+
 def summary_figure(ds: xr.Dataset):
     """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know."""
     import matplotlib.pyplot as plt
+
+    if "risk_pde_full" in ds:
+        return long_pde_figure(ds)
+    if any(name.startswith("mean_") for name in ds.data_vars) and "risk_sgd" in ds:
+        return statistics_figure(ds)
 
     if "risk_sgd" in ds and "kappa" in ds.dims:
         fig, axes = plt.subplots(1, ds.sizes["kappa"], figsize=(4.6 * ds.sizes["kappa"], 3.6))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time as _time
 
@@ -10,7 +11,9 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from . import io
-from .errors import BlowUpError, TargetReached, WallTimeExceeded
+from .errors import BlowUpError, BoundaryReached, TargetReached, WallTimeExceeded
+
+logger = logging.getLogger(__name__)
 
 
 class Tracker:
@@ -51,6 +54,67 @@ def check_finite(observables: dict, t: float) -> None:
     for name, value in observables.items():
         if not np.all(np.isfinite(value)):
             raise BlowUpError(t, f"observable {name!r} is not finite ({value})")
+
+
+class BoundaryGuard(Tracker):
+    """Watches the mass in the outermost cells of a grid solver (FiniteVolume, JKO).
+
+    A bounded grid has no-flux walls: mass that reaches them piles up instead of moving on, so
+    a solution whose outermost cells hold mass is no longer the solution on the whole space.
+    At each observation the fraction of the total mass in the first and last cell layer of
+    every axis is computed (``wall_mass`` holds the latest, per ``(axis, side)``); above
+    ``tolerance`` the guard raises :class:`~wgflow.BoundaryReached` naming the time, axis and
+    side (``action="raise"``) or logs a warning once per wall (``action="warn"``).
+
+    Parameters
+    ----------
+    tolerance : float
+        Largest allowed fraction of the mass in one outermost layer, in ``(0, 1)``.
+    sides : {"both", "upper", "lower"}
+        Walls to watch (``"upper"`` for radial grids on ``[0, r_max]``, whose lower edge
+        ``r = 0`` is a true boundary of the domain, not a truncation).
+    action : {"raise", "warn"}
+    """
+
+    def __init__(self, tolerance: float = 1e-4, sides: str = "both", action: str = "raise"):
+        if not (isinstance(tolerance, int | float) and 0 < tolerance < 1):
+            raise ValueError(f"tolerance: need a fraction in (0, 1), got {tolerance!r}")
+        if sides not in ("both", "upper", "lower"):
+            raise ValueError(f"sides: must be 'both', 'upper' or 'lower', got {sides!r}")
+        if action not in ("raise", "warn"):
+            raise ValueError(f"action: must be 'raise' or 'warn', got {action!r}")
+        self.tolerance, self.sides, self.action = float(tolerance), sides, action
+        self.wall_mass: dict[tuple[str, str], float] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    def start(self, solver, state, t_final):
+        if not hasattr(solver, "grid") or not hasattr(solver, "density"):
+            raise ValueError("trackers: BoundaryGuard needs a grid solver (FiniteVolume, JKO)")
+        self.handle(solver, state, solver.time(state))
+
+    def handle(self, solver, state, t):
+        rho = np.asarray(solver.density(state))
+        total = float(rho.sum())
+        if not total > 0:
+            return
+        sides = {"both": ("lower", "upper"), "upper": ("upper",), "lower": ("lower",)}
+        for k, axis in enumerate(solver.grid.axes):
+            for side in sides[self.sides]:
+                layer = np.take(rho, 0 if side == "lower" else -1, axis=k)
+                fraction = float(layer.sum()) / total
+                self.wall_mass[axis, side] = fraction
+                if fraction <= self.tolerance:
+                    continue
+                message = (
+                    f"{fraction:.2e} of the mass is in the {side} outermost cells of axis "
+                    f"{axis!r} (tolerance {self.tolerance:.1e}): the grid's wall distorts the "
+                    "solution; enlarge the domain"
+                )
+                if self.action == "raise":
+                    raise BoundaryReached(t, message, axis, side)
+                if (axis, side) not in self._warned:
+                    self._warned.add((axis, side))
+                    logger.warning("t = %.6g: %s", t, message)
 
 
 class ProgressBar(Tracker):
