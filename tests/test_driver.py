@@ -4,7 +4,7 @@ import pytest
 import wgflow as wg
 from wgflow.driver import observation_times
 from wgflow.problems import OrnsteinUhlenbeck
-from wgflow.solvers import FiniteVolume
+from wgflow.solvers import JKO, FiniteVolume
 from wgflow.trackers import BoundaryGuard, Tracker, WallTimeLimit
 
 
@@ -59,15 +59,17 @@ def test_restarting_from_a_snapshot_continues_the_same_trajectory():
     np.testing.assert_allclose(rest["density"][-1], full["density"][-1], rtol=1e-10, atol=1e-14)
 
 
-def _drift_to_the_right():
+def _drift_to_the_right(solver="fv"):
     grid = wg.Grid.box([(-1.0, 1.0)], 40)
     energy = wg.FreeEnergy(potential=lambda x: -3.0 * x[..., 0], internal=wg.Entropy(20.0))
     rho0 = np.exp(-((grid.coordinates[0] + 0.5) ** 2) / 0.02)
-    return FiniteVolume(energy, grid), rho0 / grid.integrate(rho0)
+    make = FiniteVolume(energy, grid) if solver == "fv" else JKO(energy, grid, tau=0.05)
+    return make, rho0 / grid.integrate(rho0)
 
 
-def test_boundary_guard_stops_a_run_that_reaches_the_wall():
-    solver, rho0 = _drift_to_the_right()
+@pytest.mark.parametrize("kind", ["fv", "jko"])
+def test_boundary_guard_stops_a_run_that_reaches_the_wall(kind):
+    solver, rho0 = _drift_to_the_right(kind)
     with pytest.raises(wg.BoundaryReached, match="axis 'x'") as info:
         solver.run(rho0, 2.0, 0.1, progress=False, trackers=[BoundaryGuard(1e-3)])
     assert info.value.axis == "x" and info.value.side == "upper"

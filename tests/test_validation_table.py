@@ -10,8 +10,9 @@ import wgflow as wg
 from wgflow.networks import GaussianMixture, NetworkModel
 from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck, PorousMedium, TwoLayerNN
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
-from wgflow.studies import coupling, global_convergence, sgd_vs_pde
+from wgflow.studies import coupling, global_convergence, presets, sgd_vs_pde
 from wgflow.studies.cli import main
+from wgflow.trackers import BoundaryGuard
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GRID = wg.Grid.box([(-1, 1)], 8)
@@ -170,6 +171,17 @@ CASES = {
     ],
     ("coupling.coupled_dynamics", "save_every"): [
         lambda t: coupling.coupled_dynamics(d=20, n_neurons=5, step_size=3e-3, save_every=0.25)
+    ],
+    ("sgd_vs_pde.compare", "sgd_t_final"): [
+        lambda t: sgd_vs_pde.compare(d=20, n_neurons=5, t_final=0.1, sgd_t_final=0.2),
+        lambda t: sgd_vs_pde.compare(d=20, n_neurons=5, t_final=0.1, sgd_t_final=-1.0),
+    ],
+    ("presets.settings", "step_reading"): [
+        lambda t: presets.settings("flagship", step_reading="mmn"),
+    ],
+    ("BoundaryGuard", "tolerance"): [
+        lambda t: BoundaryGuard(tolerance=0.0),
+        lambda t: BoundaryGuard(tolerance=1.5),
     ],
     ("global_convergence.initial_risk", "gamma"): [
         lambda t: global_convergence.initial_risk(gamma=0.0),
