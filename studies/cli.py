@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from wgflow import io
 
-from .jobs import JOBS
+from .jobs import JOBS, make_job
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Wasserstein gradient flows: finite volumes, JKO steps and particles.",
     )
     parser.add_argument("--version", action="version", version=f"wgflow {_version()}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log messages (-vv: debug)"
+    )
+    parser.add_argument(
+        "-q", "--log-quiet", dest="log_quiet", action="store_true", help="errors only in the log"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
@@ -103,6 +110,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.log_quiet)
     if args.command is None:
         parser.print_help()
         return 0
@@ -115,6 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plot":
         return _plot(parser, args)
     return _run(parser, args)
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv, errors with -q."""
+    import logging
+
+    level = logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
+    logger = logging.getLogger("wgflow")
+    logger.setLevel(level)
+    if not any(getattr(h, "_wgflow_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("wgflow: %(levelname)s: %(message)s"))
+        handler._wgflow_cli = True
+        logger.addHandler(handler)
 
 
 def _presets() -> int:
@@ -133,9 +155,15 @@ def _plot(parser, args) -> int:
     except (FileNotFoundError, ValueError, OSError) as exc:
         parser.error(f"archive: {exc}")
     figure = _writable(
-        parser, "--figure", args.figure or str(Path(args.archive).with_suffix(".png"))
+        parser,
+        "--figure",
+        args.figure or str(Path(args.archive).with_suffix(".png")),
+        _figure_suffixes(),
     )
-    movie = None if args.animation is None else _writable(parser, "--animation", args.animation)
+    movie = None
+    if args.animation is not None:
+        movie = _writable(parser, "--animation", args.animation, ANIMATION_SUFFIXES)
+        _distinct(parser, figure=figure, animation=movie)
     try:
         _draw(ds, figure)
         if movie is not None:
@@ -158,13 +186,18 @@ def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
     known = {**{k: p.default for k, p in inspect.signature(compare).parameters.items()}}
     known.update(presets.known_settings(name))
     known.pop("progress", None)
+    return _parse_pairs(parser, f"preset {name!r}", pairs, known)
+
+
+def _parse_pairs(parser, owner: str, pairs: list[str], known: dict) -> dict:
+    """``key=value`` strings checked against ``known`` names and the types of their defaults."""
     out = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in known:
             parser.error(
-                f"--set: unknown key {key!r} for preset {name!r}; known: {', '.join(sorted(known))}"
+                f"--set: unknown key {key!r} for {owner}; known: {', '.join(sorted(known))}"
             )
         try:
             value = json.loads(text)
@@ -192,7 +225,6 @@ def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
 
 
 def _sweep(parser, args) -> int:
-    import importlib
     import tomllib
 
     from wgflow.sweep import sweep
@@ -208,10 +240,9 @@ def _sweep(parser, args) -> int:
         if key not in config:
             parser.error(f"config: missing key {key!r} (need function, output, [parameters])")
     target = str(config["function"])
-    module_name, _, name = target.partition(":")
     try:
-        fn = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as exc:
+        fn = _import_function(target, Path(args.config).resolve().parent)
+    except (ImportError, AttributeError, ValueError, TypeError, OSError, SyntaxError) as exc:
         parser.error(f"config: cannot import function {target!r} ({exc})")
     output = _writable(parser, "output", str(config["output"]))
     try:
@@ -230,23 +261,93 @@ def _sweep(parser, args) -> int:
     return 1 if failed else 0
 
 
+def _import_function(target: str, config_folder: Path):
+    """``module:function`` (importable, or a module in the current folder) or
+    ``path/to/file.py:function`` (relative to the current folder, else the config's folder)."""
+    import importlib
+    import importlib.util
+
+    location, sep, name = target.rpartition(":")
+    if not sep or not location or not name:
+        raise ValueError("need 'module:function' or 'file.py:function'")
+    if location.endswith(".py"):
+        path = Path(location)
+        if not path.is_absolute() and not path.exists():
+            path = config_folder / path
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None or not path.is_file():
+            raise ImportError(f"no such file {str(path)!r}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dask pickles functions by module name
+        spec.loader.exec_module(module)
+    else:
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # like `python -m`: the current folder first
+        module = importlib.import_module(location)
+    _pickle_by_value_if_local(module)
+    fn = getattr(module, name)
+    if not callable(fn):
+        raise TypeError(f"{name!r} is not callable")
+    return fn
+
+
+def _pickle_by_value_if_local(module) -> None:
+    """Dask workers cannot import a module loaded from a file or the current folder: ship its
+    functions by value (cloudpickle) instead of by name."""
+    path = Path(getattr(module, "__file__", "") or "")
+    here = Path.cwd()
+    site = any(part in ("site-packages", "dist-packages") for part in path.parts)
+    if path.is_file() and not site and (path.is_relative_to(here) or module.__name__ == path.stem):
+        try:
+            import cloudpickle
+        except ImportError:  # no dask installed: the synchronous scheduler needs nothing
+            return
+        cloudpickle.register_pickle_by_value(module)
+
+
 def _info() -> int:
     for name, version in io.versions().items():
         print(f"{name:>12}  {version}")
     from wgflow.compilation import numba_cache_dir
 
     env = io.numba_environment()
-    print(f"{'numba env':>12}  threads={env['threads']} layer={env['layer']}")
+    print(f"{'numba env':>12}  threads={env['threads']} (usable CPUs {env['usable_cpus']})")
+    print(f"{'threading':>12}  {env['layer']}")
+    print(f"{'cpu':>12}  {env['cpu']} ({env['cpu_features']})")
     print(f"{'numba cache':>12}  {numba_cache_dir()}")
     return 0
 
 
-def _writable(parser, option: str, path: str) -> Path:
+ARCHIVE_SUFFIXES = (".nc",)
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+
+
+def _figure_suffixes() -> tuple[str, ...]:
+    from matplotlib.figure import Figure
+
+    return tuple(f".{ext}" for ext in Figure().canvas.get_supported_filetypes())
+
+
+def _writable(parser, option: str, path: str, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Check an output path before any work: a known suffix, not a folder, a writable folder."""
     p = Path(path)
+    if not str(path) or p.is_dir():
+        parser.error(f"{option}: need a file path, got {str(path)!r}")
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        parser.error(f"{option}: need a file ending in {', '.join(suffixes)}, got {str(path)!r}")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         parser.error(f"{option}: cannot write to folder {str(folder)!r}")
     return p
+
+
+def _distinct(parser, **paths: Path) -> None:
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        key = path.resolve()
+        if key in seen:
+            parser.error(f"--{option}: same file as --{seen[key]} ({str(path)!r})")
+        seen[key] = option
 
 
 def _archived_job(parser, source: str) -> tuple[str, dict]:
@@ -268,18 +369,20 @@ def _run(parser, args) -> int:
     name = args.job or presets.DEFAULT_PRESET
     if name not in JOBS and name not in presets.PRESETS:
         parser.error(f"unknown preset {name!r}; choose from {', '.join([*presets.PRESETS, *JOBS])}")
-    output = _writable(parser, "--output", args.output)
-    figure = _writable(parser, "--figure", args.figure)
+    output = _writable(parser, "--output", args.output, ARCHIVE_SUFFIXES)
+    figure = _writable(parser, "--figure", args.figure, _figure_suffixes())
+    _distinct(parser, output=output, figure=figure)
     if name in JOBS:
-        if args.settings:
-            parser.error(f"--set: the {name!r} job takes --cells and --t-final only")
+        known = {f.name: f.default for f in dataclasses.fields(JOBS[name])}
+        options.update(_parse_pairs(parser, f"job {name!r}", args.settings, known))
         if args.cells is not None:
             options["cells"] = args.cells
         if args.t_final is not None:
             options["t_final"] = args.t_final
-            options["save_every"] = args.t_final / 10
+        if "t_final" in options and "save_every" not in options:
+            options["save_every"] = options["t_final"] / 10
         try:
-            job = JOBS[name](**options)
+            job = make_job(name, **options)
         except ValueError as exc:
             parser.error(str(exc))
         runner = job.run

@@ -8,7 +8,9 @@ vs the exact law).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 import xarray as xr
@@ -31,6 +33,8 @@ class GridJob:
     name = ""
     description = ""
     error_name = "L1 error vs exact solution"
+    #: the reduced size ``WGFLOW_QUICK=1`` runs (same code path)
+    quick: ClassVar[dict] = {"cells": 32, "t_final": 0.2, "save_every": 0.05}
 
     def __post_init__(self) -> None:
         if not isinstance(self.cells, int) or not 8 <= self.cells <= 2048:
@@ -174,3 +178,12 @@ class JKODemo(GridJob):
 
 
 JOBS = {job.name: job for job in (OUDemo, PorousMediumDemo, AggregationDemo, JKODemo)}
+
+
+def make_job(name: str, quick: bool | None = None, **options) -> GridJob:
+    """The grid job ``name`` with ``options``; ``quick`` (default: ``WGFLOW_QUICK=1``) first
+    applies the job's reduced size (explicit options win)."""
+    job = JOBS[name]
+    if quick is None:
+        quick = os.environ.get("WGFLOW_QUICK") == "1"
+    return job(**{**(job.quick if quick else {}), **options})

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import subprocess
@@ -300,3 +301,91 @@ def test_every_grid_job_runs_and_archives_its_error(job, cells, bound, tmp_path,
     err = ds["l1_error"].values
     assert np.all(np.isfinite(err)) and err[-1] < bound
     assert fig.stat().st_size > 10_000
+
+
+def test_verbosity_flags_set_the_log_level():
+    import logging
+
+    logger = logging.getLogger("wgflow")
+    for argv, level in ((["-v"], logging.INFO), (["-vv"], logging.DEBUG), (["-q"], logging.ERROR),
+                        ([], logging.WARNING)):  # fmt: skip
+        assert main([*argv, "presets"]) == 0
+        assert logger.level == level, argv
+
+
+def test_set_reaches_grid_job_fields_and_quick_mode_shrinks_every_job(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    out = tmp_path / "ou.nc"
+    argv = ["run", "ou", "--set", "diffusion=0.3", "--set", "order=1", "--quiet",
+            "--output", str(out), "--figure", str(tmp_path / "ou.png")]  # fmt: skip
+    assert main(argv) == 0
+    import wgflow as wg
+
+    ds = wg.open(out)
+    params = json.loads(ds.attrs["job_parameters"])
+    assert (params["diffusion"], params["order"], params["cells"]) == (0.3, 1, 32)
+    assert ds["density"].shape[1:] == (32, 32) and float(ds["time"][-1]) == 0.2
+    for job in ("porous-medium", "aggregation", "jko-vs-fv"):
+        from wgflow.studies.jobs import make_job
+
+        assert make_job(job).cells == 32 and make_job(job, quick=False).cells > 32
+    for bad in (["--set", "diffusion=-1"], ["--set", "viscosity=1"], ["--set", "order=two"]):
+        with pytest.raises(SystemExit) as info:
+            main(["run", "ou", *bad, "--output", str(out)])
+        assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "ou", "--output", "x.png"],
+        ["run", "ou", "--figure", "f.xyz"],
+        ["run", "ou", "--output", "same.nc", "--figure", "same.nc"],
+        ["run", "ou", "--output", ""],
+        ["run", "ou", "--output", "."],
+    ],
+)
+def test_output_paths_are_checked_before_any_work(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and list(tmp_path.iterdir()) == []
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_plot_rejects_an_animation_suffix_before_drawing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    out = tmp_path / "ou.nc"
+    assert main(["run", "ou", "--quiet", "--output", str(out), "--figure",
+                 str(tmp_path / "first.png")]) == 0  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(["plot", str(out), "--animation", str(tmp_path / "movie.avi")])
+    assert info.value.code == 2 and not (tmp_path / "ou.png").exists()
+
+
+def test_sweep_imports_from_the_current_folder_and_from_a_file(tmp_path, capsys, monkeypatch):
+    code = (
+        "import xarray as xr\n\n"
+        "def point(a, seed):\n    return xr.Dataset({'value': a * 10.0 + seed})\n"
+    )
+    (tmp_path / "my_experiment.py").write_text(code)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "other.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    for k, target in enumerate(("my_experiment:point", "sub/other.py:point")):
+        config = tmp_path / f"sweep{k}.toml"
+        config.write_text(
+            f'function = "{target}"\noutput = "out{k}.nc"\n[parameters]\na = [1, 2]\nseed = [0]\n'
+        )
+        assert main(["sweep", str(config), "--scheduler", "synchronous", "--quiet"]) == 0
+        assert "2 points done, 0 failed" in capsys.readouterr().out
+    import wgflow as wg
+
+    assert wg.open(tmp_path / "out1.nc")["value"].sel(a=2).item() == 20.0
+
+
+def test_info_names_threads_cpu_and_cache(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("numba env", "usable CPUs", "threading", "cpu", "numba cache"):
+        assert key in out

@@ -30,14 +30,30 @@ def versions() -> dict[str, str]:
 
 
 def numba_environment() -> dict:
-    """Numba version, threading layer and thread count (like py-pde's ``numba_environment``)."""
+    """Numba version, threading layer, thread count, CPU and its vector features (like py-pde's
+    ``numba_environment``; what a bug report needs)."""
+    import llvmlite.binding as llvm
     import numba
 
     try:
         layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet
-        layer = str(numba.config.THREADING_LAYER)
-    return {"version": numba.__version__, "threads": int(numba.get_num_threads()), "layer": layer}
+    except ValueError:  # no parallel kernel has run yet: numba picks at the first one
+        wanted = str(numba.config.THREADING_LAYER)
+        layer = f"not chosen yet ({wanted}: tbb, omp or workqueue at the first parallel kernel)"
+    features = llvm.get_host_cpu_features()
+    vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "neon") if features.get(f)]
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return {
+        "version": numba.__version__,
+        "threads": int(numba.get_num_threads()),
+        "layer": layer,
+        "cpu": llvm.get_host_cpu_name(),
+        "cpu_features": " ".join(vector) or "none detected",
+        "usable_cpus": int(cpus),
+    }
 
 
 def _python_version() -> str:
