@@ -94,3 +94,36 @@ def test_provenance_records_versions(result):
     versions = json.loads(result.attrs["versions"])
     assert versions["wgflow"] == wg.__version__ and "numba" in versions
     assert json.loads(result.attrs["numba_environment"])["threads"] >= 1
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_grid_archives_pass_a_cf_check(dim, tmp_path):
+    cf_xarray = pytest.importorskip("cf_xarray")
+    del cf_xarray
+    prob = OrnsteinUhlenbeck(dim=dim, diffusion=0.5, mean0=(0.5, 0.0, 0.0)[:dim], var0=0.3)
+    grid = wg.Grid.box([(-4, 4)] * dim, 8)
+    ds = FiniteVolume(prob.energy, grid).run(prob.initial_density(grid), 0.05, progress=False)
+    path = wg.save(ds, tmp_path / "cf.nc")
+    back = wg.open(path)
+    axes = back.cf.axes
+    assert axes["T"] == ["time"]
+    for name, letter in zip(grid.axes, "XYZ", strict=False):
+        assert axes[letter] == [name]
+    assert "standard_name" not in back["time"].attrs  # dimensionless time is no CF time
+    assert back.cf.bounds[grid.axes[0]] == [f"{grid.axes[0]}_bnds"]
+    with netCDF4.Dataset(path) as nc:
+        for name in grid.axes:
+            assert "_FillValue" not in nc.variables[f"{name}_bnds"].ncattrs()
+        assert "_FillValue" in nc.variables["density"].ncattrs()
+
+
+def test_sweep_archives_carry_provenance(tmp_path):
+    from wgflow.sweep import sweep
+
+    from .sweep_functions import model_run
+
+    ds = sweep(model_run, {"a": [1], "seed": [0]}, scheduler="synchronous", progress=False)
+    for key in ("Conventions", "history", "wgflow_version", "created", "versions"):
+        assert key in ds.attrs, key
+    assert ds.attrs["sweep_function"] == "tests.sweep_functions:model_run"
+    assert json.loads(ds.attrs["parameters"])["function"] == "tests.sweep_functions:model_run"

@@ -17,7 +17,10 @@ import xarray as xr
 from .compilation import package_version
 from .grid import Grid
 
-TIME_ATTRS = {"units": "1", "long_name": "time", "standard_name": "time", "axis": "T"}
+# dimensionless time (t = kε for SGD): CF's standard_name "time" would need time units, so the
+# coordinate is marked as the T axis instead
+TIME_ATTRS = {"units": "1", "long_name": "time", "axis": "T"}
+CF_AXES = ("X", "Y", "Z")
 _DEPENDENCIES = ("numpy", "scipy", "numba", "xarray", "netCDF4", "pot", "matplotlib", "tqdm")
 
 
@@ -85,12 +88,13 @@ def to_json(data) -> str:
 def grid_coords(grid: Grid) -> dict[str, xr.DataArray]:
     """Cell-centre coordinates with CF attributes and their ``<axis>_bnds`` bounds variables."""
     coords = {}
-    for name, centres, unit in zip(grid.axes, grid.coordinates, grid.units, strict=True):
-        coords[name] = xr.DataArray(
-            centres,
-            dims=name,
-            attrs={"units": unit, "long_name": f"{name} (cell centre)", "bounds": f"{name}_bnds"},
-        )
+    for k, (name, centres, unit) in enumerate(
+        zip(grid.axes, grid.coordinates, grid.units, strict=True)
+    ):
+        attrs = {"units": unit, "long_name": f"{name} (cell centre)", "bounds": f"{name}_bnds"}
+        if k < len(CF_AXES):
+            attrs["axis"] = CF_AXES[k]
+        coords[name] = xr.DataArray(centres, dims=name, attrs=attrs)
     return coords
 
 
@@ -217,6 +221,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
     _check_attrs("the dataset", ds.attrs)
     ds = ds.copy()
     encoding = {}
+    # CF §7.1: cell bounds hold no missing values, so they get no _FillValue
+    bounds = {v.attrs["bounds"] for v in ds.variables.values() if "bounds" in v.attrs}
     for name, var in ds.variables.items():
         _check_attrs(f"variable {name!r}", var.attrs)
         enc: dict = {}
@@ -227,7 +233,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
         if float32 and var.dtype == np.float64 and var.ndim >= 2 and name not in ds.coords:
             enc["dtype"] = "float32"
             ds[name].attrs["storage_precision"] = "float32"
-        if var.dtype.kind == "f" and name not in ds.coords:
+        if var.dtype.kind == "f" and name not in ds.coords and name not in bounds:
             enc["_FillValue"] = np.nan
         elif var.dtype.kind in "f":
             enc["_FillValue"] = None

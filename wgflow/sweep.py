@@ -192,6 +192,15 @@ def _assemble(results: dict, errors: dict, values: dict, names: list, fn) -> xr.
     for n in names:
         combined[n].attrs.setdefault("long_name", f"swept parameter {n}")
         combined[n].attrs.setdefault("units", "1")
-    combined.attrs["sweep_function"] = getattr(fn, "__qualname__", repr(fn))
+    target = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+    combined.attrs.update(
+        io.provenance(
+            f"parameter sweep of {target}",
+            "sweep",
+            "wgflow.sweep",
+            {"function": target, "parameters": values},
+        )
+    )
+    combined.attrs["sweep_function"] = target
     combined.attrs["sweep_parameters"] = io.to_json(values)
     return combined
