@@ -71,10 +71,23 @@ class JKO(Solver):
     ``D`` one-dimensional products along the axes (``O(n^{D+1})`` per iteration; the
     ``n^D × n^D`` kernel is never formed). Proximal maps: closed form for ``V`` and entropy
     (``q ∝ (z e^{−σV})^{1/(1+σ/β)}``), scalar Newton for the porous medium; interactions enter
-    ``V`` lagged at the previous iterate of an outer fixed point. The entropic blur adds a
-    diffusion of order ``ε/τ``: the error has an ``O(τ)`` part and a floor that shrinks with
-    ``ε``; ``ε`` must stay above about ``h²`` for mass to move between cells. The result is
-    rescaled to the exact mass (the defect before rescaling is below ``tolerance``).
+    ``V`` lagged at the previous iterate of an outer fixed point. The result is rescaled to the
+    exact mass (the defect before rescaling is below ``tolerance``).
+
+    *Entropic blur and its removal.* The entropic plan spreads each step's transport by a
+    Gaussian of variance ``ε/2`` per axis: an extra diffusion ``D_ε = ε/(4τ)`` that grows as
+    ``τ`` shrinks (at fixed ``ε`` the plain scheme's error *increases* below ``τ ≈ h``).
+    ``ε`` cannot follow ``τ`` down: below about ``h²`` the kernel no longer reaches the next
+    cell and slow mass stays pinned. With an entropy ``β⁻¹ρ log ρ`` in the energy and
+    ``debias=True`` (default) the step uses the diffusion ``β⁻¹ − ε/(4τ)`` instead, which
+    cancels the blur to first order: with the default ``ε = 2h²`` the error is first order in
+    ``τ`` down to the grid error (1-D Ornstein–Uhlenbeck, 256 cells, ``t = 0.5``: L1 error
+    1.9e-2, 9.8e-3, 5.0e-3, 2.5e-3, 1.3e-3 for ``τ = 0.1 … 0.00625``). This needs
+    ``ε/(4τ) < β⁻¹``: a user-given ``ε`` that breaks it is refused; with the default ``ε`` on
+    a grid too coarse for it the blur stays (and the warning below says so); steps where it
+    fails (a short final step) are not debiased.
+    Without an entropy there is nothing to subtract the blur from: a warning says when
+    ``ε/(4τ)`` exceeds ``τ``, the size of the scheme's own time error.
 
     **Lagrangian JKO in 1-D** (``method="lagrangian"``): the density is represented by ``M``
     quantile points ``X_i = F^{-1}((i + ½)/M)`` each carrying mass ``μ = mass/M``, where
@@ -93,7 +106,11 @@ class JKO(Solver):
         Step ``τ > 0``.
     method : {"entropic", "lagrangian"}
     epsilon : float, optional
-        Entropic regularization ``ε > 0`` (default ``2 max_k h_k²``).
+        Entropic regularization ``ε > 0`` (default ``2 max_k h_k²``, the smallest value that
+        does not pin mass to the grid).
+    debias : bool
+        Subtract the entropic blur ``ε/(4τ)`` from the energy's diffusion (entropic method,
+        energies with an entropy).
     tolerance : float
         Stopping tolerance: L1 error of the first marginal (entropic) or gradient norm
         (Lagrangian).
@@ -119,8 +136,9 @@ class JKO(Solver):
         tau: float,
         method: str = "entropic",
         epsilon: float | None = None,
+        debias: bool = True,
         tolerance: float = 1e-8,
-        max_iterations: int = 5000,
+        max_iterations: int = 20000,
         n_quantiles: int | None = None,
         fixed_point_iterations: int = 10,
     ) -> None:
@@ -135,6 +153,26 @@ class JKO(Solver):
         self.epsilon = (
             2.0 * float(np.max(h)) ** 2 if epsilon is None else check_positive("epsilon", epsilon)
         )
+        if not isinstance(debias, bool | np.bool_):
+            raise ParameterError(f"debias: need True or False, got {debias!r}")
+        internal = energy.internal
+        self.debias = bool(debias) and isinstance(internal, Entropy) and method == "entropic"
+        blur = self.epsilon / (4.0 * self.tau)
+        if self.debias and not blur < 1.0 / internal.beta and epsilon is None:
+            self.debias = False  # a coarse grid: the default ε is too large to remove its blur
+        if self.debias and not blur < 1.0 / internal.beta:
+            raise ValueError(
+                f"epsilon: the entropic blur ε/(4τ) = {blur:.3g} must stay below the diffusion "
+                f"1/β = {1.0 / internal.beta:.3g} to be removed; reduce epsilon (≥ about h² = "
+                f"{float(np.max(h)) ** 2:.3g}), increase tau, or pass debias=False"
+            )
+        if method == "entropic" and not self.debias and blur > self.tau:
+            logger.warning(
+                "JKO: the entropic blur ε/(4τ) = %.3g exceeds τ = %.3g, the scheme's own time "
+                "error: the result is biased by an extra diffusion of that size",
+                blur,
+                self.tau,
+            )
         self.tolerance = check_positive("tolerance", tolerance)
         self.max_iterations = check_positive_int("max_iterations", max_iterations)
         self.fixed_point_iterations = check_positive_int(
@@ -181,6 +219,8 @@ class JKO(Solver):
             return base
         if isinstance(internal, Entropy):
             s = sigma / internal.beta
+            if self.debias and s > 0.5:  # diffusion 1/β − ε/(4τ): σ(1/β − ε/(4τ)) = s − ½
+                s -= 0.5
             return (base - s * (1.0 - log_cell)) / (1.0 + s)
         # porous medium: u + σ c m/(m−1) h^{−D(m−1)} e^{(m−1)u} = base, solved by Newton
         m, c = internal.m, internal.coefficient
@@ -433,11 +473,12 @@ class JKO(Solver):
     def advance(self, state: JKOState, t_next: float) -> JKOState:
         step = self._lagrangian_step if self.method == "lagrangian" else self._entropic_step
         iterations = 0
-        while state.t < t_next - 1e-12 * max(1.0, t_next):
-            tau_step = min(self.tau, t_next - state.t)
-            if t_next - (state.t + tau_step) < 1e-9 * self.tau:
-                tau_step = t_next - state.t
-            state = step(state, tau_step)
+        # equal steps of at most τ land on t_next (no tiny last step)
+        n_steps = math.ceil((t_next - state.t) / self.tau * (1.0 - 1e-12))
+        tau_step = (t_next - state.t) / max(n_steps, 1)
+        for k in range(n_steps):
+            last = k == n_steps - 1
+            state = step(state, t_next - state.t if last else tau_step)
             iterations += state.iterations
         state.iterations = iterations
         return state
@@ -535,6 +576,7 @@ class JKO(Solver):
             "method": self.method,
             "tau": self.tau,
             "epsilon": self.epsilon if self.method == "entropic" else None,
+            "debias": self.debias,
             "tolerance": self.tolerance,
             "max_iterations": self.max_iterations,
             "fixed_point_iterations": self.fixed_point_iterations,

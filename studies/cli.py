@@ -456,7 +456,7 @@ def _print_summary(ds) -> None:
 
 
 def _print_table(ds) -> None:
-    cols = [c for c in ("mass", "free_energy", "l1_error") if c in ds]
+    cols = [c for c in ("mass", "free_energy", "l1_error", "l1_error_fv") if c in ds]
     print(f"{'time':>8}" + "".join(f"{c:>16}" for c in cols))
     for i, t in enumerate(ds["time"].values):
         print(f"{t:8.3f}" + "".join(f"{float(ds[c][i]):16.8g}" for c in cols))

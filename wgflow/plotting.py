@@ -302,7 +302,7 @@ def summary_figure(ds: xr.Dataset):
         fig.tight_layout()
         return fig
     if "density" in ds:
-        series = ("l1_error",) if "l1_error" in ds else ("free_energy",)
+        series = ("l1_error", "l1_error_fv") if "l1_error" in ds else ("free_energy",)
         return density_overview(ds, series=series)
     raise ValueError("ds: no risk curves or density to draw")
 
