@@ -3,9 +3,11 @@ JKO steps against finite volumes
 ================================
 
 The JKO step ``ρ_{k+1} = argmin W2²(ρ, ρ_k)/(2τ) + E[ρ]`` is the implicit Euler step of the
-Wasserstein gradient flow. On the Fokker–Planck equation its error against the exact Gaussian
-falls linearly in ``τ`` until the entropic regularization ``ε`` (a blur of order ``ε/τ``) takes
-over; explicit finite volumes are far more accurate at equal grid, JKO is stable for any ``τ``.
+Wasserstein gradient flow. The entropic version adds a blur: an extra diffusion ``ε/(4τ)`` that
+grows as ``τ`` shrinks, so the plain scheme's error against the exact Gaussian stops falling,
+then rises. wgflow removes the blur from the entropy's diffusion (the default): the error falls
+linearly in ``τ``. Explicit finite volumes are far more accurate at equal grid; JKO is stable
+for any ``τ``.
 
 Set ``WGFLOW_QUICK=1`` for a reduced run (same code path).
 """
@@ -23,19 +25,19 @@ QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 
 prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
 grid = wg.Grid.box([(-5, 5)], 128 if QUICK else 512)
-h2 = grid.spacing[0] ** 2
 exact = prob.exact_density(grid, 1.0)
 taus = [0.2, 0.1, 0.05, 0.025]
 
 fig, ax = plt.subplots(figsize=(5, 3.6))
-for factor in (2, 8):
+for debias, label in ((True, "entropic JKO (default: blur removed)"),
+                      (False, "entropic JKO, blur kept")):  # fmt: skip
     errors = []
     for tau in taus:
-        ds = JKO(prob.energy, grid, tau=tau, epsilon=factor * h2).run(
+        ds = JKO(prob.energy, grid, tau=tau, debias=debias).run(
             prob.initial_density(grid), 1.0, 1.0, progress=False
         )
         errors.append(grid.integrate(np.abs(ds["density"][-1].values - exact)))
-    ax.loglog(taus, errors, "o-", label=f"entropic JKO, ε = {factor}h²")
+    ax.loglog(taus, errors, "o-", label=f"{label}, ε = 2h²")
 lagrangian = []
 for tau in taus:
     ds = JKO(prob.energy, grid, tau=tau, method="lagrangian", n_quantiles=200).run(

@@ -63,11 +63,12 @@ CHANGES = [
     ("FiniteVolume", {}, {"grid": wg.Grid.box([(-5, 5)], 24)}, "grid"),
     ("FiniteVolume", {}, {"energy": OU_OTHER.energy}, "energy"),
     ("JKO", {}, {"tau": 0.04}, "tau"),
-    ("JKO", {}, {"epsilon": 0.2}, "epsilon"),
+    ("JKO", {}, {"epsilon": 0.05}, "epsilon"),
     ("JKO", {}, {"tolerance": 1e-6}, "tolerance"),
     ("JKO", {}, {"max_iterations": 300}, "max_iterations"),
     ("JKO", {}, {"fixed_point_iterations": 3}, "fixed_point_iterations"),
     ("JKO", {}, {"method": "lagrangian"}, "method"),
+    ("JKO", {"epsilon": 0.04}, {"epsilon": 0.04, "debias": False}, "debias"),
     ("JKO", {}, {"energy": OU_OTHER.energy}, "energy"),
     ("Particles", {}, {"dt": 0.02}, "dt"),
     ("Particles", {}, {"seed": 3}, "seed"),
@@ -136,6 +137,6 @@ def test_parameter_differences_lists_every_nested_difference():
 
 
 def test_repr_shows_parameters():
-    text = repr(jko(epsilon=0.3))
-    assert text.startswith("JKO(") and "tau=0.05" in text and "epsilon=0.3" in text
+    text = repr(jko(epsilon=0.04))
+    assert text.startswith("JKO(") and "tau=0.05" in text and "epsilon=0.04" in text
     assert "0x" not in repr(sgd()) and "n_neurons=6" in repr(sgd())
