@@ -33,6 +33,7 @@ class GridJob:
     name = ""
     description = ""
     error_name = "L1 error vs exact solution"
+    reference_name = "exact solution"
     #: the reduced size ``WGFLOW_QUICK=1`` runs (same code path)
     quick: ClassVar[dict] = {"cells": 32, "t_final": 0.2, "save_every": 0.05}
 
@@ -69,6 +70,11 @@ class GridJob:
 
     def _add_error(self, ds: xr.Dataset, prob, grid: Grid) -> xr.Dataset:
         ds["l1_error"] = self._l1_errors(ds["density"], prob, grid, self.error_name)
+        exact = [self.reference(prob, grid, float(t)) for t in ds["time"].values]
+        ds["density_exact"] = ds["density"].copy(data=np.stack(exact)).assign_attrs(
+            long_name=self.reference_name
+        )
+        ds.attrs["description"] = self.description
         ds.attrs["job"] = self.name
         ds.attrs["job_parameters"] = to_json({f.name: getattr(self, f.name) for f in fields(self)})
         return ds
@@ -139,6 +145,7 @@ class AggregationDemo(GridJob):
     name = "aggregation"
     description = "2-D aggregation (|x|²/2 − log|x|), finite volumes vs the steady state"
     error_name = "L1 distance to the steady state"
+    reference_name = "steady state"
 
     def setup(self):
 

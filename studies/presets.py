@@ -226,6 +226,7 @@ def run(
     else:
         ds = compare(**kwargs, progress=progress)
     ds.attrs["preset"] = name
+    ds.attrs["description"] = f"{name}: {PRESETS[name]['description']}"
     ds.attrs["preset_source"] = PRESETS[name]["source"]
     ds.attrs["preset_unconfirmed"] = "; ".join(PRESETS[name]["unconfirmed"])
     ds.attrs["step_reading"] = overrides.get("step_reading", "seed")

@@ -7,11 +7,67 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+#: Okabe–Ito: distinguishable with every common colour-vision deficiency
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
+#: perceptually uniform and colour-blind safe; low densities light
+DENSITY_CMAP = "cividis"
+#: legend labels in mathtext for the variables wgflow archives
+MATH_LABELS = {
+    "risk_sgd": r"SGD $R_N(\theta^k)$",
+    "risk_pde": r"PDE $R(\bar\rho_t)$",
+    "risk": r"risk $R$",
+    "risk_pde_full": r"PDE $R(\bar\rho_t)$",
+    "free_energy": r"free energy $E[\rho_t]$",
+    "l1_error": r"$\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
+    "l1_error_fv": r"finite volumes $\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
+    "mass": r"mass $\int\rho_t$",
+}
+
 
 def _label(da: xr.DataArray) -> str:
     name = da.attrs.get("long_name", da.name)
     units = da.attrs.get("units")
     return f"{name} [{units}]" if units and units != "1" else str(name)
+
+
+def _legend_label(da: xr.DataArray) -> str:
+    return MATH_LABELS.get(str(da.name), _label(da))
+
+
+def styled(func):
+    """Draw with wgflow's colour-blind-safe palette and readable defaults."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import matplotlib.pyplot as plt
+        from cycler import cycler
+
+        style = {"axes.prop_cycle": cycler(color=PALETTE), "image.cmap": DENSITY_CMAP,
+                 "legend.frameon": False, "axes.titlesize": "medium"}  # fmt: skip
+        with plt.rc_context(style):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _title(ds: xr.Dataset) -> str:
+    """What the figure shows: the job's or preset's description, else the archive's title."""
+    return str(ds.attrs.get("description", ds.attrs.get("title", "")))
+
+
+def _suptitle(fig, ds: xr.Dataset) -> None:
+    """The figure title, wrapped to the figure's width."""
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 11))
+    fig.suptitle(textwrap.fill(_title(ds), width), fontsize="medium")
+
+
+def _readable_log_time(ax) -> None:
+    import matplotlib.pyplot as plt
+
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels collide ("3×10⁻¹4×10⁻¹")
 
 
 def _grid_axes(ds: xr.Dataset) -> tuple[str, ...]:
@@ -60,10 +116,13 @@ def plot_density(ds: xr.Dataset, time: float, ax=None, exact: np.ndarray | None 
                 if bnds is not None
                 else [float(ds[a].min()), float(ds[a].max())]
             )
+        colorbar = kwargs.pop("colorbar", True)
         image = ax.imshow(snap.values.T, origin="lower", extent=extent, aspect="equal", **kwargs)
-        plt.colorbar(image, ax=ax, label=_label(ds["density"]))
+        if colorbar:
+            plt.colorbar(image, ax=ax, label=_label(ds["density"]))
         if exact is not None:
-            ax.contour(xa, ya, np.asarray(exact).T, levels=5, colors="w", linewidths=0.6)
+            ax.contour(xa, ya, np.asarray(exact).T, levels=5, colors="w", linewidths=0.7,
+                       linestyles="--")  # fmt: skip
         ax.set_xlabel(_label(xa))
         ax.set_ylabel(_label(ya))
     else:
@@ -79,7 +138,11 @@ def plot_series(ds: xr.Dataset, names: Sequence[str], ax=None, logy: bool = Fals
     if ax is None:
         _, ax = plt.subplots()
     for name in names:
-        ax.plot(ds["time"], ds[name], marker="o", ms=3, label=_label(ds[name]))
+        t, values = np.asarray(ds["time"], float), np.asarray(ds[name], float)
+        if logy:  # an exact start (error ~1e-13 at t = 0) would flatten the whole curve
+            keep = values > 1e-9 * np.nanmax(np.abs(values))
+            t, values = t[keep], values[keep]
+        ax.plot(t, values, marker="o", ms=3, label=_legend_label(ds[name]))
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(_label(ds["time"]))
@@ -87,8 +150,14 @@ def plot_series(ds: xr.Dataset, names: Sequence[str], ax=None, logy: bool = Fals
     return ax
 
 
+@styled
 def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, series=("free_energy",)):
-    """Figure with the density at three times and the chosen time series beneath.
+    """The density over time and the chosen time series.
+
+    1-D: the snapshots overlaid in one panel (coloured by time, the exact solution dashed when
+    the archive has ``density_exact``). 2-D: one image per time on one shared colour scale
+    (one colour bar), the exact solution as dashed contours. The series panel (log scale for
+    errors) follows.
 
     Returns
     -------
@@ -96,17 +165,52 @@ def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, serie
     """
     import matplotlib.pyplot as plt
 
-    if times is None:
-        stored = ds["time"].values
-        times = [stored[0], stored[len(stored) // 2], stored[-1]]
-    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6))
-    for ax, t in zip(axes[:-1], times, strict=True):
-        plot_density(ds, t, ax=ax)
+    stored = ds["time"].values
+    axes_names = _grid_axes(ds)
+    exact = ds.get("density_exact")
     present = [s for s in series if s in ds]
-    if present:
-        plot_series(ds, present, ax=axes[-1], logy=any(s.endswith("error") for s in present))
-    fig.suptitle(ds.attrs.get("title", ""))
-    fig.tight_layout()
+    if len(axes_names) == 1:
+        fig, axes = plt.subplots(1, 2 if present else 1, figsize=(9.5 if present else 5, 3.6),
+                                 squeeze=False)  # fmt: skip
+        ax = axes[0, 0]
+        picks = stored if times is None else times
+        picks = picks[:: max(1, len(picks) // 6)] if times is None else picks
+        colours = plt.get_cmap(DENSITY_CMAP)(np.linspace(0.0, 0.85, len(picks)))
+        x = ds[axes_names[0]]
+        for colour, t in zip(colours, picks, strict=True):
+            snap = ds["density"].sel(time=t, method="nearest")
+            ax.plot(x, snap, color=colour, label=f"t = {float(snap['time']):.3g}")
+            if exact is not None:
+                ax.plot(x, exact.sel(time=t, method="nearest"), "--", color="k", lw=0.8)
+        if exact is not None:
+            ax.plot([], [], "--", color="k", lw=0.8, label="exact")
+        ax.set_xlabel(_label(x))
+        ax.set_ylabel(_label(ds["density"]))
+        ax.set_title("density over time")
+        ax.legend(fontsize="small")
+        series_ax = axes[0, 1] if present else None
+    else:
+        if times is None:
+            times = [stored[0], stored[len(stored) // 2], stored[-1]]
+        fig, axes = plt.subplots(1, len(times) + (1 if present else 0), layout="constrained",
+                                 figsize=(4.2 * (len(times) + 1), 3.6), squeeze=False)  # fmt: skip
+        shown = [ds["density"].sel(time=t, method="nearest") for t in times]
+        vmax = float(max(np.nanmax(s.values) for s in shown))
+        for ax, t in zip(axes[0, : len(times)], times, strict=True):
+            ref = None if exact is None else exact.sel(time=t, method="nearest").values
+            plot_density(ds, t, ax=ax, exact=ref, vmin=0.0, vmax=vmax, colorbar=False)
+        image = axes[0, 0].images[0]
+        fig.colorbar(image, ax=list(axes[0, : len(times)]), label=_label(ds["density"]),
+                     shrink=0.85)  # fmt: skip
+        series_ax = axes[0, -1] if present else None
+    if series_ax is not None:
+        plot_series(ds, present, ax=series_ax, logy=any(s.endswith(("error", "error_fv"))
+                                                          for s in present))  # fmt: skip
+        series_ax.set_title(ds["l1_error"].attrs.get("long_name", "L1 error") if "l1_error"
+                            in present else "time series")  # fmt: skip
+    _suptitle(fig, ds)
+    if len(axes_names) == 1:
+        fig.tight_layout()
     return fig
 
 
@@ -118,20 +222,27 @@ def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, lo
     if ax is None:
         _, ax = plt.subplots()
     t = np.asarray(ds["time"], float)
-    if logx and t.size > 1:
-        floor = 0.5 * t[t > 0].min() if np.any(t > 0) else 1.0
+    positive = t[t > 0]
+    # a log time axis only pays when the times span decades (else it shows one tick label)
+    logx = logx and positive.size > 1 and positive.max() > 20 * positive.min()
+    if logx:
+        floor = 0.5 * positive.min()
         t = np.maximum(t, floor)
         ax.set_xscale("log")
     styles = ["o-", "s--", "^:", "v-."]
     for k, name in enumerate(names):
-        ax.plot(t, ds[name], styles[k % 4], ms=3, label=_label(ds[name]))
+        ax.plot(t, ds[name], styles[k % 4], ms=3, label=_legend_label(ds[name]))
+    if logx:
+        _readable_log_time(ax)
     ax.set_xlabel(_label(ds["time"]))
     ax.set_ylabel("risk")
     ax.legend()
     return ax
 
 
-def plot_particles_over_density(ds: xr.Dataset, time: float, ax=None, max_points: int = 2000):
+def plot_particles_over_density(
+    ds: xr.Dataset, time: float, ax=None, max_points: int = 2000, **image_options
+):
     """The PDE density at ``time`` with the particles drawn on top: a histogram (1-D) or a
     scatter (2-D) of the variables ``particle_<axis>`` (or ``<axis>``) over ``(time, particle)``."""
     import matplotlib.pyplot as plt
@@ -145,7 +256,7 @@ def plot_particles_over_density(ds: xr.Dataset, time: float, ax=None, max_points
         return ds[name].sel(time=time, method="nearest").values.ravel()
 
     if len(axes) == 1:
-        plot_density(ds, time, ax=ax, color="k")
+        plot_density(ds, time, ax=ax, color=PALETTE[0])
         edges = ds.get(f"{axes[0]}_bnds")
         lo, hi = (float(edges.min()), float(edges.max())) if edges is not None else (None, None)
         ax.hist(
@@ -153,18 +264,19 @@ def plot_particles_over_density(ds: xr.Dataset, time: float, ax=None, max_points
             bins=60,
             range=(lo, hi) if lo is not None else None,
             density=True,
-            alpha=0.5,
-            color="tab:red",
+            alpha=0.55,
+            color=PALETTE[1],
             label="SGD neurons",
         )
     else:
-        plot_density(ds, time, ax=ax, cmap="Greys")
+        plot_density(ds, time, ax=ax, cmap="Blues", **image_options)
         pts = [values(a)[:max_points] for a in axes]
-        ax.scatter(*pts, s=2, c="tab:red", alpha=0.6, label="SGD neurons")
+        ax.scatter(*pts, s=3, c=PALETTE[1], alpha=0.7, linewidths=0, label="SGD neurons")
     ax.legend(loc="upper right", fontsize="small")
     return ax
 
 
+@styled
 def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
     """Risk curves of SGD and the PDE, and density vs particles at three times."""
     import matplotlib.pyplot as plt
@@ -172,15 +284,24 @@ def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
     if times is None:
         stored = ds["time"].values
         times = [stored[0], stored[len(stored) // 2], stored[-1]]
-    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6))
+    two_d = len(_grid_axes(ds)) == 2
+    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6),
+                             layout="constrained")  # fmt: skip
     plot_risk_curves(ds, ax=axes[0])
+    options = {}
+    if two_d:  # one colour scale for every time
+        vmax = max(float(ds["density"].sel(time=t, method="nearest").max()) for t in times)
+        options = {"vmin": 0.0, "vmax": vmax, "colorbar": False}
     for ax, t in zip(axes[1:], times, strict=True):
-        plot_particles_over_density(ds, t, ax=ax)
-    fig.suptitle(ds.attrs.get("title", ""))
-    fig.tight_layout()
+        plot_particles_over_density(ds, t, ax=ax, **options)
+    if two_d:
+        fig.colorbar(axes[1].images[0], ax=list(axes[1:]), label=_label(ds["density"]),
+                     shrink=0.85)  # fmt: skip
+    _suptitle(fig, ds)
     return fig
 
 
+@styled
 def plot_convergence(results, quantity: str = "sup_risk_gap"):
     """Log–log plots of a seed-averaged sweep result against each swept parameter, with the
     fitted slope and its 95 % interval in the legend.
@@ -221,6 +342,7 @@ def plot_convergence(results, quantity: str = "sup_risk_gap"):
     return fig
 
 
+@styled
 def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
     """SGD vs a PDE that runs longer (``risk_pde_full``, ``density_pde_full`` on ``pde_time``):
     both risk curves, then the 1-D reduced density ``ρ̄(r)`` at several times with SGD's
@@ -229,8 +351,8 @@ def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
 
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
     ax = axes[0]
-    ax.plot(ds["pde_time"], ds["risk_pde_full"], "-", label="PDE R(ρ̄_t)")
-    ax.plot(ds["time"], ds["risk_sgd"], "o", ms=3, label="SGD R_N(θ^k)")
+    ax.plot(ds["pde_time"], ds["risk_pde_full"], "-", label=MATH_LABELS["risk_pde"])
+    ax.plot(ds["time"], ds["risk_sgd"], "o", ms=3, label=MATH_LABELS["risk_sgd"])
     ax.set_yscale("log")
     ax.set_xlabel(_label(ds["time"]))
     ax.set_ylabel("risk")
@@ -239,21 +361,22 @@ def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
         axis = _grid_axes(ds)[0]
         full = ds["density_pde_full"]
         picks = np.unique(np.linspace(0, full.sizes["pde_time"] - 1, n_curves).round().astype(int))
-        colours = plt.cm.viridis(np.linspace(0, 0.9, picks.size))
+        colours = plt.get_cmap(DENSITY_CMAP)(np.linspace(0, 0.85, picks.size))
         for colour, k in zip(colours, picks, strict=True):
             t = float(ds["pde_time"][k])
             axes[1].plot(ds[axis], full.isel(pde_time=k), color=colour, label=f"t = {t:g}")
         axes[1].set_xlabel(_label(ds[axis]))
-        axes[1].set_ylabel("ρ̄(r)")
+        axes[1].set_ylabel(r"$\bar\rho_t(r)$")
         axes[1].set_title("PDE density over time")
         axes[1].legend(fontsize="small")
         plot_particles_over_density(ds, float(ds["time"][-1]), ax=axes[2])
         axes[2].set_title(f"t = {float(ds['time'][-1]):g}: SGD neurons vs PDE")
-    fig.suptitle(ds.attrs.get("title", ""))
+    _suptitle(fig, ds)
     fig.tight_layout()
     return fig
 
 
+@styled
 def statistics_figure(ds: xr.Dataset):
     """Risk curves, then mean ± standard deviation over time of each reduced coordinate for
     SGD and the PDE (variables ``mean_<c>_sgd``, ``std_<c>_sgd``, ``mean_<c>_pde``, …)."""
@@ -269,14 +392,15 @@ def statistics_figure(ds: xr.Dataset):
             mean, std = ds[f"mean_{c}_{source}"], ds[f"std_{c}_{source}"]
             ax.plot(t, mean, style, ms=3, label=source.upper())
             ax.fill_between(t, mean - std, mean + std, alpha=0.2)
-        ax.set_title(f"{c}: mean ± std")
+        ax.set_title(f"{c}: mean ± standard deviation")
         ax.set_xlabel(_label(t))
         ax.legend(fontsize="small")
-    fig.suptitle(ds.attrs.get("title", ""))
+    _suptitle(fig, ds)
     fig.tight_layout()
     return fig
 
 
+@styled
 def summary_figure(ds: xr.Dataset):
     """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know."""
     import matplotlib.pyplot as plt
@@ -290,7 +414,8 @@ def summary_figure(ds: xr.Dataset):
         fig, axes = plt.subplots(1, ds.sizes["kappa"], figsize=(4.6 * ds.sizes["kappa"], 3.6))
         for ax, k in zip(np.atleast_1d(axes), ds["kappa"].values, strict=True):
             plot_risk_curves(ds.sel(kappa=k), ax=ax)
-            ax.set_title(f"κ = {k:g}")
+            ax.set_title(rf"start $N(0, \kappa^2 I/d)$, $\kappa$ = {k:g}")
+        _suptitle(fig, ds)
         fig.tight_layout()
         return fig
     if "risk_sgd" in ds and "risk_pde" in ds and "density" in ds:
@@ -299,6 +424,7 @@ def summary_figure(ds: xr.Dataset):
         fig, ax = plt.subplots(figsize=(5, 3.6))
         names = [n for n in ("risk_sgd", "risk_pde", "risk") if n in ds]
         plot_risk_curves(ds.squeeze(drop=True), names=names, ax=ax)
+        ax.set_title(_title(ds))
         fig.tight_layout()
         return fig
     if "density" in ds:
