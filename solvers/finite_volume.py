@@ -94,6 +94,22 @@ class FiniteVolume(Solver):
     ----------
     J. A. Carrillo, A. Chertock, Y. Huang, Commun. Comput. Phys. 17 (2015) 233–258.
     R. Bailo, J. A. Carrillo, J. Hu, Commun. Math. Sci. 18 (2020) 1259–1303.
+
+    Examples
+    --------
+    1-D Ornstein–Uhlenbeck against its exact Gaussian (second order: L1 error 7e-4 on 128
+    cells), mass conserved to round-off:
+
+    >>> import wgflow as wg
+    >>> from wgflow.problems import OrnsteinUhlenbeck
+    >>> prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
+    >>> grid = wg.Grid.box([(-5, 5)], 128)
+    >>> ds = FiniteVolume(prob.energy, grid).run(prob.initial_density(grid), 0.5, progress=False)
+    >>> exact = prob.exact_density(grid, 0.5)
+    >>> print(f"{grid.integrate(abs(ds['density'][-1].values - exact)):.1e}")
+    6.9e-04
+    >>> round(float(ds["mass"][-1]), 12)
+    1.0
     """
 
     name = "FiniteVolume"

@@ -120,6 +120,19 @@ class JKO(Solver):
         ``M`` for the Lagrangian method (default: the grid's cell count).
     fixed_point_iterations : int
         Outer iterations of the lagged interaction (entropic method).
+
+    Examples
+    --------
+    Entropic JKO on 1-D Ornstein–Uhlenbeck with the defaults (``ε = 2h²``, blur removed):
+
+    >>> import wgflow as wg
+    >>> from wgflow.problems import OrnsteinUhlenbeck
+    >>> prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
+    >>> grid = wg.Grid.box([(-5, 5)], 128)
+    >>> ds = JKO(prob.energy, grid, tau=0.05).run(prob.initial_density(grid), 0.5, progress=False)
+    >>> exact = prob.exact_density(grid, 0.5)
+    >>> print(f"{grid.integrate(abs(ds['density'][-1].values - exact)):.1e}")
+    9.9e-03
     """
 
     name = "JKO"

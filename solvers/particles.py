@@ -81,6 +81,18 @@ class Particles(Solver):
     :class:`~wgflow.ParticleMeasure` (its weights are used; default ``1/N``), and returns
     ``positions(time, [replica,] particle, component)``, ``weights(particle)``,
     ``energy(time[, replica])``, ``free_energy`` when noiseless and ``steps(time)``.
+
+    Examples
+    --------
+    4000 particles of the 1-D Ornstein–Uhlenbeck process: the mean decays like ``e^{−t}``.
+
+    >>> import numpy as np
+    >>> from wgflow.problems import OrnsteinUhlenbeck
+    >>> prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
+    >>> x0 = np.random.default_rng(0).normal(1.0, np.sqrt(0.3), size=(4000, 1))
+    >>> ds = Particles(prob.energy, dt=0.01, seed=0).run(x0, 0.5, progress=False)
+    >>> print(f"{float(ds['positions'][-1].mean()):.2f} vs exact {np.exp(-0.5):.2f}")
+    0.60 vs exact 0.61
     """
 
     name = "Particles"
