@@ -75,6 +75,8 @@ class AnisotropicGaussians(ParametersRepr):
     delta : float
         ``Δ ∈ [0, 1)``.
     activation : str or Activation
+        ``relu``, ``truncated_relu``, ``sigmoid``, ``tanh``, ``ramp``, ``nonmonotone`` or any
+        :class:`~wgflow.networks.Activation`.
     rotation : int or ndarray, optional
         ``None``: ``Q = I``; an integer seeds a random orthogonal ``Q``; or ``Q`` itself.
     parameters : {"w", "aw", "abw"}
@@ -232,7 +234,18 @@ class AnisotropicGaussians(ParametersRepr):
 
 
 class ReducedAnisotropic:
-    """Reduced free energy of :class:`AnisotropicGaussians` on ``(a, b, r1, r2)``."""
+    """Reduced free energy of :class:`AnisotropicGaussians` on ``(a, b, r1, r2)``.
+
+    Parameters
+    ----------
+    problem : AnisotropicGaussians
+        The full-dimensional problem.
+    beta : float
+        Inverse temperature of noisy SGD (``inf``: noiseless); adds the entropy and the radial
+        drift of the Laplacian.
+    order : {0, 2, 4}
+        Order of the finite-``d`` Mehler correction of the interaction.
+    """
 
     def __init__(self, problem: AnisotropicGaussians, beta: float = np.inf, order: int = 0) -> None:
         self.problem = problem

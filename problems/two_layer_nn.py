@@ -84,6 +84,7 @@ class TwoLayerNN(ParametersRepr):
         ``relu``, ``truncated_relu``, ``sigmoid``, ``tanh``, ``ramp``, ``nonmonotone`` or any
         :class:`~wgflow.networks.Activation`.
     data : GaussianMixture
+        The law of ``(x, y)``.
     parameters : {"w", "aw", "abw"}
     weight_decay : float
         ``λ ≥ 0``: adds ``λ|θ|²/2`` to ``V`` in :meth:`energy` (SGD's ``weight_decay``).

@@ -72,7 +72,9 @@ class FiniteVolume(Solver):
     Parameters
     ----------
     energy : FreeEnergy
+        The free energy whose Wasserstein gradient flow is solved.
     grid : Grid
+        Cartesian grid of 1–3 dimensions; its boundary is a no-flux wall.
     order : {1, 2}
         Spatial order of the explicit scheme.
     scheme : {"explicit", "semi-implicit"}

@@ -31,7 +31,18 @@ _ENV = "NUMBA_CACHE_DIR"
 
 
 def package_version(name: str) -> str:
-    """Installed version of distribution ``name`` (``"not installed"`` when absent)."""
+    """Installed version of a distribution.
+
+    Parameters
+    ----------
+    name : str
+        Distribution name on PyPI (``numba``, ``wgflow``, …).
+
+    Returns
+    -------
+    str
+        Its version, or ``"not installed"``.
+    """
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -99,7 +110,13 @@ def configure_numba_cache() -> Path:
 
 
 def numba_cache_dir() -> Path:
-    """The folder numba caches wgflow's kernels in (what ``wgflow info`` prints)."""
+    """The folder numba caches wgflow's kernels in (what ``wgflow info`` prints).
+
+    Returns
+    -------
+    Path
+        ``numba.config.CACHE_DIR``.
+    """
     import numba
 
     return Path(numba.config.CACHE_DIR or os.environ.get(_ENV, ""))

@@ -31,6 +31,7 @@ class Potential(ParametersRepr):
     gradient : callable, optional
         ``∇V``, shape ``(..., D)`` → ``(..., D)``; used by particle solvers.
     name : str
+        Short description stored in archives.
     """
 
     @strict_keywords
@@ -245,7 +246,16 @@ class FreeEnergy:
 
 
 class GridEnergy:
-    """A :class:`FreeEnergy` on one grid: precomputed ``V`` values and interaction operators."""
+    """A :class:`FreeEnergy` on one grid: precomputed ``V`` values and interaction operators.
+
+    Parameters
+    ----------
+    free_energy : FreeEnergy
+        The energy to discretize.
+    grid : Grid
+        Its grid: ``V`` is averaged over the cells, interactions become convolution or
+        low-rank operators on cell averages.
+    """
 
     def __init__(self, free_energy: FreeEnergy, grid: Grid) -> None:
         self.grid = grid

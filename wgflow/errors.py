@@ -32,7 +32,15 @@ class ParameterError(ValueError, TypeError):
 
 
 class RunStopped(Exception):
-    """A run ended before ``t_final``; ``dataset`` holds what was computed (or ``None``)."""
+    """A run ended before ``t_final``; ``dataset`` holds what was computed (or ``None``).
+
+    Parameters
+    ----------
+    t : float
+        Simulated time at which the run stopped.
+    cause : str
+        What stopped it (kept as ``cause``; the message is ``run stopped at t = …: cause``).
+    """
 
     def __init__(self, t: float, cause: str) -> None:
         super().__init__(f"run stopped at t = {t:.6g}: {cause}")
@@ -42,16 +50,43 @@ class RunStopped(Exception):
 
 
 class TargetReached(RunStopped):
-    """A :class:`StopWhenBelow` tracker saw its observable reach the target (not a failure)."""
+    """A :class:`StopWhenBelow` tracker saw its observable reach the target (not a failure).
+
+    Parameters
+    ----------
+    t : float
+        Simulated time at which the run stopped.
+    cause : str
+        What stopped it (kept as ``cause``; the message is ``run stopped at t = …: cause``).
+    """
 
 
 class BlowUpError(RunStopped, RuntimeError):
-    """Non-finite or negative state, or a time step driven below its floor."""
+    """Non-finite or negative state, or a time step driven below its floor.
+
+    Parameters
+    ----------
+    t : float
+        Simulated time at which the run stopped.
+    cause : str
+        What stopped it (kept as ``cause``; the message is ``run stopped at t = …: cause``).
+    """
 
 
 class BoundaryReached(BlowUpError):
-    """Mass reached the outermost cells of a bounded grid, where the no-flux wall distorts the
-    solution; ``axis`` and ``side`` say where."""
+    """Mass reached the outermost cells of a bounded grid (where the no-flux wall distorts it).
+
+    Parameters
+    ----------
+    t : float
+        Simulated time of the observation that saw it.
+    cause : str
+        The message: the fraction of mass in the outermost layer and the tolerance.
+    axis : str
+        Name of the grid axis.
+    side : {"lower", "upper"}
+        Which end of that axis.
+    """
 
     def __init__(self, t: float, cause: str, axis: str, side: str) -> None:
         super().__init__(t, cause)
@@ -60,11 +95,25 @@ class BoundaryReached(BlowUpError):
 
 
 class WallTimeExceeded(RunStopped):
-    """The wall-time limit was reached."""
+    """The wall-time limit was reached.
+
+    Parameters
+    ----------
+    t : float
+        Simulated time at which the run stopped.
+    cause : str
+        What stopped it (kept as ``cause``; the message is ``run stopped at t = …: cause``).
+    """
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; ``dataset`` holds the snapshots taken before the interrupt."""
+    """Ctrl-C during a run; ``dataset`` holds the snapshots taken before the interrupt.
+
+    Parameters
+    ----------
+    t : float
+        Simulated time of the last good state.
+    """
 
     def __init__(self, t: float) -> None:
         super().__init__(f"run interrupted at t = {t:.6g}")

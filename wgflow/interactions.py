@@ -39,6 +39,9 @@ class PairwiseInteraction(ParametersRepr):
         Gauss–Legendre nodes per axis for the cell-averaged kernel (even, so 0 is no node).
     name : str
         Short description stored in archives.
+    radial : tuple (int, ndarray), optional
+        ``(family, params)`` of a built-in radial kernel (set by :meth:`power_law` and
+        :meth:`gaussian`): the particle solver evaluates it in a compiled kernel.
 
     Notes
     -----
@@ -186,6 +189,7 @@ class SeparableInteraction(ParametersRepr):
     gradient : callable, optional
         ``∇φ(θ)``, shape ``(..., D)`` → ``(..., K, D)``; used by particle solvers (cost O(N K)).
     name : str
+        Short description stored in archives.
     """
 
     @strict_keywords
@@ -261,6 +265,7 @@ class GeneralInteraction(ParametersRepr):
     particle_kernel : callable, optional
         Fast path: ``θ (N, D) ↦ U(θ_i, θ_j)`` of shape ``(N, N)``.
     name : str
+        Short description stored in archives.
     """
 
     @strict_keywords

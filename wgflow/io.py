@@ -25,7 +25,13 @@ _DEPENDENCIES = ("numpy", "scipy", "numba", "xarray", "netCDF4", "pot", "matplot
 
 
 def versions() -> dict[str, str]:
-    """Versions of wgflow and its runtime dependencies."""
+    """Versions of wgflow and its runtime dependencies.
+
+    Returns
+    -------
+    dict of str -> str
+        Package name → version (``"not installed"`` when absent).
+    """
     out = {"wgflow": package_version("wgflow"), "python": _python_version()}
     for name in _DEPENDENCIES:
         out[name] = package_version(name)
@@ -33,8 +39,15 @@ def versions() -> dict[str, str]:
 
 
 def numba_environment() -> dict:
-    """Numba version, threading layer, thread count, CPU and its vector features (like py-pde's
-    ``numba_environment``; what a bug report needs)."""
+    """Numba version, threading layer, thread count, CPU and its vector features.
+
+    Like py-pde's ``numba_environment``: what a bug report needs.
+
+    Returns
+    -------
+    dict
+        ``version``, ``threads``, ``layer``, ``cpu``, ``cpu_features``, ``usable_cpus``.
+    """
     import llvmlite.binding as llvm
     import numba
 
@@ -81,12 +94,34 @@ class _JSONEncoder(json.JSONEncoder):
 
 
 def to_json(data) -> str:
-    """JSON text for archive attributes (numpy scalars and arrays allowed)."""
+    """JSON text for archive attributes (numpy scalars and arrays allowed).
+
+    Parameters
+    ----------
+    data : object
+        Nested dicts, lists, numbers, strings, numpy scalars and arrays.
+
+    Returns
+    -------
+    str
+        Sorted-key JSON.
+    """
     return json.dumps(data, cls=_JSONEncoder, sort_keys=True)
 
 
 def grid_coords(grid: Grid) -> dict[str, xr.DataArray]:
-    """Cell-centre coordinates with CF attributes and their ``<axis>_bnds`` bounds variables."""
+    """Cell-centre coordinates with CF attributes (``axis``, ``bounds``, ``units``).
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        One coordinate per grid axis.
+    """
     coords = {}
     for k, (name, centres, unit) in enumerate(
         zip(grid.axes, grid.coordinates, grid.units, strict=True)
@@ -103,6 +138,16 @@ def grid_bounds(grid: Grid) -> dict[str, xr.DataArray]:
 
     Per CF §7.1 bounds inherit ``units`` from their coordinate (xarray drops it on decode),
     so they carry only ``long_name``.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        One bounds variable per grid axis.
     """
     out = {}
     for name, edges in zip(grid.axes, grid.edges, strict=True):
@@ -119,10 +164,18 @@ def density_dataset(grid: Grid, times, densities, series: dict) -> xr.Dataset:
     Parameters
     ----------
     grid : Grid
+        The solver's grid (coordinates and bounds).
     times : sequence of float
+        Observation times.
     densities : sequence of ndarray, each of shape ``grid.shape``
+        Cell averages at those times.
     series : dict of name -> (values, long_name)
         Dimensionless time series stored as ``name(time)``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Without global attributes (the solver base adds the provenance).
     """
     coords = {"time": xr.DataArray(np.array(times), dims="time", attrs=TIME_ATTRS)}
     coords.update(grid_coords(grid))
@@ -142,7 +195,25 @@ def density_dataset(grid: Grid, times, densities, series: dict) -> xr.Dataset:
 
 
 def provenance(title: str, problem: str, solver: str, parameters: dict) -> dict:
-    """Global attributes required by the archive schema (docs/conventions.rst, "Archives")."""
+    """Global attributes required by the archive schema (docs/conventions.rst, "Archives").
+
+    Parameters
+    ----------
+    title : str
+        What the archive holds.
+    problem : str
+        Problem name.
+    solver : str
+        Solver (or study) name.
+    parameters : dict
+        Every input needed to rerun, stored as JSON.
+
+    Returns
+    -------
+    dict
+        ``Conventions``, ``title``, ``wgflow_version``, ``problem``, ``solver``,
+        ``parameters``, ``created``, ``history``, ``versions``, ``numba_environment``.
+    """
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     vers = versions()
     return {
@@ -160,7 +231,18 @@ def provenance(title: str, problem: str, solver: str, parameters: dict) -> dict:
 
 
 def parameters(ds: xr.Dataset) -> dict:
-    """Decode the ``parameters`` JSON attribute of an archive."""
+    """Decode the ``parameters`` JSON attribute of an archive.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive.
+
+    Returns
+    -------
+    dict
+        Every input needed to rerun it.
+    """
     try:
         return json.loads(ds.attrs["parameters"])
     except KeyError as exc:
@@ -202,7 +284,9 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
     Parameters
     ----------
     ds : xarray.Dataset
+        The result to archive; its attributes must be netCDF types (see Raises).
     path : str or path-like
+        Destination file; written to a temporary file first, then renamed.
     float32 : bool
         Store floating-point data variables with ≥ 2 dimensions as float32 (about half the size,
         relative error ~3e-8); recorded in each variable's ``storage_precision`` attribute.
@@ -278,6 +362,16 @@ def _umask() -> int:
 
 def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.open_dataset
     """Read a wgflow archive fully into memory (the file is closed on return).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A netCDF file written by :func:`save` (or any netCDF file xarray can read).
+
+    Returns
+    -------
+    xarray.Dataset
+        The archive, loaded (no file handle stays open).
 
     Raises
     ------

@@ -41,6 +41,7 @@ class GridMeasure:
     Parameters
     ----------
     grid : Grid
+        The grid the density lives on.
     density : ndarray, shape grid.shape
         Non-negative cell averages (mass per unit volume).
     """
@@ -107,6 +108,7 @@ class ParticleMeasure:
     Parameters
     ----------
     positions : ndarray, shape (N, D)
+        Point positions (finite).
     weights : ndarray, shape (N,), optional
         Non-negative weights; default ``1/N`` each (a probability measure).
     """

@@ -23,7 +23,17 @@ METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn")
 
 @dataclass(frozen=True)
 class Distance:
-    """A Wasserstein distance and how it was computed."""
+    """A Wasserstein distance and how it was computed.
+
+    Parameters
+    ----------
+    value : float
+        ``W_p`` itself (never ``W_p^p``).
+    method : str
+        ``1d``, ``exact``, ``sliced`` or ``sinkhorn``.
+    p : float
+        The order.
+    """
 
     value: float
     method: str
@@ -64,10 +74,14 @@ def wasserstein(
     method : {"auto", "exact", "1d", "sliced", "sinkhorn"}
         ``auto``: exact quantile formula in 1-D (``ot.wasserstein_1d``), exact network simplex
         (``ot.emd2``) when both supports have at most ``max_exact`` points, sliced otherwise.
-    n_projections, seed : int
-        Sliced Wasserstein (``ot.sliced_wasserstein_distance``), with a fixed seed.
+    max_exact : int
+        Largest support size for the exact network simplex in ``auto`` mode.
+    n_projections : int
+        Directions of the sliced Wasserstein distance (``ot.sliced_wasserstein_distance``).
     reg : float, optional
         Entropic regularization for ``sinkhorn`` (default 1 % of the mean cost).
+    seed : int
+        Fixed seed of the sliced projections.
 
     Returns
     -------
@@ -114,8 +128,26 @@ def wasserstein(
 
 
 def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
-    """Closed-form ``W2`` between Gaussians:
-    ``|m1 − m2|² + tr(C1 + C2 − 2 (C1^{½} C2 C1^{½})^{½})``."""
+    """Closed-form ``W2`` between two Gaussians.
+
+    ``W2² = |m1 − m2|² + tr(C1 + C2 − 2 (C1^{½} C2 C1^{½})^{½})``.
+
+    Parameters
+    ----------
+    mean1 : array_like, shape (D,)
+        Mean of the first Gaussian.
+    cov1 : array_like, shape (D, D)
+        Its covariance (symmetric positive semi-definite).
+    mean2 : array_like, shape (D,)
+        Mean of the second Gaussian.
+    cov2 : array_like, shape (D, D)
+        Its covariance.
+
+    Returns
+    -------
+    float
+        ``W2`` (not squared).
+    """
     m1, m2 = np.atleast_1d(mean1).astype(float), np.atleast_1d(mean2).astype(float)
     c1, c2 = np.atleast_2d(cov1).astype(float), np.atleast_2d(cov2).astype(float)
     root = scipy.linalg.sqrtm(c1)
@@ -127,7 +159,15 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
 def risk_gap(a: xr.Dataset, b: xr.Dataset) -> xr.DataArray:
     """``|R_a(t) − R_b(t)|`` on ``a``'s times (``b`` interpolated linearly in time).
 
-    Both datasets need a ``risk(time)`` variable; ``b``'s times must cover ``a``'s.
+    Parameters
+    ----------
+    a, b : xarray.Dataset
+        Both with a ``risk(time)`` variable; ``b``'s times must cover ``a``'s.
+
+    Returns
+    -------
+    xarray.DataArray
+        The gap on ``a``'s times.
     """
     for name, ds in (("a", a), ("b", b)):
         if "risk" not in ds:
@@ -144,7 +184,19 @@ def risk_gap(a: xr.Dataset, b: xr.Dataset) -> xr.DataArray:
 
 @dataclass(frozen=True)
 class RateFit:
-    """Log–log least-squares slope with a confidence interval."""
+    """Log–log least-squares slope with a confidence interval.
+
+    Parameters
+    ----------
+    slope : float
+        Fitted exponent of ``y ∝ x^slope``.
+    low, high : float
+        Ends of the confidence interval of the slope.
+    intercept : float
+        ``log`` of the prefactor.
+    confidence : float
+        Level of the interval (e.g. 0.95).
+    """
 
     slope: float
     low: float
@@ -154,9 +206,19 @@ class RateFit:
 
 
 def fit_rate(x, y, confidence: float = 0.95) -> RateFit:
-    """Fit ``log y = slope · log x + c`` and a ``confidence`` interval for the slope (Student t).
+    """Fit ``log y = slope · log x + c`` and a confidence interval for the slope (Student t).
 
-    Needs at least three positive points.
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        At least three positive points.
+    confidence : float
+        Level of the interval.
+
+    Returns
+    -------
+    RateFit
+        Slope, interval and intercept.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.shape != y.shape or x.size < 3 or np.any(x <= 0) or np.any(y <= 0):
@@ -184,7 +246,9 @@ def wasserstein_over_time(
         ``r1(time, particle)``, ``r2(time, particle)`` reduced coordinates).
     density : xarray.Dataset
         ``density(time, <axes>)`` with the axes as coordinates (a FiniteVolume or JKO result).
-    options
+    p : float
+        Order of the distance, ≥ 1.
+    **options
         Passed to :func:`wasserstein` (``method``, ``max_exact``, …).
 
     Returns

@@ -149,6 +149,7 @@ class GaussianMixture:
     Parameters
     ----------
     labels : array_like, shape (K,)
+        The label ``y`` of each class.
     probabilities : array_like, shape (K,)
         Non-negative, summing to 1.
     scales : array_like, shape (K, d)
@@ -216,12 +217,38 @@ class GaussianMixture:
 
 
 def component_names(parameters: str, d: int) -> list[str]:
-    """Column names of the weight array: the head (``a``, ``b``) then ``w0 … w{d-1}``."""
+    """Column names of the weight array: the head (``a``, ``b``) then ``w0 … w{d-1}``.
+
+    Parameters
+    ----------
+    parameters : {"w", "aw", "abw"}
+        Which parameters are trained.
+    d : int
+        Input dimension.
+
+    Returns
+    -------
+    list of str
+        One name per column.
+    """
     return [*PARAMETER_HEADS[parameters], *(f"w{j}" for j in range(d))]
 
 
 def neutral_head(n: int, count: int) -> list[np.ndarray]:
-    """The first ``count`` of the head columns ``a = 1``, ``b = 0`` for ``n`` neurons."""
+    """The first ``count`` of the head columns ``a = 1``, ``b = 0`` for ``n`` neurons.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons.
+    count : {0, 1, 2}
+        Head columns wanted.
+
+    Returns
+    -------
+    list of ndarray, shape (n,)
+        ``[ones]``, ``[ones, zeros]`` or ``[]``.
+    """
     return [np.ones(n), np.zeros(n)][:count]
 
 
@@ -240,7 +267,9 @@ class NetworkModel:
     Parameters
     ----------
     data : GaussianMixture
+        The law of ``(x, y)``.
     activation : str or Activation
+        The activation ``σ`` (a name or an :class:`Activation`).
     parameters : {"w", "aw", "abw"}
     population_risk : callable, optional
         ``R_N(θ)`` for weights of shape ``(N, P)``: ``E (y − f(x; θ))²``. Without it SGD
@@ -250,6 +279,9 @@ class NetworkModel:
     initial_weights : callable, optional
         ``(N, rng) ↦ θ0 (N, P)``; default ``w ~ N(0, I/d)``, ``a = 1``, ``b = 0``.
     name : str
+        Short description stored in archives.
+    metadata : dict
+        JSON-serializable description (problem name and parameters) copied into archives.
     """
 
     data: GaussianMixture

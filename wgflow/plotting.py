@@ -34,7 +34,7 @@ def _legend_label(da: xr.DataArray) -> str:
     return MATH_LABELS.get(str(da.name), _label(da))
 
 
-def styled(func):
+def _styled(func):
     """Draw with wgflow's colour-blind-safe palette and readable defaults."""
     import functools
 
@@ -83,13 +83,18 @@ def plot_density(ds: xr.Dataset, time: float, ax=None, exact: np.ndarray | None 
         Has ``density(time, <axes>)`` and the axis coordinates (with ``<axis>_bnds`` for
         image extents where present).
     time : float
+        Time to draw (the nearest stored snapshot is used).
     ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
     exact : ndarray, optional
         Reference density on the same grid (1-D: dashed line; 2-D: contour lines).
+    **kwargs
+        Passed to ``plot`` (1-D) or ``imshow`` (2-D); ``colorbar=False`` omits the colour bar.
 
     Returns
     -------
     matplotlib Axes
+        The axes drawn on.
     """
     import matplotlib.pyplot as plt
 
@@ -132,7 +137,24 @@ def plot_density(ds: xr.Dataset, time: float, ax=None, exact: np.ndarray | None 
 
 
 def plot_series(ds: xr.Dataset, names: Sequence[str], ax=None, logy: bool = False):
-    """Plot time series variables of ``ds`` (e.g. ``free_energy``, ``l1_error``) against time."""
+    """Plot time series variables of ``ds`` (e.g. ``free_energy``, ``l1_error``) against time.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    names : sequence of str
+        Variables over ``time`` to draw.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    logy : bool
+        Logarithmic values axis (values below 1e-9 of the largest are left out).
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -150,7 +172,7 @@ def plot_series(ds: xr.Dataset, names: Sequence[str], ax=None, logy: bool = Fals
     return ax
 
 
-@styled
+@_styled
 def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, series=("free_energy",)):
     """The density over time and the chosen time series.
 
@@ -159,10 +181,21 @@ def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, serie
     (one colour bar), the exact solution as dashed contours. The series panel (log scale for
     errors) follows.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    times : sequence of float, optional
+        Times to show (default: every stored time in 1-D, up to six; first, middle and last
+        in 2-D).
+    series : sequence of str
+        Time series drawn in the last panel when present.
+
     Returns
     -------
-    matplotlib Figure
-    """
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
+       """
     import matplotlib.pyplot as plt
 
     stored = ds["time"].values
@@ -215,8 +248,25 @@ def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, serie
 
 
 def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, logx: bool = True):
-    """Risk curves against time (log time axis by default; ``t = 0`` is drawn at the first
-    positive time's half)."""
+    """Risk curves against time.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    names : sequence of str
+        Risk variables over ``time``.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    logx : bool
+        Logarithmic time axis when the times span more than a decade and a half (``t = 0`` is
+        drawn at half the first positive time).
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -243,8 +293,29 @@ def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, lo
 def plot_particles_over_density(
     ds: xr.Dataset, time: float, ax=None, max_points: int = 2000, **image_options
 ):
-    """The PDE density at ``time`` with the particles drawn on top: a histogram (1-D) or a
-    scatter (2-D) of the variables ``particle_<axis>`` (or ``<axis>``) over ``(time, particle)``."""
+    """The PDE density at ``time`` with the particles drawn on top.
+
+    A histogram (1-D) or a scatter (2-D) of the variables ``particle_<axis>`` (or ``<axis>``)
+    over ``(time, particle)``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    time : float
+        Time to draw (nearest snapshot).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    max_points : int
+        At most this many particles are scattered (2-D).
+    **image_options
+        Passed to :func:`plot_density` (e.g. ``vmin``, ``vmax``, ``colorbar``).
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -276,9 +347,22 @@ def plot_particles_over_density(
     return ax
 
 
-@styled
+@_styled
 def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
-    """Risk curves of SGD and the PDE, and density vs particles at three times."""
+    """Risk curves of SGD and the PDE, and density vs particles at three times.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    times : sequence of float, optional
+        Times of the density panels (default: first, middle, last).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
+    """
     import matplotlib.pyplot as plt
 
     if times is None:
@@ -301,15 +385,23 @@ def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
     return fig
 
 
-@styled
+@_styled
 def plot_convergence(results, quantity: str = "sup_risk_gap"):
-    """Log–log plots of a seed-averaged sweep result against each swept parameter, with the
-    fitted slope and its 95 % interval in the legend.
+    """Log–log plots of a seed-averaged sweep result against each swept parameter.
+
+    The fitted slope and its 95 % interval are in the legend.
 
     Parameters
     ----------
     results : dict of name -> xarray.Dataset
         Sweeps whose dimension ``name`` varies (others of length 1) and with a ``seed`` dim.
+    quantity : str
+        The swept result to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
     """
     import matplotlib.pyplot as plt
 
@@ -342,11 +434,25 @@ def plot_convergence(results, quantity: str = "sup_risk_gap"):
     return fig
 
 
-@styled
+@_styled
 def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
-    """SGD vs a PDE that runs longer (``risk_pde_full``, ``density_pde_full`` on ``pde_time``):
-    both risk curves, then the 1-D reduced density ``ρ̄(r)`` at several times with SGD's
-    histogram of the neurons' ``r`` over the PDE density at SGD's last time."""
+    """SGD vs a PDE that runs longer than SGD (``risk_pde_full``, ``density_pde_full``).
+
+    Both risk curves, then the 1-D reduced density ``ρ̄(r)`` at several times, then SGD's
+    histogram of the neurons' ``r`` over the PDE density at SGD's last time.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+    n_curves : int
+        Number of PDE times drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
+    """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
@@ -376,10 +482,23 @@ def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
     return fig
 
 
-@styled
+@_styled
 def statistics_figure(ds: xr.Dataset):
-    """Risk curves, then mean ± standard deviation over time of each reduced coordinate for
-    SGD and the PDE (variables ``mean_<c>_sgd``, ``std_<c>_sgd``, ``mean_<c>_pde``, …)."""
+    """Risk curves, then mean ± standard deviation of each reduced coordinate over time.
+
+    SGD against the PDE, from the variables ``mean_<c>_sgd``, ``std_<c>_sgd``,
+    ``mean_<c>_pde``, ``std_<c>_pde``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
+    """
     import matplotlib.pyplot as plt
 
     coords = [n[len("mean_") : -len("_sgd")] for n in ds.data_vars if n.startswith("mean_")
@@ -400,9 +519,20 @@ def statistics_figure(ds: xr.Dataset):
     return fig
 
 
-@styled
+@_styled
 def summary_figure(ds: xr.Dataset):
-    """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know."""
+    """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
+    """
     import matplotlib.pyplot as plt
 
     if "risk_pde_full" in ds:
@@ -434,8 +564,9 @@ def summary_figure(ds: xr.Dataset):
 
 
 def animate(ds: xr.Dataset, path, fps: int = 8, dpi: int = 90) -> str:
-    """Write an animation of ``ds`` over its ``time`` axis: the density (1-D line or 2-D image),
-    with the SGD neurons on top when the archive has them.
+    """Write an animation of ``ds`` over its ``time`` axis.
+
+    The density (1-D line or 2-D image), with the SGD neurons on top when the archive has them.
 
     Parameters
     ----------
@@ -445,6 +576,8 @@ def animate(ds: xr.Dataset, path, fps: int = 8, dpi: int = 90) -> str:
         ``.gif`` (Pillow, always available) or ``.mp4`` (needs ``ffmpeg`` on the PATH).
     fps : int
         Frames per second.
+    dpi : int
+        Resolution of the frames.
 
     Returns
     -------

@@ -62,6 +62,18 @@ def rademacher(key, counter):
 
 # ---- numpy twins (vectorized; arrays so that uint64 products wrap silently) ----------------
 def mix64_numpy(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output mix (numpy twin of :func:`mix64`).
+
+    Parameters
+    ----------
+    z : ndarray of uint64
+        Weyl states.
+
+    Returns
+    -------
+    ndarray of uint64
+        Mixed words.
+    """
     z = np.asarray(z, dtype=np.uint64)
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
@@ -69,12 +81,42 @@ def mix64_numpy(z: np.ndarray) -> np.ndarray:
 
 
 def uniform_numpy(key, counter) -> np.ndarray:
+    """Uniforms in ``(0, 1)`` with 53 random bits (numpy twin of :func:`uniform`).
+
+    Parameters
+    ----------
+    key : uint64 or ndarray
+        Stream key.
+    counter : uint64 or ndarray
+        Position in the stream.
+
+    Returns
+    -------
+    ndarray of float64
+        The uniform at each counter.
+    """
     counter = np.asarray(counter, dtype=np.uint64)
     z = mix64_numpy(np.asarray(key, dtype=np.uint64) + counter * GAMMA)
     return ((z >> _S11).astype(np.float64) + 0.5) * _INV53
 
 
 def normal_pair_numpy(key, pair) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard normals per pair counter (numpy twin of :func:`normal_pair`).
+
+    Box–Muller on uniforms ``2 pair`` and ``2 pair + 1``.
+
+    Parameters
+    ----------
+    key : uint64 or ndarray
+        Stream key.
+    pair : uint64 or ndarray
+        Pair counter (uses uniforms ``2 pair`` and ``2 pair + 1``).
+
+    Returns
+    -------
+    tuple of ndarray
+        The two normals.
+    """
     pair = np.asarray(pair, dtype=np.uint64)
     u1 = uniform_numpy(key, pair * _TWO)
     u2 = uniform_numpy(key, pair * _TWO + _ONE)
@@ -83,7 +125,22 @@ def normal_pair_numpy(key, pair) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normals_numpy(key, base_pair, count: int) -> np.ndarray:
-    """``count`` normals laid out as the kernels do: entry ``j`` from pair ``base + j // 2``."""
+    """``count`` normals laid out as the kernels do: entry ``j`` from pair ``base + j // 2``.
+
+    Parameters
+    ----------
+    key : uint64 or ndarray
+        Stream key.
+    base_pair : uint64 or ndarray
+        First pair counter.
+    count : int
+        Normals wanted.
+
+    Returns
+    -------
+    ndarray, shape (..., count)
+        The normals.
+    """
     pairs = np.asarray(base_pair, dtype=np.uint64)[..., None] + np.arange(
         (count + 1) // 2, dtype=np.uint64
     )
@@ -93,13 +150,40 @@ def normals_numpy(key, base_pair, count: int) -> np.ndarray:
 
 
 def rademacher_numpy(key, counter) -> np.ndarray:
+    """``±1`` from bit ``counter mod 64`` of word ``counter // 64`` (twin of :func:`rademacher`).
+
+    Parameters
+    ----------
+    key : uint64 or ndarray
+        Stream key.
+    counter : uint64 or ndarray
+        Position in the stream.
+
+    Returns
+    -------
+    ndarray of float64
+        ``±1`` at each counter.
+    """
     counter = np.asarray(counter, dtype=np.uint64)
     word = mix64_numpy(np.asarray(key, dtype=np.uint64) + (counter // _SIXTYFOUR) * GAMMA)
     return np.where((word >> (counter % _SIXTYFOUR)) & _ONE, 1.0, -1.0)
 
 
 def stream_keys(seed_sequence: np.random.SeedSequence, n: int) -> np.ndarray:
-    """``n`` independent uint64 keys from a SeedSequence (one per replica or stream)."""
+    """``n`` independent uint64 keys from a SeedSequence (one per replica or stream).
+
+    Parameters
+    ----------
+    seed_sequence : numpy.random.SeedSequence
+        The source of entropy.
+    n : int
+        Keys wanted.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n,)
+        The keys.
+    """
     return seed_sequence.generate_state(n, dtype=np.uint64)
 
 
@@ -109,6 +193,18 @@ def children(seed_sequence: np.random.SeedSequence, n: int) -> list[np.random.Se
     ``SeedSequence.spawn`` is stateful (a second call gives new children), so a solver that
     spawned per run would not repeat itself; these equal the first ``spawn(n)`` of a fresh
     sequence.
+
+    Parameters
+    ----------
+    seed_sequence : numpy.random.SeedSequence
+        The parent.
+    n : int
+        Children wanted.
+
+    Returns
+    -------
+    list of numpy.random.SeedSequence
+        Children ``0 … n−1``.
     """
     return [
         np.random.SeedSequence(

@@ -203,6 +203,20 @@ def parameter_differences(archived: dict, current: dict, prefix: str = "") -> li
 
     Only keys of ``current`` are compared (run settings such as ``t_final`` live in the archive
     too). Floats compare to 1e-12 relative.
+
+    Parameters
+    ----------
+    archived : dict
+        Parameters read from a checkpoint.
+    current : dict
+        The resuming solver's (JSON round-tripped).
+    prefix : str
+        Dotted path of the nested level (used in recursion).
+
+    Returns
+    -------
+    list of tuple
+        ``(dotted name, archived, current)`` for each difference.
     """
     out = []
     for key, new in current.items():

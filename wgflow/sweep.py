@@ -55,8 +55,12 @@ def sweep(
         ``n_workers``); ``"tcp://host:port"``: an existing cluster; ``"synchronous"``: no dask,
         points run one after the other in this process (debugging).
     output : path, optional
-        netCDF archive rewritten atomically after each finished point; rerunning with the same
-        ``output`` skips the points already finished (failed ones are retried).
+        A netCDF archive rewritten atomically after each finished point; rerunning with the
+        same ``output`` skips the points already finished (failed ones are retried).
+    progress : bool
+        Show a progress bar over points (only on a terminal).
+    n_workers : int, optional
+        Worker processes of the local cluster (default: the usable CPUs), one thread each.
 
     Returns
     -------

@@ -50,7 +50,15 @@ class SnapshotRecorder(Tracker):
 
 
 def check_finite(observables: dict, t: float) -> None:
-    """Raise :class:`BlowUpError` naming the first non-finite observable."""
+    """Raise :class:`BlowUpError` naming the first non-finite observable.
+
+    Parameters
+    ----------
+    observables : dict
+        Name → value (scalar or array).
+    t : float
+        Time of the observation (named in the error).
+    """
     for name, value in observables.items():
         if not np.all(np.isfinite(value)):
             raise BlowUpError(t, f"observable {name!r} is not finite ({value})")
@@ -118,7 +126,15 @@ class BoundaryGuard(Tracker):
 
 
 class ProgressBar(Tracker):
-    """tqdm bar over simulated time; hidden when ``enabled`` is False or stderr is not a tty."""
+    """A tqdm bar over simulated time (hidden when disabled or when stderr is not a terminal).
+
+    Parameters
+    ----------
+    enabled : bool
+        Show the bar at all.
+    description : str
+        Its label.
+    """
 
     def __init__(self, enabled: bool = True, description: str = "wgflow") -> None:
         self.enabled = enabled
@@ -146,7 +162,13 @@ class ProgressBar(Tracker):
 
 
 class WallTimeLimit(Tracker):
-    """Stops the run (raises :class:`WallTimeExceeded`) after ``seconds`` of wall time."""
+    """Stops the run (raises :class:`WallTimeExceeded`) after ``seconds`` of wall time.
+
+    Parameters
+    ----------
+    seconds : float
+        Wall-time budget, > 0.
+    """
 
     def __init__(self, seconds: float) -> None:
         if not seconds > 0:
@@ -166,7 +188,21 @@ CHECKPOINT_PREFIX = "checkpoint__"
 
 
 class CheckpointWriter(Tracker):
-    """Rewrites ``path`` atomically with the snapshots so far and the solver state."""
+    """Rewrites ``path`` atomically with the snapshots so far and the solver state.
+
+    Parameters
+    ----------
+    path : path
+        The checkpoint file.
+    every : float or None
+        Simulated time between writes (``None``: every observation).
+    recorder : SnapshotRecorder
+        Source of the snapshots written.
+    params : dict
+        Run parameters archived with them.
+    previous : xarray.Dataset, optional
+        Snapshots of the run before a resume, prepended.
+    """
 
     def __init__(self, path, every, recorder, params, previous=None) -> None:
         self.path = path
@@ -205,7 +241,20 @@ class CheckpointWriter(Tracker):
 
 
 def combine_runs(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
-    """Append the snapshots of ``new`` to those of ``previous`` along ``time``."""
+    """Append the snapshots of ``new`` to those of ``previous`` along ``time``.
+
+    Parameters
+    ----------
+    new : xarray.Dataset
+        Snapshots of the resumed part.
+    previous : xarray.Dataset or None
+        Snapshots before the resume.
+
+    Returns
+    -------
+    xarray.Dataset
+        One run, with ``new``'s attributes.
+    """
     if previous is None:
         return new
     timeless = [name for name in new.data_vars if "time" not in new[name].dims]
@@ -223,8 +272,18 @@ def combine_runs(new: xr.Dataset, previous: xr.Dataset | None) -> xr.Dataset:
 
 
 class StopWhenBelow(Tracker):
-    """Stops the run (raises :class:`TargetReached`) once ``observable ≤ target`` (for arrays,
-    every entry, e.g. all SGD replicas). The stopping snapshot is recorded."""
+    """Stops the run (raises :class:`TargetReached`) once ``observable ≤ target``.
+
+    For arrays every entry must be below (e.g. all SGD replicas). The stopping snapshot is
+    recorded.
+
+    Parameters
+    ----------
+    observable : str
+        Name of one of the solver's observables (e.g. ``risk``).
+    target : float
+        Finite threshold.
+    """
 
     def __init__(self, observable: str, target: float) -> None:
         if not np.isfinite(target):

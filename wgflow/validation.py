@@ -14,7 +14,18 @@ from .errors import ParameterError
 
 
 def strict_keywords(func):
-    """Turn unknown keyword arguments into a ``ParameterError`` that lists the allowed names."""
+    """Turn unknown keyword arguments into a ``ParameterError`` that lists the allowed names.
+
+    Parameters
+    ----------
+    func : callable
+        A function or method with a fixed keyword set.
+
+    Returns
+    -------
+    callable
+        The wrapped function.
+    """
     sig = inspect.signature(func)
     allowed = [
         name
@@ -50,6 +61,22 @@ def check_real(
 ) -> float:
     """Return ``float(value)`` after checking it is a finite real number in the given range.
 
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check (bools refused).
+    low, high : float, optional
+        Bounds of the allowed range.
+    low_open, high_open : bool
+        Exclude the bound itself.
+
+    Returns
+    -------
+    float
+        ``value`` as a float.
+
     Examples
     --------
     >>> check_real("beta", 2.0, low=0, low_open=True)
@@ -71,7 +98,20 @@ def check_real(
 
 
 def check_positive(name: str, value) -> float:
-    """A finite real number > 0."""
+    """A finite real number > 0.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check.
+
+    Returns
+    -------
+    float
+        ``value`` as a float.
+    """
     x = check_real(name, value, low=0.0, low_open=True)
     if math.isinf(x):
         raise ValueError(f"{name}: must be finite and > 0, got {x}")
@@ -79,14 +119,42 @@ def check_positive(name: str, value) -> float:
 
 
 def check_positive_int(name: str, value) -> int:
-    """An integer ≥ 1 (bools refused)."""
+    """An integer ≥ 1 (bools refused).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check.
+
+    Returns
+    -------
+    int
+        ``value`` as an int.
+    """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
     return int(value)
 
 
 def check_choice(name: str, value, choices) -> object:
-    """``value`` must be one of ``choices``."""
+    """``value`` must be one of ``choices``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check.
+    choices : collection
+        The allowed values.
+
+    Returns
+    -------
+    object
+        ``value``.
+    """
     if value not in choices:
         raise ValueError(f"{name}: must be one of {list(choices)}, got {value!r}")
     return value
