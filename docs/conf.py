@@ -20,12 +20,11 @@ extensions = [
 ]
 autosummary_generate = True
 numpydoc_show_class_members = False
-# the same checks as tests/test_docstrings.py, on module-level functions and classes
+# the same checks as tests/test_docstrings.py (functions, classes and their methods)
 numpydoc_validation_checks = {
     "GL08", "SS01", "SS02", "SS03", "SS06", "PR01", "PR02", "PR03", "PR04", "PR07", "PR08",
     "RT01", "RT03",
 }  # fmt: skip
-numpydoc_validation_exclude = {r"\.[A-Z]\w*\.\w+$"}  # methods: not yet (see the README)
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",

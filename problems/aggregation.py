@@ -62,20 +62,49 @@ class Aggregation(ParametersRepr):
         )
 
     def parameters(self) -> dict:
+        """The problem's parameters (stored in archives).
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {"dim": self.dim, "diffusion": self.diffusion, "r0": self.r0}
 
     def _ball_volume(self, r: float) -> float:
         return 2.0 * r if self.dim == 1 else math.pi * r * r
 
     def patch_density(self, t: float) -> float:
-        """Density of the uniform patch at time ``t`` (no diffusion)."""
+        """Density of the uniform patch at time ``t`` (no diffusion).
+
+        Parameters
+        ----------
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        float
+            The density inside the patch.
+        """
         t = check_real("t", t, low=0.0)
         rho0 = 1.0 / self._ball_volume(self.r0)
         a, b = self._a, self._b
         return (a / b) / (1.0 + (a / (b * rho0) - 1.0) * math.exp(-a * t))
 
     def patch_radius(self, t: float) -> float:
-        """Radius of the uniform patch at time ``t`` (no diffusion)."""
+        """Radius of the uniform patch at time ``t`` (no diffusion).
+
+        Parameters
+        ----------
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        float
+            The radius.
+        """
         rho = self.patch_density(t)
         return 1.0 / (2.0 * rho) if self.dim == 1 else 1.0 / math.sqrt(math.pi * rho)
 
@@ -105,18 +134,53 @@ class Aggregation(ParametersRepr):
         return height * frac / grid.spacing[0]
 
     def initial_density(self, grid: Grid) -> np.ndarray:
-        """Uniform patch of radius ``r0`` and mass 1 (cell averages)."""
+        """Uniform patch of radius ``r0`` and mass 1 (cell averages).
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         rho = self._ball(grid, self.r0, 1.0)
         return rho / grid.integrate(rho)
 
     def exact_density(self, grid: Grid, t: float) -> np.ndarray:
-        """Exact patch solution at time ``t`` (cell averages); only without diffusion."""
+        """Exact patch solution at time ``t`` (cell averages); only without diffusion.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         if self.diffusion > 0:
             raise ValueError("diffusion: no explicit solution with diffusion > 0")
         return self._ball(grid, self.patch_radius(t), self.patch_density(t))
 
     def steady_state(self, grid: Grid) -> np.ndarray:
-        """``½`` on ``[−1, 1]`` (1-D) or ``1/π`` on the unit disk (2-D), cell averages."""
+        """``½`` on ``[−1, 1]`` (1-D) or ``1/π`` on the unit disk (2-D), cell averages.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         if self.diffusion > 0:
             raise ValueError("diffusion: no explicit steady state with diffusion > 0")
         return self._ball(grid, 1.0, 1.0 / self._ball_volume(1.0))

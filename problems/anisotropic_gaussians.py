@@ -115,6 +115,7 @@ class AnisotropicGaussians(ParametersRepr):
 
     @property
     def isotropic(self) -> bool:
+        """Whether ``s0 = d`` (the reduction is 1-D in ``r = ‖w‖``)."""
         return self.s0 == self.d
 
     @property
@@ -123,6 +124,13 @@ class AnisotropicGaussians(ParametersRepr):
         return list(PARAMETER_HEADS[self.parameters])
 
     def describe(self) -> dict:
+        """The problem's parameters (stored in archives).
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {
             "d": self.d,
             "s0": self.s0,
@@ -139,8 +147,20 @@ class AnisotropicGaussians(ParametersRepr):
         return w @ self.rotation if self.rotation is not None else w
 
     def reduced_coordinates(self, theta: np.ndarray) -> dict:
-        """``a``, ``b`` (when trained), ``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``r`` when isotropic)
-        for weights ``(N, D)``."""
+        """Reduced coordinates of each neuron.
+
+        ``a``, ``b`` (when trained), ``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``r`` when isotropic).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            Weights (columns ``a``, ``b`` when trained, then ``w``).
+
+        Returns
+        -------
+        dict of str -> ndarray, shape (N,)
+            One array per reduced coordinate.
+        """
         theta = np.asarray(theta, float)
         out = {name: theta[:, k] for k, name in enumerate(self.head)}
         w = self._weights_in_basis(theta)
@@ -152,8 +172,20 @@ class AnisotropicGaussians(ParametersRepr):
         return out
 
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Weights ``(n, D)`` drawn from ``ρ̄ × Unif(spheres)`` given reduced points ``(n, D̄)``
-        (columns as :attr:`ReducedAnisotropic.axes`)."""
+        """Weights drawn from ``ρ̄ × Unif(spheres)`` given reduced points.
+
+        Parameters
+        ----------
+        points : ndarray, shape (n, D̄)
+            Reduced points (columns as :attr:`ReducedAnisotropic.axes`).
+        rng : numpy.random.Generator
+            Randomness.
+
+        Returns
+        -------
+        ndarray, shape (n, D)
+            Full weights.
+        """
         points = np.atleast_2d(np.asarray(points, float))
         n, h = points.shape[0], len(self.head)
 
@@ -176,9 +208,25 @@ class AnisotropicGaussians(ParametersRepr):
         return np.concatenate([points[:, :h], w], axis=1)
 
     def initial_reduced(self, n: int, initial_scale: float, rng: np.random.Generator) -> np.ndarray:
-        """Reduced points ``(n, D̄)`` with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``,
-        ``b = 0``): ``r1 = κ √(χ²_{s0}/d)``, ``r2 = κ √(χ²_{d−s0}/d)``; it concentrates at
-        ``(κ√(s0/d), κ√(1 − s0/d))`` as ``d → ∞`` (a particle representation of the point mass)."""
+        """Reduced points with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``, ``b = 0``).
+
+        ``r1 = κ √(χ²_{s0}/d)``, ``r2 = κ √(χ²_{d−s0}/d)``; it concentrates at
+        ``(κ√(s0/d), κ√(1 − s0/d))`` as ``d → ∞`` (a particle representation of the point mass).
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        initial_scale : float
+            ``κ > 0``.
+        rng : numpy.random.Generator
+            Randomness.
+
+        Returns
+        -------
+        ndarray, shape (n, D̄)
+            The points.
+        """
         kappa = check_positive("initial_scale", initial_scale)
         head = neutral_head(n, len(self.head))
         radii = [kappa * np.sqrt(rng.chisquare(self.s0, n) / self.d)]
@@ -187,13 +235,24 @@ class AnisotropicGaussians(ParametersRepr):
         return np.column_stack([*head, *radii])
 
     def population_risk(self, theta: np.ndarray) -> float:
-        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (:class:`TwoLayerNN`)."""
+        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (:class:`TwoLayerNN`).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            Weights (columns ``a``, ``b`` when trained, then ``w``).
+
+        Returns
+        -------
+        float
+            The risk.
+        """
         return self.network.population_risk(theta)
 
     def model(
         self, initial_scale: float = 1.0, radial=None, exact_risk: bool = True
     ) -> NetworkModel:
-        """SGD model.
+        """The network model that :class:`~wgflow.solvers.SGD` trains on this problem.
 
         Parameters
         ----------
@@ -204,6 +263,11 @@ class AnisotropicGaussians(ParametersRepr):
         exact_risk : bool
             Record the exact population risk (``O(N²)`` pair terms per snapshot; closed form for
             relu without bias) instead of a held-out Monte-Carlo estimate.
+
+        Returns
+        -------
+        NetworkModel
+            Data, architecture, initializer and reduced coordinates.
         """
         kappa = check_positive("initial_scale", initial_scale)
 
@@ -228,8 +292,20 @@ class AnisotropicGaussians(ParametersRepr):
         )
 
     def reduced(self, beta: float = np.inf, order: int = 0) -> ReducedAnisotropic:
-        """The reduced problem on ``(a, b, r1, r2)`` (present coordinates only), inverse
-        temperature ``β``; ``order`` 0 is ``d → ∞``, 2 and 4 add the finite-d Mehler terms."""
+        """The reduced problem on ``(a, b, r1, r2)`` (present coordinates only).
+
+        Parameters
+        ----------
+        beta : float
+            Inverse temperature of noisy SGD (``inf``: noiseless).
+        order : {0, 2, 4}
+            0: ``d → ∞``; 2 and 4 add the finite-``d`` Mehler terms.
+
+        Returns
+        -------
+        ReducedAnisotropic
+            The reduced free energy and its helpers.
+        """
         return ReducedAnisotropic(self, beta, order)
 
 
@@ -257,8 +333,20 @@ class ReducedAnisotropic:
 
     # ---- coordinates -------------------------------------------------------------------------
     def split(self, points: np.ndarray):
-        """``(a, b, r1, r2)`` arrays from points ``(..., D̄)`` (``a = 1``, ``b = 0``, ``r2 = 0``
-        when absent)."""
+        """``(a, b, r1, r2)`` arrays from reduced points.
+
+        Coordinates the problem does not have are ``a = 1``, ``b = 0``, ``r2 = 0``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+
+        Returns
+        -------
+        tuple of ndarray, shape (...)
+            ``a``, ``b``, ``r1``, ``r2``.
+        """
         points = np.asarray(points, float)
         h = len(self.problem.head)
         a = points[..., 0] if h >= 1 else np.ones(points.shape[:-1])
@@ -268,7 +356,18 @@ class ReducedAnisotropic:
         return a, b, r1, r2
 
     def variances(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``q±`` at points of shape ``(..., D̄)``."""
+        """``q±`` at points of shape ``(..., D̄)``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+
+        Returns
+        -------
+        tuple of ndarray, shape (...)
+            ``q+``, ``q−``.
+        """
         _, _, r1, r2 = self.split(points)
         delta = self.problem.delta
         return (1 + delta) ** 2 * r1**2 + r2**2, (1 - delta) ** 2 * r1**2 + r2**2
@@ -298,8 +397,20 @@ class ReducedAnisotropic:
         return terms
 
     def features(self, points: np.ndarray) -> np.ndarray:
-        """Separable features ``φ_k``, shape ``(..., K)``; ``U = Σ_k c_k φ_k φ_k′``. The first
-        two are ``a m(q±, b)``."""
+        """Separable features ``φ_k`` with ``U = Σ_k c_k φ_k φ_k′``.
+
+        The first two are ``a m(q±, b)``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+
+        Returns
+        -------
+        ndarray, shape (..., K)
+            ``φ_k`` at the points.
+        """
         a, b, r1, r2 = self.split(points)
         qs = self.variances(points)
         act, delta = self.problem.activation, self.problem.delta
@@ -312,16 +423,46 @@ class ReducedAnisotropic:
 
     @property
     def coefficients(self) -> np.ndarray:
+        """The ``c_k`` of the separable interaction, shape ``(K,)``."""
         return np.repeat([0.5 * c for c, *_ in self._overlap_terms()], 2)
 
     def feature_gradients(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
-        """``∇ φ_k``, shape ``(..., K, D̄)`` (central differences, error ~1e-9)."""
+        """``∇ φ_k``, shape ``(..., K, D̄)`` (central differences, error ~1e-9).
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+        h : float
+            Central-difference step.
+
+        Returns
+        -------
+        ndarray, shape (..., K, D̄)
+            ``∇φ_k`` (central differences, error ~1e-9).
+        """
         return _central_gradient(self.features, points, h)
 
     def finite_d_kernel(self, points1: np.ndarray, points2: np.ndarray, nodes: int = 24):
-        """Exact direction-averaged ``ū(r, r′)`` at finite ``d`` for broadcastable point arrays
-        ``(..., D̄)``: Gauss–Jacobi quadrature over the overlaps (``nodes`` per overlap; exact
-        for ``s0 = 1`` where ``γ1 = ±1``)."""
+        """Exact direction-averaged ``ū(r, r′)`` at finite ``d``.
+
+        Gauss–Jacobi quadrature over the overlaps (``nodes`` per overlap; exact for ``s0 = 1``
+        where ``γ1 = ±1``).
+
+        Parameters
+        ----------
+        points1 : ndarray, shape (..., D̄)
+            First points.
+        points2 : ndarray, shape (..., D̄)
+            Second points (broadcast against the first).
+        nodes : int
+            Quadrature nodes per overlap.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            ``ū``.
+        """
         p = self.problem
         a1, b1, r11, r21 = self.split(points1)
         a2, b2, r12, r22 = self.split(points2)
@@ -346,7 +487,20 @@ class ReducedAnisotropic:
 
     # ---- energy --------------------------------------------------------------------------------
     def potential_values(self, points: np.ndarray, drift: bool = True) -> np.ndarray:
-        """``V = −½ a (m(q+, b) − m(q−, b))`` plus the radial-drift term when ``β < ∞``."""
+        """``V = −½ a (m(q+, b) − m(q−, b))``, plus the radial-drift potential when ``β < ∞``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+        drift : bool
+            Include the radial-drift potential (noisy case).
+
+        Returns
+        -------
+        ndarray, shape (...)
+            ``V``.
+        """
         a, b, r1, r2 = self.split(points)
         qp, qm = self.variances(points)
         act = self.problem.activation
@@ -366,7 +520,20 @@ class ReducedAnisotropic:
         return [p.d - 1] if p.isotropic else [p.s0 - 1, p.d - p.s0 - 1]
 
     def potential_gradient(self, points: np.ndarray, h: float = 1e-6) -> np.ndarray:
-        """``∇V`` (central differences) plus the exact radial drift ``−β⁻¹(k−1)/r``."""
+        """``∇V`` (central differences) plus the exact radial drift ``−β⁻¹(k−1)/r``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+        h : float
+            Central-difference step.
+
+        Returns
+        -------
+        ndarray, shape (..., D̄)
+            ``∇V`` (central differences) plus the exact radial drift ``−β⁻¹(k−1)/r``.
+        """
         points = np.asarray(points, float)
         g = _central_gradient(lambda x: self.potential_values(x, drift=False), points, h)
         if np.isfinite(self.beta):
@@ -401,14 +568,46 @@ class ReducedAnisotropic:
 
     # ---- grids and risk ------------------------------------------------------------------------
     def grid(self, cells, r_max: float = 3.0, a_range=(-2.0, 4.0), b_range=(-2.0, 2.0)) -> Grid:
-        """Cell-centred grid over ``a_range × b_range × [0, r_max]^{1 or 2}`` (present axes)."""
+        """Cell-centred grid over ``a_range × b_range × [0, r_max]^{1 or 2}`` (present axes).
+
+        Parameters
+        ----------
+        cells : int or sequence of int
+            Cells per axis.
+        r_max : float
+            Upper end of the radial axes.
+        a_range : (float, float)
+            Range of ``a`` (when trained).
+        b_range : (float, float)
+            Range of ``b`` (when trained).
+
+        Returns
+        -------
+        Grid
+            The grid.
+        """
         r_max = check_positive("r_max", r_max)
         bounds = [a_range, b_range][: len(self.problem.head)]
         bounds += [(0.0, r_max)] * len(self.radial_axes)
         return Grid.box(bounds, cells, axes=self.axes)
 
     def initial_density(self, grid: Grid, mean, std: float) -> np.ndarray:
-        """Normalized Gaussian bump at ``mean`` (shape ``(D̄,)``) of width ``std``."""
+        """Normalized Gaussian bump at ``mean`` (shape ``(D̄,)``) of width ``std``.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid from :meth:`grid`.
+        mean : array_like, shape (D̄,)
+            Centre of the bump.
+        std : float
+            Its width.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages of mass 1.
+        """
         mean = np.atleast_1d(np.asarray(mean, float))
         x = grid.points()
         rho = np.exp(-0.5 * np.sum((x - mean) ** 2, axis=-1) / std**2)
@@ -418,22 +617,74 @@ class ReducedAnisotropic:
         return float(1.0 + 2.0 * mean_v + self.coefficients @ moments**2)
 
     def moments(self, grid: Grid, density: np.ndarray) -> np.ndarray:
-        """``∫ φ_k dρ̄`` (the first two are ``M± = ∫ a m(q±, b) dρ̄``)."""
+        """``∫ φ_k dρ̄`` (the first two are ``M± = ∫ a m(q±, b) dρ̄``).
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid from :meth:`grid`.
+        density : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            ``∫φ_k dρ̄`` (the first two are ``M± = ∫ a m(q±, b) dρ̄``).
+        """
         return self.moment_curve(grid, [density])[0]
 
     def moment_curve(self, grid: Grid, densities) -> np.ndarray:
-        """``∫ φ_k dρ̄`` for each of ``densities`` (``(T, *grid.shape)``), shape ``(T, K)``; the
-        features are evaluated on the grid once."""
+        """``∫ φ_k dρ̄`` for each density (the features are evaluated on the grid once).
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid from :meth:`grid`.
+        densities : sequence of ndarray, shape (T, *grid.shape)
+            Cell averages over time.
+
+        Returns
+        -------
+        ndarray, shape (T, K)
+            The moments over time.
+        """
         phi = np.moveaxis(self.features(grid.points()), -1, 0)
         return np.array([grid.integrate(phi * rho) for rho in densities])
 
     def risk(self, grid: Grid, density: np.ndarray) -> float:
-        """``R(ρ̄) = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` on a grid (``½[(1 − M+)² + (1 + M−)²]`` at order 0)."""
+        """``R(ρ̄) = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` on a grid.
+
+        At order 0 this is ``½[(1 − M+)² + (1 + M−)²]``.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid from :meth:`grid`.
+        density : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        float
+            The risk.
+        """
         return float(self.risk_curve(grid, [density])[0])
 
     def risk_curve(self, grid: Grid, densities) -> np.ndarray:
-        """:meth:`risk` of each of ``densities`` (``(T, *grid.shape)``), shape ``(T,)``; ``V`` and
-        the features are evaluated on the grid once."""
+        """:meth:`risk` of each density (``V`` and the features are evaluated once).
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid from :meth:`grid`.
+        densities : sequence of ndarray, shape (T, *grid.shape)
+            Cell averages over time.
+
+        Returns
+        -------
+        ndarray, shape (T,)
+            The risk over time.
+        """
         v = self.potential_values(grid.points(), drift=False)
         moments = self.moment_curve(grid, densities)
         return np.array(
@@ -444,8 +695,21 @@ class ReducedAnisotropic:
         )
 
     def particle_risk(self, points: np.ndarray) -> float:
-        """``R`` of the empirical measure of reduced points ``(n, D̄)`` (self-pairs included,
-        i.e. the mean-field risk of the empirical law, not the finite-N network risk)."""
+        """``R`` of the empirical measure of reduced points.
+
+        Self-pairs are included: the mean-field risk of the empirical law, not the finite-``N``
+        network risk.
+
+        Parameters
+        ----------
+        points : ndarray, shape (n, D̄)
+            Reduced points.
+
+        Returns
+        -------
+        float
+            The risk.
+        """
         points = np.asarray(points, float)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         return self._risk_from_moments(mean_v, self.features(points).mean(axis=0))

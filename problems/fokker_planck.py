@@ -92,6 +92,13 @@ class OrnsteinUhlenbeck(ParametersRepr):
         )
 
     def parameters(self) -> dict:
+        """The problem's parameters (stored in archives).
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {
             "dim": self.dim,
             "diffusion": self.diffusion,
@@ -102,13 +109,35 @@ class OrnsteinUhlenbeck(ParametersRepr):
         }
 
     def mean(self, t: float) -> np.ndarray:
-        """Exact mean ``e^{−At} μ0``, shape ``(dim,)``."""
+        """Exact mean ``e^{−At} μ0``, shape ``(dim,)``.
+
+        Parameters
+        ----------
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            The mean at ``t``.
+        """
         t = check_real("t", t, low=0.0)
         v, lam = self._a_vec, self._a_eig
         return v @ (np.exp(-lam * t) * (v.T @ self.mean0))
 
     def covariance(self, t: float) -> np.ndarray:
-        """Exact covariance, shape ``(dim, dim)``."""
+        """Exact covariance, shape ``(dim, dim)``.
+
+        Parameters
+        ----------
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            The covariance at ``t``.
+        """
         t = check_real("t", t, low=0.0)
         v, lam = self._a_vec, self._a_eig + self.kappa
         c0 = v.T @ self.cov0 @ v
@@ -117,12 +146,36 @@ class OrnsteinUhlenbeck(ParametersRepr):
         return v @ (decay * c0 + stationary) @ v.T
 
     def exact_density(self, grid: Grid, t: float) -> np.ndarray:
-        """Cell averages (3-point Gauss–Legendre per axis) of the exact Gaussian at time ``t``."""
+        """Cell averages (3-point Gauss–Legendre per axis) of the exact Gaussian at time ``t``.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+        t : float
+            Time, ≥ 0.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         _check_grid(grid, self.dim)
         return grid.cell_average(_gaussian(self.mean(t), self.covariance(t)))
 
     def initial_density(self, grid: Grid) -> np.ndarray:
-        """Cell averages of the initial Gaussian, normalized to mass 1 on the grid."""
+        """Cell averages of the initial Gaussian, normalized to mass 1 on the grid.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages of mass 1.
+        """
         rho = self.exact_density(grid, 0.0)
         return rho / grid.integrate(rho)
 

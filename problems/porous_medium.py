@@ -68,26 +68,81 @@ class PorousMedium(ParametersRepr):
         )
 
     def parameters(self) -> dict:
+        """The problem's parameters (stored in archives).
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {"dim": self.dim, "m": self.m, "mass": self.mass, "t0": self.t0}
 
     def support_radius(self, t: float) -> float:
-        """Radius of the support at absolute time ``t`` (Barenblatt time, ``t ≥ t0`` in runs)."""
+        """Radius of the support at absolute time ``t`` (Barenblatt time, ``t ≥ t0`` in runs).
+
+        Parameters
+        ----------
+        t : float
+            Absolute (Barenblatt) time, > 0.
+
+        Returns
+        -------
+        float
+            The radius.
+        """
         return math.sqrt(self.C / self.k) * t ** (self.alpha / self.dim)
 
     def barenblatt(self, points: np.ndarray, t: float) -> np.ndarray:
-        """Barenblatt density at absolute time ``t > 0``; points of shape ``(..., dim)``."""
+        """Barenblatt density at absolute time ``t > 0``; points of shape ``(..., dim)``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., dim)
+            Where to evaluate.
+        t : float
+            Absolute time, > 0.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            The density.
+        """
         t = check_positive("t", t)
         r2 = np.sum(np.asarray(points) ** 2, axis=-1)
         base = np.maximum(self.C - self.k * r2 * t ** (-2 * self.alpha / self.dim), 0.0)
         return t ** (-self.alpha) * base ** (1.0 / (self.m - 1.0))
 
     def exact_density(self, grid: Grid, t: float) -> np.ndarray:
-        """Cell averages (8-point Gauss per axis) of the solution ``t`` after the start."""
+        """Cell averages (8-point Gauss per axis) of the solution ``t`` after the start.
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+        t : float
+            Time since the start (absolute time ``t0 + t``).
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         if grid.dim != self.dim:
             raise ValueError(f"grid: need dimension {self.dim}, got {grid.dim}")
         t = check_real("t", t, low=0.0)
         return grid.cell_average(lambda x: self.barenblatt(x, self.t0 + t), order=8)
 
     def initial_density(self, grid: Grid) -> np.ndarray:
-        """Barenblatt profile at ``t0`` (cell averages)."""
+        """Barenblatt profile at ``t0`` (cell averages).
+
+        Parameters
+        ----------
+        grid : Grid
+            A grid of dimension ``dim``.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         return self.exact_density(grid, 0.0)

@@ -114,7 +114,18 @@ class TwoLayerNN(ParametersRepr):
 
     # ---- parameters ------------------------------------------------------------------------
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(a, b, w)`` from ``θ`` of shape ``(..., D)``; ``w`` expressed in the basis of ``Q``."""
+        """``(a, b, w)`` from ``θ``, with ``w`` expressed in the basis of ``Q``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (..., D)
+            Neuron parameters (``a``, ``b`` when trained, then ``w``).
+
+        Returns
+        -------
+        tuple of ndarray
+            ``a (...)``, ``b (...)``, ``w (..., d)``.
+        """
         theta = np.asarray(theta, float)
         if theta.shape[-1] != self.dim:
             raise ValueError(f"theta: need last axis of length D={self.dim}, got {theta.shape}")
@@ -136,7 +147,18 @@ class TwoLayerNN(ParametersRepr):
 
     # ---- V ---------------------------------------------------------------------------------
     def potential(self, theta: np.ndarray) -> np.ndarray:
-        """``V(θ) = −E y σ*(x; θ)`` for ``θ`` of shape ``(..., D)``; returns ``(...)``."""
+        """``V(θ) = −E y σ*(x; θ)``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (..., D)
+            Neuron parameters (``a``, ``b`` when trained, then ``w``).
+
+        Returns
+        -------
+        ndarray, shape (...)
+            ``V``.
+        """
         a, b, w = self.split(theta)
         total = np.zeros(a.shape)
         for p, y, s in zip(self.data.probabilities, self.data.labels, self._scales, strict=True):
@@ -145,7 +167,18 @@ class TwoLayerNN(ParametersRepr):
         return total
 
     def potential_gradient(self, theta: np.ndarray) -> np.ndarray:
-        """``∇_θ V`` for ``θ`` of shape ``(..., D)``; returns ``(..., D)``."""
+        """``∇_θ V``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (..., D)
+            Neuron parameters (``a``, ``b`` when trained, then ``w``).
+
+        Returns
+        -------
+        ndarray, shape (..., D)
+            ``∇V``.
+        """
         a, b, w = self.split(theta)
         ga, gb, gw = np.zeros(a.shape), np.zeros(a.shape), np.zeros(w.shape)
         for p, y, s in zip(self.data.probabilities, self.data.labels, self._scales, strict=True):
@@ -176,7 +209,20 @@ class TwoLayerNN(ParametersRepr):
         return pair_moments(self.activation, b1, q1, b2, q2, cov)
 
     def kernel(self, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
-        """``U(θ, θ′) = E σ*(x; θ) σ*(x; θ′)`` for broadcastable ``(..., D)`` arrays."""
+        """``U(θ, θ′) = E σ*(x; θ) σ*(x; θ′)``.
+
+        Parameters
+        ----------
+        theta1 : ndarray, shape (..., D)
+            First neurons.
+        theta2 : ndarray, shape (..., D)
+            Second neurons (broadcast against the first).
+
+        Returns
+        -------
+        ndarray, shape (...)
+            ``U``.
+        """
         a1, b1, w1 = self.split(theta1)
         a2, b2, w2 = self.split(theta2)
         total = 0.0
@@ -185,7 +231,20 @@ class TwoLayerNN(ParametersRepr):
         return a1 * a2 * total
 
     def kernel_gradient(self, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
-        """``∇_θ U(θ, θ′)`` (first argument) for broadcastable ``(..., D)`` arrays."""
+        """``∇_θ U(θ, θ′)`` (gradient in the first argument).
+
+        Parameters
+        ----------
+        theta1 : ndarray, shape (..., D)
+            First neurons.
+        theta2 : ndarray, shape (..., D)
+            Second neurons (broadcast against the first).
+
+        Returns
+        -------
+        ndarray, shape (..., D)
+            ``∇_θ U``.
+        """
         a1, b1, w1 = self.split(theta1)
         a2, b2, w2 = self.split(theta2)
         shape = np.broadcast_shapes(a1.shape, a2.shape)
@@ -201,8 +260,20 @@ class TwoLayerNN(ParametersRepr):
         return self._to_theta_gradient(ga, gb, gw)
 
     def interaction_potential_gradient(self, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """``Σ_j w_j ∇_θ U(θ_i, θ_j)`` for particles ``θ (N, D)`` and weights ``(N,)``: Gram
-        matrices instead of ``(N, N, D)`` arrays."""
+        """``Σ_j w_j ∇_θ U(θ_i, θ_j)`` by Gram matrices (no ``(N, N, D)`` arrays).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            A network's neurons.
+        weights : ndarray, shape (N,)
+            Particle weights.
+
+        Returns
+        -------
+        ndarray, shape (N, D)
+            The interaction force on each neuron.
+        """
         a, b, w = self.split(theta)
         n = a.size
         ga, gb, gw = np.zeros(n), np.zeros(n), np.zeros((n, self.d))
@@ -219,7 +290,18 @@ class TwoLayerNN(ParametersRepr):
         return self._to_theta_gradient(ga, gb, gw)
 
     def interaction_matrix(self, theta: np.ndarray) -> np.ndarray:
-        """``U(θ_i, θ_j)``, shape ``(N, N)``, without forming ``(N, N, D)`` arrays."""
+        """``U(θ_i, θ_j)`` without forming ``(N, N, D)`` arrays.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            A network's neurons.
+
+        Returns
+        -------
+        ndarray, shape (N, N)
+            ``U(θ_i, θ_j)``.
+        """
         a, b, w = self.split(theta)
         total = np.zeros((a.size, a.size))
         for p, s in zip(self.data.probabilities, self._scales, strict=True):
@@ -228,7 +310,18 @@ class TwoLayerNN(ParametersRepr):
 
     # ---- risk ------------------------------------------------------------------------------
     def population_risk(self, theta: np.ndarray) -> float:
-        """Exact ``R_N(θ) = E (y − f(x; θ))²`` for weights ``(N, D)`` (``O(N²)`` pair terms)."""
+        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (``O(N²)`` pair terms).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            A network's neurons.
+
+        Returns
+        -------
+        float
+            ``R_N``.
+        """
         theta = np.atleast_2d(np.asarray(theta, float))
         n = theta.shape[0]
         return float(
@@ -238,7 +331,18 @@ class TwoLayerNN(ParametersRepr):
         )
 
     def risk_gradient(self, theta: np.ndarray) -> np.ndarray:
-        """``∇_{θ_i} R_N = (2/N)[∇V(θ_i) + (1/N) Σ_j ∇_θ U(θ_i, θ_j)]``, shape ``(N, D)``."""
+        """``∇_{θ_i} R_N = (2/N)[∇V(θ_i) + (1/N) Σ_j ∇_θ U(θ_i, θ_j)]``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            A network's neurons.
+
+        Returns
+        -------
+        ndarray, shape (N, D)
+            ``∇R_N``.
+        """
         theta = np.atleast_2d(np.asarray(theta, float))
         n = theta.shape[0]
         weights = np.full(n, 1.0 / n)
@@ -247,10 +351,20 @@ class TwoLayerNN(ParametersRepr):
         )
 
     def energy(self, beta: float = np.inf) -> FreeEnergy:
-        """``E = ½(R − E y²) (+ λ∫|θ|²/2 dρ) + β⁻¹∫ρ log ρ`` = ``∫V dρ + ½∫∫U dρdρ + …``.
+        """The free energy ``E = ½(R − E y²) (+ λ∫|θ|²/2 dρ) + β⁻¹∫ρ log ρ``.
 
         Particle solvers on this energy run the gradient flow on the population risk
         (``dθ_i/dt = −∇V(θ_i) − (1/N) Σ_j ∇U(θ_i, θ_j)``, "PD" of Mei–Misiakiewicz–Montanari).
+
+        Parameters
+        ----------
+        beta : float
+            Inverse temperature (``inf``: no entropy).
+
+        Returns
+        -------
+        FreeEnergy
+            ``V`` and ``U`` with their gradients (``U`` a general interaction).
         """
         beta = check_real("beta", beta, low=0.0, low_open=True)
         lam = self.weight_decay
@@ -283,9 +397,17 @@ class TwoLayerNN(ParametersRepr):
 
     @property
     def components(self) -> list[str]:
+        """Column names of ``θ``: ``a``, ``b`` (when trained), ``w0 … w{d-1}``."""
         return component_names(self.parameters, self.d)
 
     def describe(self) -> dict:
+        """The problem's parameters (stored in archives).
+
+        Returns
+        -------
+        dict
+            Activation, parameters, weight decay and data.
+        """
         return {
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
@@ -295,7 +417,20 @@ class TwoLayerNN(ParametersRepr):
         }
 
     def model(self, initial_weights=None, **kwargs) -> NetworkModel:
-        """The SGD model/data sampler of this problem, with the exact population risk."""
+        """The network model :class:`~wgflow.solvers.SGD` trains, with the exact population risk.
+
+        Parameters
+        ----------
+        initial_weights : callable, optional
+            ``(n, rng) ↦ θ (n, D)`` (default: the model's Gaussian initializer).
+        **kwargs
+            More :class:`~wgflow.networks.NetworkModel` fields (``reduced_coordinates``, …).
+
+        Returns
+        -------
+        NetworkModel
+            The model.
+        """
         return NetworkModel(
             self.data,
             self.activation,

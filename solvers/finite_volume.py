@@ -154,6 +154,18 @@ class FiniteVolume(Solver):
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, rho0) -> FVState:
+        """Validate the initial density and build the state at ``t = 0``.
+
+        Parameters
+        ----------
+        rho0 : GridMeasure or ndarray, shape grid.shape
+            Non-negative cell averages with positive mass, on this solver's grid.
+
+        Returns
+        -------
+        FVState
+            Time 0, the density, no steps.
+        """
         if rho0 is None:
             raise ValueError("rho0: required (a density on the solver's grid)")
         if isinstance(rho0, GridMeasure):
@@ -173,7 +185,6 @@ class FiniteVolume(Solver):
         return FVState(0.0, rho)
 
     def advance(self, state: FVState, t_next: float) -> FVState:
-        """Step from ``state.t`` to exactly ``t_next``."""
         step = self._explicit_step if self.scheme == "explicit" else self._implicit_step
         t, rho, steps = state.t, state.rho, state.steps
         while t < t_next:
@@ -183,7 +194,18 @@ class FiniteVolume(Solver):
         return FVState(t, rho, steps)
 
     def density(self, state: FVState) -> np.ndarray:
-        """Cell averages of ``state`` on the grid."""
+        """Cell averages of ``state`` on the grid.
+
+        Parameters
+        ----------
+        state : FVState
+            A state of this solver.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         return state.rho
 
     def snapshot(self, state: FVState) -> np.ndarray:
@@ -217,7 +239,20 @@ class FiniteVolume(Solver):
 
     # ---- explicit scheme -------------------------------------------------------------------
     def rhs(self, rho: np.ndarray) -> tuple[np.ndarray, float]:
-        """``dρ/dt`` of the semi-discrete scheme and ``Σ_k max|u_k| / h_k``."""
+        """``dρ/dt`` of the semi-discrete explicit scheme.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        rate : ndarray, shape grid.shape
+            ``dρ/dt``.
+        speed : float
+            ``Σ_k max|u_k| / h_k`` (for the CFL limit).
+        """
         xi = np.ascontiguousarray(self.discrete.first_variation(rho))
         out = np.zeros_like(rho)
         speed = 0.0
@@ -229,7 +264,20 @@ class FiniteVolume(Solver):
         return out, speed
 
     def stable_dt(self, rho: np.ndarray, speed: float) -> float:
-        """Largest step allowed by the advective and parabolic limits (times ``cfl``)."""
+        """Largest step allowed by the advective and parabolic limits (times ``cfl``).
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+        speed : float
+            ``Σ_k max|u_k| / h_k`` from :meth:`rhs`.
+
+        Returns
+        -------
+        float
+            The step.
+        """
         dt = np.inf if speed == 0 else 1.0 / (2.0 * speed)
         internal = self.energy.internal
         d_max = 0.0 if internal is None else internal.max_diffusivity(rho)
@@ -263,7 +311,18 @@ class FiniteVolume(Solver):
 
     # ---- semi-implicit scheme --------------------------------------------------------------
     def generator(self, rho: np.ndarray) -> sp.csc_matrix:
-        """Sparse ``A`` with ``dρ/dt = A ρ`` (frozen at ``rho``); zero column sums."""
+        """The semi-implicit scheme's operator, frozen at ``rho``.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages at which ``V + U∗ρ`` and the diffusivity are frozen.
+
+        Returns
+        -------
+        scipy.sparse.csc_matrix, shape (n, n)
+            ``A`` with ``dρ/dt = A ρ`` (zero column sums).
+        """
         grid = self.grid
         xi = self.discrete.frozen_potential(rho)
         internal = self.energy.internal

@@ -139,6 +139,7 @@ class JKO(Solver):
 
     @property
     def title(self) -> str:  # type: ignore[override]
+        """What the archive holds: ``JKO (entropic)`` or ``JKO (lagrangian)``."""
         return f"JKO ({self.method})"
 
     @strict_keywords
@@ -384,7 +385,18 @@ class JKO(Solver):
 
     # ---- Lagrangian method -----------------------------------------------------------------
     def quantiles_from_density(self, rho: np.ndarray) -> np.ndarray:
-        """``X_i = F^{-1}((i + ½)/M)`` of the piecewise-constant density, shape ``(M,)``."""
+        """Quantile points ``X_i = F^{-1}((i + ½)/M)`` of the piecewise-constant density.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages (1-D grid).
+
+        Returns
+        -------
+        ndarray, shape (M,)
+            Increasing quantile points.
+        """
         edges = self.grid.edges[0]
         cdf = np.concatenate([[0.0], np.cumsum(rho * self.grid.spacing[0])])
         cdf /= cdf[-1]
@@ -393,7 +405,18 @@ class JKO(Solver):
         return np.interp(levels, cdf[keep], edges[keep])
 
     def density_from_quantiles(self, x: np.ndarray) -> np.ndarray:
-        """Cell averages on the grid of the measure with mass ``1/M`` between midpoints."""
+        """Cell averages on the grid of the measure with mass ``1/M`` between midpoints.
+
+        Parameters
+        ----------
+        x : ndarray, shape (M,)
+            Increasing quantile points.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Density of unit mass.
+        """
         m = x.size
         edges = self.grid.edges[0]
         # CDF through (X_i, (i + ½)/M), linear in between, reaching 0 and 1 half a gap outside
@@ -403,8 +426,22 @@ class JKO(Solver):
         return np.diff(cdf) / self.grid.spacing[0]
 
     def lagrangian_energy(self, x: np.ndarray, mass: float = 1.0) -> tuple[float, np.ndarray]:
-        """Discrete energy of quantile points ``x`` (shape ``(M,)``) of total ``mass``, and its
-        gradient."""
+        """Discrete energy of quantile points and its gradient.
+
+        Parameters
+        ----------
+        x : ndarray, shape (M,)
+            Increasing quantile points.
+        mass : float
+            Total mass (each point carries ``mass / M``).
+
+        Returns
+        -------
+        energy : float
+            The discrete energy.
+        gradient : ndarray, shape (M,)
+            Its gradient in ``x``.
+        """
         m = x.size
         mu = mass / m  # mass carried by each quantile point
         energy, grad = 0.0, np.zeros_like(x)
@@ -471,6 +508,18 @@ class JKO(Solver):
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, rho0) -> JKOState:
+        """Validate the initial density and build the state at ``t = 0``.
+
+        Parameters
+        ----------
+        rho0 : GridMeasure or ndarray, shape grid.shape
+            Non-negative cell averages with positive mass, on this solver's grid.
+
+        Returns
+        -------
+        JKOState
+            The density (entropic) or its quantile points (Lagrangian) at ``t = 0``.
+        """
         if rho0 is None:
             raise ValueError("rho0: required (a density on the solver's grid)")
         if isinstance(rho0, GridMeasure):
@@ -497,7 +546,18 @@ class JKO(Solver):
         return state
 
     def density(self, state: JKOState) -> np.ndarray:
-        """Cell averages of ``state`` on the grid."""
+        """Cell averages of ``state`` on the grid.
+
+        Parameters
+        ----------
+        state : JKOState
+            A state of this solver.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         if self.method == "lagrangian":
             return state.mass * self.density_from_quantiles(state.value)
         return state.value

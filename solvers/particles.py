@@ -154,7 +154,20 @@ class Particles(Solver):
 
     # ---- physics ---------------------------------------------------------------------------
     def drift(self, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """``−∇Ψ[ρ_N]`` at the particles; x of shape ``(N, D)`` (float64), returns ``(N, D)``."""
+        """The drift ``−∇Ψ[ρ_N]`` at the particles.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+            Positions (float64).
+        weights : ndarray, shape (N,)
+            Particle weights.
+
+        Returns
+        -------
+        ndarray, shape (N, D)
+            The drift.
+        """
         grad = np.zeros_like(x)
         pot = self.energy.potential_term
         if pot is not None:
@@ -164,7 +177,20 @@ class Particles(Solver):
         return -grad
 
     def particle_energy(self, x: np.ndarray, weights: np.ndarray) -> float:
-        """``∫V dρ_N + ½∫∫U dρ_N dρ_N`` (coincident pairs skipped; no entropy term)."""
+        """``∫V dρ_N + ½∫∫U dρ_N dρ_N`` (coincident pairs skipped; no entropy term).
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+            Positions (float64).
+        weights : ndarray, shape (N,)
+            Particle weights.
+
+        Returns
+        -------
+        float
+            The energy of the weighted empirical measure.
+        """
         total = 0.0
         pot = self.energy.potential_term
         if pot is not None and callable(pot.value):
@@ -175,6 +201,18 @@ class Particles(Solver):
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, x0) -> ParticleState:
+        """Validate the initial positions and seed each replica's noise.
+
+        Parameters
+        ----------
+        x0 : ndarray, shape (N, D) or (R, N, D), or ParticleMeasure
+            Initial positions (a measure also gives the weights).
+
+        Returns
+        -------
+        ParticleState
+            Positions, weights and generators at ``t = 0``.
+        """
         positions, weights = self._check_initial(x0)
         rngs = [np.random.default_rng(s) for s in children(self.seed_sequence, self.replicas)]
         return ParticleState(0.0, positions.astype(self.dtype, order="C"), weights, rngs)

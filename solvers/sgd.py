@@ -195,7 +195,13 @@ class SGD(Solver):
         return NOISE_GAUSSIAN if self.noise == "gaussian" else NOISE_RADEMACHER
 
     def initial_weights(self) -> np.ndarray:
-        """``θ0`` of shape ``(R, N, P)`` from the model's initializer (seeded per replica)."""
+        """Initial weights from the model's initializer (seeded per replica; same every call).
+
+        Returns
+        -------
+        ndarray, shape (R, N, P)
+            The weights.
+        """
         thetas = [
             np.asarray(self.model.initial_weights(self.n_neurons, rng), dtype=float)
             for rng in map(np.random.default_rng, self._init_seeds)
@@ -203,7 +209,18 @@ class SGD(Solver):
         return np.stack(thetas)
 
     def risk(self, theta: np.ndarray) -> float:
-        """Population risk ``E (y − f(x; θ))²`` of weights ``(N, P)`` (exact or held-out)."""
+        """Population risk ``E (y − f(x; θ))²`` (exact, or on the held-out set).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, P)
+            Weights of one network.
+
+        Returns
+        -------
+        float
+            The risk.
+        """
         theta = np.asarray(theta, dtype=np.float64)
         if self.model.population_risk is not None:
             return float(self.model.population_risk(theta))
@@ -214,6 +231,18 @@ class SGD(Solver):
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, theta0) -> SGDState:
+        """Validate (or draw) the initial weights and sample the first batch.
+
+        Parameters
+        ----------
+        theta0 : ndarray, shape (N, P) or (R, N, P), or None
+            Initial weights (``None``: :meth:`initial_weights`).
+
+        Returns
+        -------
+        SGDState
+            Step 0, the weights and the first batch.
+        """
         theta = self.initial_weights() if theta0 is None else self._check_theta(theta0)
         theta = np.array(theta, dtype=self.dtype, order="C")  # never mutate the caller's array
         r, n, _ = theta.shape

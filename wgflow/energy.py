@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 from scipy.special import xlogy
 
+from .docstrings import inherit_docstrings
 from .errors import ParameterError
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
@@ -48,7 +49,18 @@ class Potential(ParametersRepr):
         self.name = name
 
     def on_grid(self, grid: Grid) -> np.ndarray:
-        """Values at the cell centres, shape ``grid.shape``."""
+        """Values of ``V`` averaged over the cells.
+
+        Parameters
+        ----------
+        grid : Grid
+            The grid.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            The cell averages (callables: Gauss–Legendre rule per cell).
+        """
         if callable(self.value):
             v = np.asarray(self.value(grid.points()), dtype=float)
         else:
@@ -62,19 +74,86 @@ class Potential(ParametersRepr):
         return v
 
     def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Name or kind and parameters.
+        """
         return {"name": self.name}
 
 
 class InternalEnergy(Protocol):
     """Convex internal energy density ``H(ρ)``."""
 
-    def density(self, rho: np.ndarray) -> np.ndarray: ...  # H(ρ)
-    def derivative(self, rho: np.ndarray) -> np.ndarray: ...  # H′(ρ)
-    def diffusivity(self, rho: np.ndarray) -> np.ndarray: ...  # ρ H″(ρ) = P′(ρ)
-    def max_diffusivity(self, rho: np.ndarray) -> float: ...  # max ρ H″(ρ), for step limits
-    def describe(self) -> dict: ...
+    def density(self, rho: np.ndarray) -> np.ndarray:
+        """The energy density ``H(ρ)``.
+
+        Parameters
+        ----------
+        rho : ndarray
+            Non-negative densities.
+
+        Returns
+        -------
+        ndarray
+            ``H(ρ)``, same shape.
+        """
+
+    def derivative(self, rho: np.ndarray) -> np.ndarray:
+        """``H′(ρ)`` (its part of the first variation ``Ψ``).
+
+        Parameters
+        ----------
+        rho : ndarray
+            Non-negative densities.
+
+        Returns
+        -------
+        ndarray
+            ``H′(ρ)``, same shape.
+        """
+
+    def diffusivity(self, rho: np.ndarray) -> np.ndarray:
+        """``ρ H″(ρ) = P′(ρ)``: the diffusion coefficient of ``∇·(ρ∇H′(ρ))``.
+
+        Parameters
+        ----------
+        rho : ndarray
+            Non-negative densities.
+
+        Returns
+        -------
+        ndarray
+            ``ρ H″(ρ)``, same shape.
+        """
+
+    def max_diffusivity(self, rho: np.ndarray) -> float:
+        """``max ρH″(ρ)`` (sets the parabolic step limit).
+
+        Parameters
+        ----------
+        rho : ndarray
+            Non-negative densities.
+
+        Returns
+        -------
+        float
+            The largest diffusivity.
+        """
+
+    def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Kind and parameters.
+        """
 
 
+@inherit_docstrings(InternalEnergy)
 class Entropy(ParametersRepr):
     r"""Boltzmann entropy ``H(ρ) = β⁻¹ ρ log ρ``: linear diffusion ``β⁻¹ Δρ``.
 
@@ -108,13 +187,13 @@ class Entropy(ParametersRepr):
         return np.full_like(np.asarray(rho, dtype=float), 1.0 / self.beta)
 
     def max_diffusivity(self, rho) -> float:
-        """``max ρH″(ρ)`` (sets the parabolic step limit)."""
         return 1.0 / self.beta
 
     def describe(self) -> dict:
         return {"kind": "entropy", "beta": self.beta}
 
 
+@inherit_docstrings(InternalEnergy)
 class PorousMediumEnergy(ParametersRepr):
     r"""Porous-medium energy ``H(ρ) = c ρ^m/(m−1)``: nonlinear diffusion ``c Δρ^m``.
 
@@ -143,7 +222,6 @@ class PorousMediumEnergy(ParametersRepr):
         return self.coefficient * self.m * np.power(rho, self.m - 1.0)
 
     def max_diffusivity(self, rho) -> float:
-        """``max ρH″(ρ)`` (sets the parabolic step limit)."""
         return self.coefficient * self.m * float(np.max(rho)) ** (self.m - 1.0)
 
     def describe(self) -> dict:
@@ -216,17 +294,50 @@ class FreeEnergy:
         self._grid_cache: dict[Grid, GridEnergy] = {}
 
     def on_grid(self, grid: Grid) -> GridEnergy:
-        """The energy discretized on ``grid`` (cached per grid)."""
+        """The energy discretized on ``grid`` (cached per grid).
+
+        Parameters
+        ----------
+        grid : Grid
+            The grid.
+
+        Returns
+        -------
+        GridEnergy
+            ``V`` cell averages and interaction operators.
+        """
         if grid not in self._grid_cache:
             self._grid_cache[grid] = GridEnergy(self, grid)
         return self._grid_cache[grid]
 
     def energy(self, rho: GridMeasure) -> float:
-        """``E[ρ]`` for a grid measure (midpoint rule)."""
+        """``E[ρ]`` for a grid measure (midpoint rule).
+
+        Parameters
+        ----------
+        rho : GridMeasure
+            A density on some grid.
+
+        Returns
+        -------
+        float
+            The discrete free energy.
+        """
         return self.on_grid(rho.grid).energy(rho.density)
 
     def first_variation(self, rho: GridMeasure) -> np.ndarray:
-        """First variation ``Ψ = δE/δρ`` at the cell centres, shape ``grid.shape``."""
+        """First variation ``Ψ = δE/δρ`` at the cell centres.
+
+        Parameters
+        ----------
+        rho : GridMeasure
+            A density on some grid.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            ``Ψ``.
+        """
         return self.on_grid(rho.grid).first_variation(rho.density)
 
     def __repr__(self) -> str:
@@ -236,7 +347,13 @@ class FreeEnergy:
         return f"FreeEnergy({text if len(text) <= 200 else text[:199] + '…'})"
 
     def describe(self) -> dict:
-        """JSON-serializable summary of the terms (stored in archives)."""
+        """JSON-serializable summary of the terms (stored in archives).
+
+        Returns
+        -------
+        dict
+            ``potential``, ``interactions``, ``internal`` and the metadata.
+        """
         return {
             "potential": None if self.potential_term is None else self.potential_term.describe(),
             "interactions": [t.describe() for t in self.interactions],
@@ -266,31 +383,77 @@ class GridEnergy:
 
     @property
     def has_interaction(self) -> bool:
+        """Whether the energy has an interaction term."""
         return bool(self.operators)
 
     def interaction_potential(self, rho: np.ndarray) -> np.ndarray:
-        """``∫U(·, θ′) ρ(θ′) dθ′`` at the cell centres."""
+        """``∫U(·, θ′) ρ(θ′) dθ′`` at the cell centres.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            The interaction potential.
+        """
         out = np.zeros(self.grid.shape)
         for op in self.operators:
             out += op(rho)
         return out
 
     def frozen_potential(self, rho: np.ndarray) -> np.ndarray:
-        """``V + ∫U ρ``: the part of ``Ψ`` that does not depend on ``ρ`` pointwise (what the
-        semi-implicit and JKO steps freeze at the previous density)."""
+        """``V + ∫U ρ``: the part of ``Ψ`` that does not depend on ``ρ`` pointwise.
+
+        What the semi-implicit and JKO steps freeze at the previous density.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            The frozen potential.
+        """
         if not self.operators:
             return self.V
         return self.V + self.interaction_potential(rho)
 
     def first_variation(self, rho: np.ndarray) -> np.ndarray:
-        """``Ψ = δE/δρ = V + ∫U ρ + H′(ρ)`` at the cell centres."""
+        """``Ψ = δE/δρ = V + ∫U ρ + H′(ρ)`` at the cell centres.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            ``Ψ``.
+        """
         psi = self.frozen_potential(rho)
         if self.internal is not None:
             psi = psi + self.internal.derivative(rho)
         return psi
 
     def terms(self, rho: np.ndarray) -> dict[str, float]:
-        """Energy split into ``potential``, ``interaction`` and ``internal`` parts."""
+        """Energy split into ``potential``, ``interaction`` and ``internal`` parts.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        dict of str -> float
+            The three parts (they add up to :meth:`energy`).
+        """
         g = self.grid
         parts = {"potential": float(g.integrate(self.V * rho))}
         parts["interaction"] = (
@@ -304,5 +467,16 @@ class GridEnergy:
         return parts
 
     def energy(self, rho: np.ndarray) -> float:
-        """Discrete free energy ``Σ_i [V_i ρ_i + ½ (Wρ)_i ρ_i + H(ρ_i)] h^D``."""
+        """Discrete free energy ``Σ_i [V_i ρ_i + ½ (Wρ)_i ρ_i + H(ρ_i)] h^D``.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages.
+
+        Returns
+        -------
+        float
+            The energy.
+        """
         return sum(self.terms(rho).values())

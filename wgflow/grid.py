@@ -86,7 +86,23 @@ class Grid:
         axes: Sequence[str] | None = None,
         units: str | Sequence[str] = "1",
     ) -> Grid:
-        """Grid on a box; ``shape`` may be one int used for every axis.
+        """Grid on a box.
+
+        Parameters
+        ----------
+        bounds : sequence of (lo, hi)
+            One finite interval per axis.
+        shape : int or sequence of int
+            Cells per axis (one int: the same on every axis).
+        axes : sequence of str, optional
+            Axis names (default ``x``, ``y``, ``z``).
+        units : str or sequence of str
+            Units of the coordinates (default dimensionless ``"1"``).
+
+        Returns
+        -------
+        Grid
+            The grid.
 
         Examples
         --------
@@ -142,11 +158,23 @@ class Grid:
         )
 
     def mesh(self) -> tuple[np.ndarray, ...]:
-        """Coordinate arrays of shape ``self.shape`` (``indexing="ij"``)."""
+        """Coordinate arrays of the cell centres.
+
+        Returns
+        -------
+        tuple of ndarray, each of shape ``self.shape``
+            One per axis (``indexing="ij"``).
+        """
         return tuple(np.meshgrid(*self.coordinates, indexing="ij"))
 
     def points(self) -> np.ndarray:
-        """Cell centres as an array of shape ``(*self.shape, D)``."""
+        """Cell centres.
+
+        Returns
+        -------
+        ndarray, shape (*self.shape, D)
+            The centres.
+        """
         return np.stack(self.mesh(), axis=-1)
 
     def integrate(self, field: np.ndarray) -> float | np.ndarray:
@@ -155,6 +183,12 @@ class Grid:
         Parameters
         ----------
         field : ndarray, shape (..., *self.shape)
+            Cell values (leading axes are kept).
+
+        Returns
+        -------
+        float or ndarray, shape (...)
+            The integral.
         """
         field = np.asarray(field)
         if field.shape[field.ndim - self.dim :] != self.shape:
@@ -175,6 +209,7 @@ class Grid:
         Returns
         -------
         ndarray, shape ``self.shape``
+            The cell averages.
         """
         return box_averages(func, self.points(), self.spacing, order)
 
@@ -184,6 +219,7 @@ class Grid:
         Parameters
         ----------
         field : ndarray, shape self.shape
+            Values at the cell centres.
         points : ndarray, shape (..., D)
             Inside the box; between the outermost cell centres and the box edge the nearest
             centre's value is extended (constant extrapolation).
@@ -191,6 +227,7 @@ class Grid:
         Returns
         -------
         ndarray, shape (...)
+            The interpolated values.
         """
         from scipy.interpolate import RegularGridInterpolator
 
@@ -211,21 +248,49 @@ class Grid:
         return interp(inside.reshape(-1, self.dim)).reshape(points.shape[:-1])
 
     def contains(self, points: np.ndarray) -> np.ndarray:
-        """Boolean mask of points (shape ``(..., D)``) inside the closed box."""
+        """Which points lie inside the closed box.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D)
+            The points.
+
+        Returns
+        -------
+        ndarray of bool, shape (...)
+            The mask.
+        """
         points = np.asarray(points)
         lo = np.array([b[0] for b in self.bounds])
         hi = np.array([b[1] for b in self.bounds])
         return np.all((points >= lo) & (points <= hi), axis=-1)
 
     def cell_index(self, points: np.ndarray) -> np.ndarray:
-        """Integer cell indices of points of shape ``(N, D)``, clipped to the grid; ``(N, D)``."""
+        """Integer cell indices of points, clipped to the grid.
+
+        Parameters
+        ----------
+        points : ndarray, shape (N, D)
+            The points.
+
+        Returns
+        -------
+        ndarray of int, shape (N, D)
+            The cell of each point along each axis.
+        """
         points = np.asarray(points, dtype=float)
         lo = np.array([b[0] for b in self.bounds])
         idx = np.floor((points - lo) / np.array(self.spacing)).astype(np.int64)
         return np.clip(idx, 0, np.array(self.shape) - 1)
 
     def to_dict(self) -> dict:
-        """JSON-serializable description (inverse of ``Grid.from_dict``)."""
+        """JSON-serializable description (inverse of :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+            ``bounds``, ``shape``, ``axes``, ``units``.
+        """
         return {
             "bounds": [list(b) for b in self.bounds],
             "shape": list(self.shape),
@@ -235,13 +300,39 @@ class Grid:
 
     @classmethod
     def from_dict(cls, data: dict) -> Grid:
-        """Rebuild a grid from ``to_dict`` output."""
+        """Rebuild a grid from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        data : dict
+            ``bounds``, ``shape`` and optionally ``axes``, ``units``.
+
+        Returns
+        -------
+        Grid
+            The grid.
+        """
         return cls.box(data["bounds"], data["shape"], data.get("axes"), data.get("units", "1"))
 
     @classmethod
     def from_dataset(cls, ds, axes=None) -> Grid:
-        """The grid of a density archive: cell centres from the axis coordinates and edges from
-        the ``<axis>_bnds`` variables (or half a cell beyond the outer centres)."""
+        """The grid of a density archive.
+
+        Cell centres come from the axis coordinates and edges from the ``<axis>_bnds`` variables
+        (or half a cell beyond the outer centres).
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            An archive with ``density(time, <axes>)``.
+        axes : sequence of str, optional
+            The axis names (default: the density's non-time dimensions).
+
+        Returns
+        -------
+        Grid
+            The grid.
+        """
         axes = tuple(d for d in ds["density"].dims if d != "time") if axes is None else axes
         bounds = []
         for a in axes:

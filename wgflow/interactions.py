@@ -18,12 +18,44 @@ from collections.abc import Callable
 import numpy as np
 import scipy.fft
 
+from .docstrings import inherit_docstrings
 from .errors import ParameterError
 from .grid import Grid, box_averages
 from .reprs import ParametersRepr
 from .validation import strict_keywords
 
 
+class InteractionTerm:
+    """What every interaction provides (reference docstrings for the three kinds)."""
+
+    def on_grid(self, grid: Grid):
+        """The operator ``ρ ↦ ∫U(·, θ′) ρ(θ′) dθ′`` on cell averages of ``grid``.
+
+        Parameters
+        ----------
+        grid : Grid
+            The grid.
+
+        Returns
+        -------
+        callable
+            Maps cell averages (shape ``grid.shape``) to the interaction potential at the
+            cell centres.
+        """
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Kind, name and parameters.
+        """
+        raise NotImplementedError
+
+
+@inherit_docstrings(InteractionTerm)
 class PairwiseInteraction(ParametersRepr):
     """Translation-invariant interaction ``U(θ, θ′) = W(θ − θ′)`` with ``W`` even.
 
@@ -84,6 +116,22 @@ class PairwiseInteraction(ParametersRepr):
         ``b = 0`` means ``−c_r log|z|``; ``repulsion = 0`` gives a pure attraction (``a = 2``,
         ``c_a = κ``: the quadratic kernel ``κ|z|²/2``). Needs ``a > 0`` and ``a > b > -D``
         (integrable on grids).
+
+        Parameters
+        ----------
+        attraction_exponent : float
+            ``a > 0``.
+        repulsion_exponent : float
+            ``b`` with ``a > b > −D`` (``0``: logarithm).
+        attraction : float
+            ``c_a ≥ 0``.
+        repulsion : float
+            ``c_r ≥ 0``.
+
+        Returns
+        -------
+        PairwiseInteraction
+            With its gradient and the compiled radial kernel for particles.
         """
         from .validation import check_real
 
@@ -108,7 +156,20 @@ class PairwiseInteraction(ParametersRepr):
 
     @classmethod
     def gaussian(cls, strength: float = 1.0, width: float = 1.0) -> PairwiseInteraction:
-        """``W(z) = c exp(−|z|²/(2 s²))`` (repulsive for ``c > 0``)."""
+        """``W(z) = c exp(−|z|²/(2 s²))`` (repulsive for ``c > 0``).
+
+        Parameters
+        ----------
+        strength : float
+            ``c``.
+        width : float
+            ``s > 0``.
+
+        Returns
+        -------
+        PairwiseInteraction
+            With its gradient and the compiled radial kernel for particles.
+        """
         from .validation import check_positive, check_real
 
         c = check_real("strength", strength)
@@ -128,8 +189,7 @@ class PairwiseInteraction(ParametersRepr):
         )
 
     def on_grid(self, grid: Grid) -> GridConvolution:
-        """Precompute the FFT of the cell-averaged kernel on ``grid``."""
-        return GridConvolution(self, grid)
+        return GridConvolution(self, grid)  # FFT of the cell-averaged kernel
 
     def describe(self) -> dict:
         return {"kind": "pairwise", "name": self.name, "quadrature": self.quadrature}
@@ -177,6 +237,7 @@ def _cell_averaged_kernel(interaction: PairwiseInteraction, grid: Grid) -> np.nd
     return total
 
 
+@inherit_docstrings(InteractionTerm)
 class SeparableInteraction(ParametersRepr):
     """Finite-rank interaction ``U(θ, θ′) = Σ_{k<K} c_k φ_k(θ) φ_k(θ′)``.
 
@@ -214,6 +275,7 @@ class SeparableInteraction(ParametersRepr):
 
     @property
     def rank(self) -> int:
+        """The number of terms ``K``."""
         return self.coefficients.size
 
     def on_grid(self, grid: Grid) -> GridSeparable:
@@ -246,6 +308,7 @@ class GridSeparable:
         return np.tensordot(weights, self.phi, axes=1)
 
 
+@inherit_docstrings(InteractionTerm)
 class GeneralInteraction(ParametersRepr):
     """Any symmetric interaction ``U(θ, θ′)`` — the slow path.
 

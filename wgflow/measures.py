@@ -87,7 +87,17 @@ class GridMeasure:
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> ParticleMeasure:
         """Draw ``n`` equally weighted particles from the piecewise-constant density.
 
-        The returned weights sum to the measure's mass.
+        Parameters
+        ----------
+        n : int
+            Number of particles, ≥ 1.
+        seed : int or numpy.random.Generator, optional
+            Randomness (uniform within each chosen cell).
+
+        Returns
+        -------
+        ParticleMeasure
+            Weights summing to the measure's mass.
         """
         if not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n: need a positive integer, got {n!r}")
@@ -164,6 +174,16 @@ class ParticleMeasure:
 
     def histogram(self, grid: Grid) -> GridMeasure:
         """Deposit the particles' weights on the cells of ``grid`` (nearest-cell binning).
+
+        Parameters
+        ----------
+        grid : Grid
+            Same dimension as the particles; its box must contain them.
+
+        Returns
+        -------
+        GridMeasure
+            Cell averages of the deposited mass.
 
         Raises
         ------

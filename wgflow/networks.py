@@ -71,7 +71,19 @@ class Activation:
 
     @classmethod
     def named(cls, activation: str | Activation) -> Activation:
-        """Accept an :class:`Activation` or one of the parameter-free names."""
+        """Accept an :class:`Activation` or one of the parameter-free names.
+
+        Parameters
+        ----------
+        activation : str or Activation
+            ``relu``, ``truncated_relu``, ``sigmoid``, ``tanh``, ``ramp``, ``nonmonotone``, or
+            an activation.
+
+        Returns
+        -------
+        Activation
+            The activation.
+        """
         if isinstance(activation, Activation):
             return activation
         if not isinstance(activation, str):
@@ -85,10 +97,25 @@ class Activation:
 
     @classmethod
     def piecewise_linear(cls, knots, values) -> Activation:
+        """A bounded piecewise-linear activation, constant outside its knots.
+
+        Parameters
+        ----------
+        knots : sequence of float
+            Increasing abscissae (at least two).
+        values : sequence of float
+            ``σ`` at the knots.
+
+        Returns
+        -------
+        Activation
+            The activation.
+        """
         return cls("piecewise_linear", tuple(map(float, knots)), tuple(map(float, values)))
 
     @property
     def kind(self) -> int:
+        """The activation id the compiled kernels use (``ACTIVATION_KINDS``)."""
         return ACTIVATION_KINDS[self.name]
 
     @property
@@ -109,7 +136,18 @@ class Activation:
         return np.interp(t, self.knots, self.values)
 
     def derivative(self, t):
-        """``σ′(t)`` (right derivative at kinks)."""
+        """``σ′(t)`` (right derivative at kinks).
+
+        Parameters
+        ----------
+        t : array_like
+            Pre-activations.
+
+        Returns
+        -------
+        ndarray
+            Same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         if self.name == "relu":
             return (t > 0).astype(float)
@@ -126,8 +164,20 @@ class Activation:
         return np.where(inside, slopes[np.clip(seg, 0, k.size - 2)], 0.0)
 
     def second_derivative(self, t):
-        """``σ″(t)`` for the smooth activations; zero almost everywhere for the piecewise-linear
-        ones (``wgflow.problems.gaussian_expectations`` handles their kinks in closed form)."""
+        """``σ″(t)`` for the smooth activations; zero almost everywhere for piecewise-linear ones.
+
+        ``wgflow.problems.gaussian_expectations`` handles their kinks in closed form.
+
+        Parameters
+        ----------
+        t : array_like
+            Pre-activations.
+
+        Returns
+        -------
+        ndarray
+            Same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         if self.name == "sigmoid":
             th = np.tanh(t)
@@ -139,6 +189,7 @@ class Activation:
 
     @property
     def smooth(self) -> bool:
+        """Whether ``σ`` is smooth (sigmoid, tanh) rather than piecewise linear."""
         return self.name in ("sigmoid", "tanh")
 
 
@@ -187,6 +238,7 @@ class GaussianMixture:
 
     @property
     def dim(self) -> int:
+        """The input dimension ``d``."""
         return self.scales.shape[1]
 
     @property
@@ -195,7 +247,22 @@ class GaussianMixture:
         return float(self.probabilities @ self.labels**2)
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` samples with numpy: ``x`` of shape ``(n, d)``, ``y`` of shape ``(n,)``."""
+        """Draw samples with numpy.
+
+        Parameters
+        ----------
+        n : int
+            Number of samples.
+        rng : numpy.random.Generator
+            Randomness.
+
+        Returns
+        -------
+        x : ndarray, shape (n, d)
+            Inputs.
+        y : ndarray, shape (n,)
+            Labels.
+        """
         k = rng.choice(self.labels.size, size=n, p=self.probabilities)
         x = rng.standard_normal((n, self.dim)) * self.scales[k]
         if self.rotation is not None:
@@ -203,6 +270,13 @@ class GaussianMixture:
         return x, self.labels[k]
 
     def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {
             "kind": "gaussian_mixture",
             "labels": self.labels.tolist(),
@@ -305,10 +379,12 @@ class NetworkModel:
 
     @property
     def has_a(self) -> bool:
+        """Whether the output weights ``a`` are trained."""
         return self.parameters in ("aw", "abw")
 
     @property
     def has_b(self) -> bool:
+        """Whether the biases ``b`` are trained."""
         return self.parameters == "abw"
 
     @property
@@ -318,10 +394,24 @@ class NetworkModel:
 
     @property
     def components(self) -> list[str]:
+        """Column names of the weights: ``a``, ``b`` (when trained), ``w0 … w{d-1}``."""
         return component_names(self.parameters, self.data.dim)
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """``f(x; θ)`` for ``x`` of shape ``(n, d)``; numpy reference, returns ``(n,)``."""
+        """``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)`` (numpy reference).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, P)
+            Weights.
+        x : ndarray, shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            Network outputs.
+        """
         off = self.has_a + self.has_b
         pre = x @ theta[:, off:].T
         if self.has_b:
@@ -332,6 +422,13 @@ class NetworkModel:
         return act.mean(axis=1)
 
     def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
         return {
             "name": self.name,
             "activation": self.activation.name,

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from . import driver, io
+from .docstrings import copy_docstrings
 from .reprs import ParametersRepr
 from .reprs import short as _short
 from .trackers import Tracker
@@ -36,63 +37,198 @@ __all__ = ["Solver", "parameter_differences"]
 
 
 class Solver(ParametersRepr, abc.ABC):
-    """Base class of FiniteVolume, JKO, Particles and SGD (one ``run`` signature for all)."""
+    """Base class of FiniteVolume, JKO, Particles and SGD (one ``run`` signature for all).
+
+    A subclass's protocol methods without a docstring of their own inherit the base's.
+    """
 
     #: name stored in the archives' ``solver`` attribute
     name: ClassVar[str] = "Solver"
     #: what the archive holds, after "<problem>: "
     title: ClassVar[str] = "solution"
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        copy_docstrings(cls, (Solver,))
+
     # ---- what a solver implements --------------------------------------------------------
     @abc.abstractmethod
     def parameters(self) -> dict:
-        """Every setting that determines the result (JSON-serializable)."""
+        """Every setting that determines the result.
+
+        Returns
+        -------
+        dict
+            JSON-serializable; archived as the ``parameters`` attribute and compared by
+            :meth:`resume`.
+        """
 
     @abc.abstractmethod
     def initial_state(self, initial) -> Any:
-        """Validate ``initial`` and build the solver's State at ``t = 0``."""
+        """Validate ``initial`` and build the solver's State at ``t = 0``.
+
+        Parameters
+        ----------
+        initial : object
+            The initial condition (see the solver's Notes); ``None`` where it has a default.
+
+        Returns
+        -------
+        State
+            All per-run data at ``t = 0``.
+        """
 
     @abc.abstractmethod
     def advance(self, state, t_next: float):
-        """Step from ``time(state)`` to exactly ``t_next``; returns the new State."""
+        """Step from ``time(state)`` to exactly ``t_next``.
+
+        Parameters
+        ----------
+        state : State
+            The current state (not modified).
+        t_next : float
+            The next observation time.
+
+        Returns
+        -------
+        State
+            The state at ``t_next``.
+        """
 
     @abc.abstractmethod
     def snapshot(self, state):
-        """What is stored at each observation time (a copy)."""
+        """What is stored at each observation time.
+
+        Parameters
+        ----------
+        state : State
+            The state observed.
+
+        Returns
+        -------
+        object
+            A copy (arrays or a dict of arrays).
+        """
 
     @abc.abstractmethod
     def observables(self, state) -> dict:
-        """Scalars (or per-replica arrays) recorded at each observation time."""
+        """Scalars (or per-replica arrays) recorded at each observation time.
+
+        Parameters
+        ----------
+        state : State
+            The state observed.
+
+        Returns
+        -------
+        dict
+            Name → value; a non-finite value stops the run.
+        """
 
     @abc.abstractmethod
     def build_dataset(self, recorder, state) -> xr.Dataset:
-        """The recorded snapshots and observables as variables (attributes come from the base)."""
+        """The recorded snapshots and observables as variables.
+
+        Parameters
+        ----------
+        recorder : wgflow.trackers.SnapshotRecorder
+            Times, snapshots and observables so far.
+        state : State
+            The last state (per-run data such as particle weights).
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables only: the base adds the global attributes.
+        """
 
     @abc.abstractmethod
     def checkpoint_state(self, state) -> tuple[dict, dict]:
-        """``(arrays, meta)`` that :meth:`restore_state` turns back into ``state``."""
+        """What a checkpoint stores of ``state``.
+
+        Parameters
+        ----------
+        state : State
+            The state to save.
+
+        Returns
+        -------
+        tuple of dict
+            ``(arrays, meta)``: named arrays and JSON-serializable scalars.
+        """
 
     @abc.abstractmethod
     def restore_state(self, arrays: dict, meta: dict):
-        """The State saved by :meth:`checkpoint_state`."""
+        """The State saved by :meth:`checkpoint_state`.
+
+        Parameters
+        ----------
+        arrays : dict
+            Named arrays read from the checkpoint.
+        meta : dict
+            Scalars read from the checkpoint.
+
+        Returns
+        -------
+        State
+            The saved state.
+        """
 
     def time(self, state) -> float:
-        """Time of ``state``."""
+        """Time of a state.
+
+        Parameters
+        ----------
+        state : State
+            Any state of this solver.
+
+        Returns
+        -------
+        float
+            Its simulated time.
+        """
         return float(state.t)
 
     def problem_name(self) -> str:
-        """Name of the problem solved (from the energy's or model's metadata)."""
+        """Name of the problem solved.
+
+        Returns
+        -------
+        str
+            From the energy's or model's metadata (``custom`` when none).
+        """
         owner = getattr(self, "energy", None) or getattr(self, "model", None)
         metadata = getattr(owner, "metadata", {}) or {}
         return str(metadata.get("problem", getattr(owner, "name", "custom")))
 
     def initial_condition(self) -> str:
-        """How the archive records the initial condition (stored in ``parameters``)."""
+        """How the archive records the initial condition.
+
+        Returns
+        -------
+        str
+            Stored in ``parameters`` as ``initial_condition``.
+        """
         return "snapshot at time 0"
 
     # ---- what the base provides ------------------------------------------------------------
     def to_dataset(self, recorder, run_parameters: dict, state) -> xr.Dataset:
-        """The archive: recorded variables plus the schema's global attributes."""
+        """The archive: recorded variables plus the schema's global attributes.
+
+        Parameters
+        ----------
+        recorder : wgflow.trackers.SnapshotRecorder
+            Times, snapshots and observables so far.
+        run_parameters : dict
+            Run settings (``t_final``, ``save_every``, …) archived with the solver's.
+        state : State
+            The last state.
+
+        Returns
+        -------
+        xarray.Dataset
+            The archive.
+        """
         ds = self.build_dataset(recorder, state)
         params = {
             **self.parameters(),
@@ -120,14 +256,14 @@ class Solver(ParametersRepr, abc.ABC):
 
         Parameters
         ----------
-        initial
+        initial : object
             Initial condition (solver-specific: a density on the grid, particle positions, or
             network weights; ``None`` where the solver has a default).
         t_final : float
-            Final time, > 0.
+            The final time, > 0.
         save_every : float, optional
-            ``spacing="linear"``: interval between snapshots (default ``t_final / 10``);
-            ``spacing="log"``: the first positive observation time (default ``t_final/1000``).
+            Interval between snapshots (``spacing="linear"``, default ``t_final / 10``) or the
+            first positive observation time (``spacing="log"``, default ``t_final / 1000``).
         spacing : {"linear", "log"}
             Observation times ``0, s, 2s, …, t_final`` or 0 plus 50 log-spaced times.
         progress : bool
@@ -135,10 +271,11 @@ class Solver(ParametersRepr, abc.ABC):
         trackers : sequence of Tracker
             Extra observers (see :mod:`wgflow.trackers`).
         checkpoint : path, optional
-            netCDF file rewritten atomically every ``checkpoint_every`` (simulated time;
+            A netCDF file rewritten atomically every ``checkpoint_every`` (simulated time;
             default every snapshot), on failure or Ctrl-C (last good state) and at the end;
             :meth:`resume` continues from it.
         checkpoint_every : float, optional
+            Simulated time between checkpoint writes.
 
         Returns
         -------
@@ -175,6 +312,20 @@ class Solver(ParametersRepr, abc.ABC):
     ) -> xr.Dataset:
         """Continue the run saved in the checkpoint ``path`` to its ``t_final``.
 
+        Parameters
+        ----------
+        path : str or path-like
+            A checkpoint written by ``run(..., checkpoint=path)``.
+        progress : bool
+            Show a progress bar (only on a terminal).
+        trackers : sequence of Tracker
+            Extra observers.
+
+        Returns
+        -------
+        xarray.Dataset
+            The whole run: the checkpoint's snapshots, then the new ones.
+
         Raises
         ------
         ValueError
@@ -184,7 +335,20 @@ class Solver(ParametersRepr, abc.ABC):
         return driver.resume(self, path, progress=progress, trackers=trackers)
 
     def check_parameters(self, archived: dict, path: str) -> None:
-        """Refuse archived parameters that differ from this solver's (naming each one)."""
+        """Refuse archived parameters that differ from this solver's (naming each one).
+
+        Parameters
+        ----------
+        archived : dict
+            The checkpoint's ``parameters``.
+        path : str
+            The checkpoint (named in the error).
+
+        Raises
+        ------
+        ValueError
+            Listing every differing parameter.
+        """
         mine = json.loads(io.to_json(self.parameters()))
         diffs = parameter_differences(archived, mine)
         if diffs:

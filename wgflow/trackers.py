@@ -11,22 +11,50 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from . import io
+from .docstrings import copy_docstrings
 from .errors import BlowUpError, BoundaryReached, TargetReached, WallTimeExceeded
 
 logger = logging.getLogger(__name__)
 
 
 class Tracker:
-    """Base observer: ``start`` once, ``handle`` at each observation time, ``finish`` at the end."""
+    """Base observer: ``start`` once, ``handle`` at each observation time, ``finish`` at the end.
+
+    Subclasses' methods without a docstring of their own inherit these.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        copy_docstrings(cls, (Tracker,))
 
     def start(self, solver, state, t_final: float) -> None:
-        pass
+        """Called once before the first observation.
+
+        Parameters
+        ----------
+        solver : wgflow.solver.Solver
+            The solver running.
+        state : State
+            Its initial state.
+        t_final : float
+            The run's final time.
+        """
 
     def handle(self, solver, state, t: float) -> None:
-        pass
+        """Called at each observation time; may raise a :class:`~wgflow.RunStopped`.
+
+        Parameters
+        ----------
+        solver : wgflow.solver.Solver
+            The solver running.
+        state : State
+            The state at ``t``.
+        t : float
+            The observation time.
+        """
 
     def finish(self) -> None:
-        pass
+        """Called once when the run ends, however it ends."""
 
 
 class SnapshotRecorder(Tracker):
@@ -224,6 +252,17 @@ class CheckpointWriter(Tracker):
             self._last = t
 
     def write(self, solver, state, status: str) -> None:
+        """Write the checkpoint now (atomically).
+
+        Parameters
+        ----------
+        solver : wgflow.solver.Solver
+            The solver running.
+        state : State
+            The state to save.
+        status : str
+            Stored as the archive's ``status``.
+        """
         ds = combine_runs(
             solver.to_dataset(self.recorder, self.params, state), self.previous
         )
