@@ -281,15 +281,15 @@ class Particles(Solver):
         coords = {
             "time": xr.DataArray(np.array(recorder.times), dims="time", attrs=io.TIME_ATTRS),
             "particle": xr.DataArray(
-                np.arange(n), dims="particle", attrs={"units": "1", "long_name": "particle index"}
+                np.arange(n), dims="particle", attrs={"long_name": "particle index"}
             ),
             "component": xr.DataArray(
-                names, dims="component", attrs={"units": "1", "long_name": "coordinate name"}
+                names, dims="component", attrs={"long_name": "coordinate name"}
             ),
             "replica": xr.DataArray(
                 np.arange(self.replicas),
                 dims="replica",
-                attrs={"units": "1", "long_name": "independent replica"},
+                attrs={"long_name": "independent replica"},
             ),
         }
         ds = xr.Dataset(coords=coords)

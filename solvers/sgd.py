@@ -338,12 +338,12 @@ class SGD(Solver):
             "replica": xr.DataArray(
                 np.arange(self.replicas),
                 dims="replica",
-                attrs={"units": "1", "long_name": "independent replica"},
+                attrs={"long_name": "independent replica"},
             ),
             "particle": xr.DataArray(
                 np.arange(self.n_neurons),
                 dims="particle",
-                attrs={"units": "1", "long_name": "neuron index"},
+                attrs={"long_name": "neuron index"},
             ),
         }
         ds = xr.Dataset(coords=coords)
@@ -370,7 +370,7 @@ class SGD(Solver):
                     component=xr.DataArray(
                         model.components,
                         dims="component",
-                        attrs={"units": "1", "long_name": "parameter name"},
+                        attrs={"long_name": "parameter name"},
                     )
                 )
                 ds[name] = xr.DataArray(

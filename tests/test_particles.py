@@ -187,8 +187,12 @@ def test_dataset_schema_weights_and_thinning():
     assert ds["positions"].dims == ("time", "particle", "component")
     assert ds.sizes["particle"] == 50 and ds["weights"].sum() == pytest.approx(0.25)
     assert "free_energy" in ds and np.all(np.diff(ds["free_energy"]) < 0)  # noiseless: E decays
+    index = {"particle", "replica", "component"}  # labels, not quantities: no units (CF)
     for var in ds.variables:
-        assert {"units", "long_name"} <= set(ds[var].attrs), var
+        assert {"units", "long_name"} <= set(ds[var].attrs) or var in index, var
+        assert "long_name" in ds[var].attrs
+    for var in index & set(ds.coords):
+        assert "units" not in ds[var].attrs, var
 
 
 @pytest.mark.parametrize(

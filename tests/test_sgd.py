@@ -208,8 +208,12 @@ def test_run_records_risk_reduced_coordinates_and_schema():
     assert np.all(np.diff(ds["time"]) >= 0)
     assert ds["r1"].dims == ("time", "particle") and ds.attrs["test_size"] == 2000
     assert ds["risk"][-1] < ds["risk"][0]
+    index = {"particle", "replica", "component"}  # labels, not quantities: no units (CF)
     for var in ds.variables:
-        assert {"units", "long_name"} <= set(ds[var].attrs), var
+        assert {"units", "long_name"} <= set(ds[var].attrs) or var in index, var
+        assert "long_name" in ds[var].attrs
+    for var in index & set(ds.coords):
+        assert "units" not in ds[var].attrs, var
 
 
 def test_exact_population_risk_is_used_when_given():
