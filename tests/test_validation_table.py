@@ -223,3 +223,12 @@ def test_readme_row(entry, parameter, error, tmp_path, capsys):
         name = {"unknown keyword": "potental", "ds": "flag"}.get(parameter, parameter)
         with pytest.raises(expected, match=re.escape(name)):
             case(tmp_path)
+
+
+def test_range_messages_read_like_intervals():
+    from wgflow.validation import check_real
+
+    with pytest.raises(ValueError, match=r"must lie in \(0, inf\), got -1"):
+        check_real("beta", -1.0, low=0.0, low_open=True)
+    with pytest.raises(ValueError, match=r"must lie in \(0, 1\], got 1.5"):
+        check_real("cfl", 1.5, low=0.0, high=1.0, low_open=True)

@@ -85,9 +85,10 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ParameterError(f"{name}: need a real number, got {type(value).__name__} {value!r}")
     x = float(value)
-    lo_txt = "(" if low_open else "["
-    hi_txt = ")" if high_open else "]"
-    rng = f"{lo_txt}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_txt}"
+    lo_txt = "(" if low_open or low is None else "["  # an infinite end is never included
+    hi_txt = ")" if high_open or high is None else "]"
+    rng = f"{lo_txt}{'-inf' if low is None else f'{low:g}'}, "
+    rng += f"{'inf' if high is None else f'{high:g}'}{hi_txt}"
     if math.isnan(x):
         raise ValueError(f"{name}: must lie in {rng}, got nan")
     bad_low = low is not None and (x < low or (low_open and x == low))
