@@ -131,8 +131,8 @@ PRESETS: dict[str, dict] = {
         "unconfirmed": [
             "activation: MMN's ramp (t1, t2, s1, s2) = (0.5, 1.5, −2.5, 7.5) (the seed names "
             "none)",
-            "t_final = 250 (PDE; its risk is stationary by then) and sgd_t_final = 100 "
-            "(10^8 SGD steps, about 45 min on one core)",
+            "t_final = 250 (PDE; its risk is stationary from t ≈ 175) and sgd_t_final = 100 "
+            "(10^8 SGD steps, about 50 min on one core)",
             "cells, r_max",
         ],
     },

@@ -105,7 +105,7 @@ def plot_density(ds: xr.Dataset, time: float, ax=None, exact: np.ndarray | None 
     t = float(snap["time"])
     if len(axes) == 1:
         x = ds[axes[0]]
-        ax.plot(x, snap, label="numerical", **kwargs)
+        ax.plot(x, snap, **{"label": "numerical", **kwargs})
         if exact is not None:
             ax.plot(x, exact, "k--", lw=1, label="exact")
             ax.legend()
@@ -327,7 +327,7 @@ def plot_particles_over_density(
         return ds[name].sel(time=time, method="nearest").values.ravel()
 
     if len(axes) == 1:
-        plot_density(ds, time, ax=ax, color=PALETTE[0])
+        plot_density(ds, time, ax=ax, color=PALETTE[0], label="PDE")
         edges = ds.get(f"{axes[0]}_bnds")
         lo, hi = (float(edges.min()), float(edges.max())) if edges is not None else (None, None)
         ax.hist(
