@@ -450,6 +450,14 @@ def _print_summary(ds) -> None:
         print(f"final risk   SGD {float(last.risk_sgd):.5f}   PDE {float(last.risk_pde):.5f}")
         print(f"sup_t |R_SGD − R_PDE| = {float(ds.risk_gap.max()):.5f}")
         print(f"sup_t W2 (reduced coordinates) = {float(ds.w2.max()):.5f}")
+        if "pde_time" in ds.dims:
+            end = float(ds["pde_time"][-1])
+            print(f"PDE alone to t = {end:g}: risk {ds.attrs['pde_final_risk']:.5f}")
+        if ds.attrs.get("pde_stationary") == "yes":
+            print(
+                f"PDE risk stationary from t = {ds.attrs['pde_stationary_time']:g} "
+                f"(R = {ds.attrs['pde_stationary_risk']:.5f})"
+            )
     else:
         print(f"final risk SGD {float(last.risk_sgd):.5f} (run stopped before the PDE)")
     return None

@@ -389,3 +389,17 @@ def test_info_names_threads_cpu_and_cache(capsys):
     out = capsys.readouterr().out
     for key in ("numba env", "usable CPUs", "threading", "cpu", "numba cache"):
         assert key in out
+
+
+def test_summary_reports_the_pde_run_beyond_sgd(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    argv = ["run", "mmn-isotropic", "--set", "t_final=8.0", "--set", "sgd_t_final=0.4",
+            "--set", "r_max=8.0", "--set", "cells=200", "--output", str(tmp_path / "i.nc"),
+            "--figure", str(tmp_path / "i.png")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "PDE alone to t = 8: risk" in out
+    import wgflow as wg
+
+    ds = wg.open(tmp_path / "i.nc")
+    assert float(ds["pde_time"][-1]) == 8.0 and float(ds["time"][-1]) == pytest.approx(0.4)
