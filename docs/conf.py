@@ -25,6 +25,8 @@ numpydoc_validation_checks = {
     "GL08", "SS01", "SS02", "SS03", "SS06", "PR01", "PR02", "PR03", "PR04", "PR07", "PR08",
     "RT01", "RT03",
 }  # fmt: skip
+# attributes and constants carry ``#:`` comments, not numpydoc docstrings
+numpydoc_validation_exclude = {r"\.(name|title|streams)$", r"\.[A-Z][A-Z_]+$", r"\.__init__$"}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",

@@ -22,7 +22,7 @@ QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 
 # %%
 # Solve with finite volumes and with Lagrangian JKO steps
-# ------------------------------------------------------
+# -------------------------------------------------------
 prob = PorousMedium(dim=1, m=2.0, t0=0.1)
 grid = wg.Grid.box([(-2.5, 2.5)], 100 if QUICK else 400)
 rho0 = prob.initial_density(grid)

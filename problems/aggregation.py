@@ -52,6 +52,10 @@ class Aggregation(ParametersRepr):
 
     @functools.cached_property
     def energy(self) -> FreeEnergy:
+        """The free energy: the power-law interaction plus the entropy when ``diffusion > 0``.
+
+        The interaction is ``|x|²/2 − |x|`` in 1-D and ``|x|²/2 − log|x|`` in 2-D.
+        """
         # |x|²/2 − |x| (1-D) and |x|²/2 − log|x| (2-D)
         w = PairwiseInteraction.power_law(2.0, 1.0 if self.dim == 1 else 0.0)
         internal = Entropy(1.0 / self.diffusion) if self.diffusion > 0 else None

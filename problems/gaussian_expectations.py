@@ -47,11 +47,36 @@ _SMOOTH_RULE = _composite_rule()
 
 
 def normal_pdf(x):
+    """Standard normal density ``φ(x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Points.
+
+    Returns
+    -------
+    ndarray
+        ``φ(x)``.
+    """
     return np.exp(-0.5 * np.square(x)) / _SQRT_2PI
 
 
 def relu_expectation(mean, std):
-    """``E relu(mean + std G)`` (broadcasting; ``std ≥ 0``)."""
+    """``E relu(mean + std G)`` (broadcasting; ``std ≥ 0``).
+
+    Parameters
+    ----------
+    mean : array_like
+        Mean ``μ``.
+    std : array_like
+        Standard deviation ``s ≥ 0``.
+
+    Returns
+    -------
+    ndarray
+        ``E relu(μ + sG)``.
+    """
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
     safe = np.where(std > 0, std, 1.0)
     z = mean / safe
@@ -63,6 +88,16 @@ def piecewise_form(activation: Activation):
     """``(v0, knots, slope changes, unbounded)`` with ``σ(t) = v0 + Σ Δs_k relu(t − t_k)``.
 
     ``relu`` and ``truncated_relu`` are written in this form too; ``None`` for smooth activations.
+
+    Parameters
+    ----------
+    activation : Activation
+        The activation.
+
+    Returns
+    -------
+    tuple or None
+        ``(v0, knots, slope changes, unbounded)``, ``None`` for smooth activations.
     """
     if activation.name == "relu":
         return 0.0, np.array([0.0]), np.array([1.0])
@@ -78,7 +113,22 @@ def piecewise_form(activation: Activation):
 
 
 def piecewise_expectation(form, mean, std):
-    """``E σ(mean + std G)`` for ``σ`` given by its :func:`piecewise_form` (closed form)."""
+    """``E σ(mean + std G)`` for ``σ`` given by its :func:`piecewise_form` (closed form).
+
+    Parameters
+    ----------
+    form : tuple
+        From :func:`piecewise_form`.
+    mean : array_like
+        Mean ``μ``.
+    std : array_like
+        Standard deviation ``s ≥ 0``.
+
+    Returns
+    -------
+    ndarray
+        ``E σ(μ + sG)``.
+    """
     v0, knots, changes = form
     total = np.full(np.broadcast(mean, std).shape, v0)
     for knot, change in zip(knots, changes, strict=True):
@@ -87,8 +137,24 @@ def piecewise_expectation(form, mean, std):
 
 
 def activation_expectation(activation: Activation, mean, std):
-    """``E σ(mean + std G)``: closed form for piecewise-linear activations, else composite
-    Gauss–Legendre (480 nodes)."""
+    """``E σ(mean + std G)`` for a standard normal ``G``.
+
+    Closed form for piecewise-linear activations, else composite Gauss–Legendre (480 nodes).
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    mean : array_like
+        Mean ``μ``.
+    std : array_like
+        Standard deviation ``s ≥ 0``.
+
+    Returns
+    -------
+    ndarray
+        ``E σ(μ + sG)``.
+    """
     activation = Activation.named(activation)
     form = piecewise_form(activation)
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
@@ -99,7 +165,20 @@ def activation_expectation(activation: Activation, mean, std):
 
 
 def m(activation: Activation, q):
-    """``m(q) = E σ(√q G)`` for ``q ≥ 0``."""
+    """``m(q) = E σ(√q G)`` for ``q ≥ 0``.
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    q : array_like
+        Variances ``q ≥ 0``.
+
+    Returns
+    -------
+    ndarray
+        ``m(q)``.
+    """
     q = np.asarray(q, float)
     if np.any(q < 0):
         raise ValueError("q: variances must be non-negative")
@@ -107,7 +186,22 @@ def m(activation: Activation, q):
 
 
 def arccos_kernel(q1, q2, cov):
-    """``E relu(u) relu(v)``, centred Gaussians with variances ``q1, q2`` and covariance ``cov``."""
+    """``E relu(u) relu(v)``, centred Gaussians with variances ``q1, q2`` and covariance ``cov``.
+
+    Parameters
+    ----------
+    q1 : array_like
+        Variance of ``u``.
+    q2 : array_like
+        Variance of ``v``.
+    cov : array_like
+        Their covariance.
+
+    Returns
+    -------
+    ndarray
+        ``E relu(u) relu(v)``.
+    """
     q1, q2, cov = np.broadcast_arrays(*(np.asarray(a, float) for a in (q1, q2, cov)))
     norm = np.sqrt(q1 * q2)
     rho = np.clip(np.where(norm > 0, cov / np.where(norm > 0, norm, 1.0), 0.0), -1.0, 1.0)
@@ -121,6 +215,22 @@ def expectation_derivatives(activation: Activation, mean, std):
     Closed form for piecewise-linear activations (``Σ Δs_k Φ((μ − t_k)/s)`` and
     ``½ Σ Δs_k φ((t_k − μ)/s)/s``; the second is set to 0 at ``s = 0``, where it is singular),
     composite Gauss–Legendre otherwise.
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    mean : array_like
+        Mean ``μ``.
+    std : array_like
+        Standard deviation ``s ≥ 0``.
+
+    Returns
+    -------
+    d_mean : ndarray
+        ``E σ′(μ + sG)``.
+    d_q : ndarray
+        ``½ E σ″(μ + sG)``.
     """
     activation = Activation.named(activation)
     mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
@@ -146,6 +256,22 @@ def hermite_moment(activation: Activation, q, order: int, mean=0.0):
 
     Piecewise linear (``k ≥ 2``): ``Σ_j Δs_j s^{1−k} He_{k−2}(z_j) φ(z_j)``, ``z_j = (t_j − μ)/s``,
     ``s = √q > 0`` (0 at ``s = 0``); otherwise ``s^{−k} E σ(μ + sG) He_k(G)`` (Stein's identity).
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    q : array_like
+        Variances ``q ≥ 0``.
+    order : int
+        ``k ≥ 0``.
+    mean : array_like
+        Mean ``μ``.
+
+    Returns
+    -------
+    ndarray
+        ``E σ^{(k)}(μ + √q G)``.
     """
     activation = Activation.named(activation)
     q, mean = np.broadcast_arrays(np.asarray(q, float), np.asarray(mean, float))
@@ -192,6 +318,7 @@ def pair_moments(activation: Activation, mean1, q1, mean2, q2, cov) -> dict:
     Parameters
     ----------
     activation : Activation
+        The activation ``σ``.
     mean1, q1, mean2, q2, cov : array_like
         Means, variances and covariance (``cov² ≤ q1 q2``), broadcast together.
 
@@ -282,8 +409,24 @@ def _pair_moments_flat(activation, mu1, q1, mu2, q2, cov) -> dict:
 
 
 def bivariate_upper(h, k, rho):
-    """``P(Z1 > h, Z2 > k)`` for standard bivariate normal ``(Z1, Z2)`` with correlation
-    ``|ρ| < 1`` (Owen's T representation of the bivariate cdf; vectorized)."""
+    """``P(Z1 > h, Z2 > k)`` for a standard bivariate normal with correlation ``ρ``.
+
+    Owen's T representation of the bivariate cdf (vectorized).
+
+    Parameters
+    ----------
+    h : array_like
+        Threshold of ``Z1``.
+    k : array_like
+        Threshold of ``Z2``.
+    rho : array_like
+        Correlation, ``|ρ| < 1``.
+
+    Returns
+    -------
+    ndarray
+        ``P(Z1 > h, Z2 > k)``.
+    """
     x, y, rho = np.broadcast_arrays(
         *(-np.asarray(h, float), -np.asarray(k, float), np.asarray(rho, float))
     )
@@ -358,8 +501,26 @@ def _closed_form_pairs(form, mu1, s1, mu2, s2, rho) -> dict:
 
 
 def pair_expectation(activation: Activation, q1: float, q2: float, cov: float) -> float:
-    """``E σ(u) σ(v)`` for centred jointly Gaussian ``(u, v)``: variances ``q1, q2``, covariance
-    ``cov`` (``cov² ≤ q1 q2``). Exact arc-cosine formula for relu, else :func:`pair_moments`."""
+    """``E σ(u) σ(v)`` for centred jointly Gaussian ``(u, v)``.
+
+    Variances ``q1, q2``; exact arc-cosine formula for relu, else :func:`pair_moments`.
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    q1 : float
+        Variance of ``u``.
+    q2 : float
+        Variance of ``v``.
+    cov : float
+        Their covariance (``cov² ≤ q1 q2``).
+
+    Returns
+    -------
+    float
+        ``E σ(u) σ(v)``.
+    """
     activation = Activation.named(activation)
     if cov * cov > q1 * q2 * (1 + 1e-12):
         raise ValueError(f"cov: need cov² ≤ q1 q2, got cov={cov}, q1={q1}, q2={q2}")

@@ -62,6 +62,8 @@ class PorousMedium(ParametersRepr):
 
     @functools.cached_property
     def energy(self) -> FreeEnergy:
+        """The free energy ``∫ ρ^m/(m−1)`` (no potential, no interaction).
+        """
         return FreeEnergy(
             internal=PorousMediumEnergy(self.m),
             metadata={"problem": "PorousMedium", "problem_parameters": self.parameters()},

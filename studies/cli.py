@@ -21,6 +21,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``wgflow`` argument parser (errors exit with code 2 and one line).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser with its subcommands.
+    """
     parser = _Parser(
         prog="wgflow",
         description="Wasserstein gradient flows: finite volumes, JKO steps and particles.",
@@ -108,6 +115,18 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``wgflow`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.log_quiet)

@@ -64,17 +64,27 @@ def coupled_dynamics(
 
     Parameters
     ----------
-    d, s0, delta, activation
-        The :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``;
-        weights ``w`` only).
-    n_neurons, step_size, seed
-        ``N``, ``ε`` (GD and SGD) and the seed of the shared sample and of SGD's data stream.
+    d, s0 : int
+        Dimensions of the :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0``
+        default ``d // 4``; weights ``w`` only).
+    delta : float
+        ``Δ``.
+    activation : str
+        The activation's name.
+    n_neurons : int
+        ``N``.
+    step_size : float
+        ``ε`` (GD and SGD).
     t_final, save_every : float
         Horizon and recording interval; ``save_every`` must be a multiple of ``ε``.
+    seed : int
+        Seed of the shared sample and of SGD's data stream.
     radial : callable, optional
         ``(n, rng) ↦ (n, 2)`` reduced start (default ``r1, r2 ~ Unif[0.3, 0.7]``).
-    cells, r_max
-        The PDE's grid (``cells²`` on ``[0, r_max]²``).
+    cells : int
+        The PDE's grid is ``cells²`` on ``[0, r_max]²``.
+    r_max : float
+        Upper end of the radial axes.
     nd_dt : float
         RK4 step of ND (the mean field is interpolated linearly between PDE snapshots saved
         every ``nd_dt``).
@@ -237,8 +247,26 @@ def coupled_dynamics(
 
 
 def coupling_point(N: int, eps: float, d: int, seed: int, **fixed) -> xr.Dataset:
-    """One sweep point: ``sup_term(term)`` and ``sup_total`` (``eps`` is ``ε·d`` when
-    ``fixed["eps_times_d"]``)."""
+    """One sweep point: ``sup_term(term)`` and ``sup_total`` of :func:`coupled_dynamics`.
+
+    Parameters
+    ----------
+    N : int
+        Neurons.
+    eps : float
+        Step size, or ``ε·d`` when ``fixed["eps_times_d"]`` is true.
+    d : int
+        Dimension.
+    seed : int
+        Seed.
+    **fixed
+        More :func:`coupled_dynamics` arguments.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``sup_term(term)`` and ``sup_total``.
+    """
     scaled = fixed.pop("eps_times_d", False)
     step = eps / d if scaled else eps
     save = fixed.pop("save_every", 0.25)
@@ -267,9 +295,37 @@ def coupling_study(
     progress: bool = True,
     **fixed,
 ) -> dict[str, xr.Dataset]:
-    """Sweeps over ``N`` (at ``ε = base_eps``) and ``ε`` (at ``N = base_n``), ``d = base_d``,
-    and over ``d`` at ``ε = base_eps · base_d / d`` (``ε ∝ 1/d``; skipped when ``d_values`` is
-    ``None``)."""
+    """Sweeps over ``N``, ``ε`` and ``d`` of the four coupling terms.
+
+    Over ``N`` (at ``ε = base_eps``) and ``ε`` (at ``N = base_n``), ``d = base_d``, and over ``d``
+    at ``ε = base_eps · base_d / d`` (``ε ∝ 1/d``; skipped when ``d_values`` is ``None``).
+
+    Parameters
+    ----------
+    n_values, eps_values : sequence
+        The swept ``N`` and ``ε``.
+    seeds : sequence of int
+        Seeds per point.
+    base_n, base_d : int
+        Fixed ``N`` and ``d``.
+    base_eps : float
+        Fixed ``ε``.
+    d_values : sequence of int or None
+        The swept ``d``.
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    output_prefix : str, optional
+        Archives ``{output_prefix}-{name}.nc`` (rerunning resumes them).
+    progress : bool
+        Progress bars.
+    **fixed
+        More :func:`coupled_dynamics` arguments.
+
+    Returns
+    -------
+    dict of str -> xarray.Dataset
+        ``{"N": ds, "eps": ds[, "d": ds]}``.
+    """
     from wgflow.sweep import sweep
 
     plans = {
@@ -301,8 +357,18 @@ PREDICTED_D = {"PDE-ND": 0.0, "ND-PD": 0.0, "PD-GD": -1.0, "GD-SGD": 0.0}
 
 
 def fit_term_rates(results: dict[str, xr.Dataset]) -> dict:
-    """Fitted log–log slope of each seed-averaged ``sup_term`` against its parameter, with the
-    proof's prediction: ``{term: (parameter, RateFit, predicted slope)}``."""
+    """Fitted log–log slope of each seed-averaged ``sup_term`` against its parameter.
+
+    Parameters
+    ----------
+    results : dict of str -> xarray.Dataset
+        From :func:`coupling_study`.
+
+    Returns
+    -------
+    dict
+        ``{term: (parameter, RateFit, predicted slope)}`` with the proof's prediction.
+    """
     out = {}
     for term, (param, predicted) in PREDICTED.items():
         data = results[param]["sup_term"].sel(term=term).mean("seed").squeeze(drop=True)
@@ -311,8 +377,18 @@ def fit_term_rates(results: dict[str, xr.Dataset]) -> dict:
 
 
 def fit_dimension_trends(results: dict[str, xr.Dataset]) -> dict:
-    """Slope of each seed-averaged term against ``d`` at ``ε ∝ 1/d`` (the proof:
-    :data:`PREDICTED_D`): ``{term: RateFit}``."""
+    """Slope of each seed-averaged term against ``d`` at ``ε ∝ 1/d``.
+
+    Parameters
+    ----------
+    results : dict of str -> xarray.Dataset
+        From :func:`coupling_study` (with its ``d`` sweep).
+
+    Returns
+    -------
+    dict of str -> RateFit
+        One fit per term (the proof's predictions: :data:`PREDICTED_D`).
+    """
     data = results["d"]["sup_term"].mean("seed").squeeze(drop=True)
     return {
         str(term): fit_rate(data["d"].values, data.sel(term=term).values)
@@ -331,8 +407,21 @@ QUICK = {
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.coupling [--quick] [--output PREFIX]``: the sweeps over ``N``
-    and ``ε`` and the fitted rate of each coupling term against the proof's prediction."""
+    """``python -m wgflow.studies.coupling [--quick] [--output PREFIX]``.
+
+    The sweeps over ``N`` and ``ε`` and the fitted rate of each coupling term against the
+    proof's prediction.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m wgflow.studies.coupling")

@@ -43,7 +43,22 @@ def _problem(d: int, gamma: float, delta: float):
 
 
 def initial_risk(gamma: float = 0.25, delta: float = 0.5, radial=None) -> float:
-    """``R_{d=∞}(ρ̄0)``; warns when it is ≥ 1 (outside the theorem's hypothesis)."""
+    """``R_{d=∞}(ρ̄0)``; warns when it is ≥ 1 (outside the theorem's hypothesis).
+
+    Parameters
+    ----------
+    gamma : float
+        ``s0/d``, in (0, 1).
+    delta : float
+        ``Δ``.
+    radial : callable, optional
+        Reduced start ``(n, rng) ↦ (n, 2)`` (default :func:`uniform_radial`).
+
+    Returns
+    -------
+    float
+        The initial risk.
+    """
     radial = uniform_radial() if radial is None else radial
     red = _problem(1000, gamma, delta).reduced()
     pts = radial(200_000, np.random.default_rng(0))
@@ -67,7 +82,27 @@ def infimum_risk(
 ) -> tuple[float, xr.Dataset]:
     """``inf R`` as the long-time limit of the reduced ``d = ∞`` PDE (finite volumes).
 
-    Returns the smallest risk seen and the PDE run (with ``risk(time)``).
+    Parameters
+    ----------
+    gamma : float
+        ``s0/d``, in (0, 1).
+    delta : float
+        ``Δ``.
+    radial : callable, optional
+        Reduced start ``(n, rng) ↦ (n, 2)`` (default :func:`uniform_radial`).
+    t_long : float
+        Horizon of the PDE.
+    cells : int
+        Cells per radial axis.
+    r_max : float
+        Upper end of the radial axes.
+
+    Returns
+    -------
+    inf_risk : float
+        The smallest risk seen.
+    pde : xarray.Dataset
+        The PDE run (with ``risk(time)``).
     """
     radial = uniform_radial() if radial is None else radial
     initial_risk(gamma, delta, radial)
@@ -91,9 +126,36 @@ def samples_to_reach(
 ) -> dict:
     """SGD at ``ε = c/d`` until the risk first falls below ``target``.
 
-    Returns ``{"samples": k, "time": kε, "reached": bool, "final_risk": R}``; ``samples`` is
-    interpolated linearly in log time between log-spaced snapshots, NaN when the
+    ``samples`` is interpolated linearly in log time between log-spaced snapshots, NaN when the
     target is not reached by ``t_max``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    target : float
+        Risk to reach.
+    gamma : float
+        ``s0/d``.
+    delta : float
+        ``Δ``.
+    n_neurons : int
+        ``N``.
+    c : float
+        ``ε·d``.
+    t_max : float
+        Largest time tried.
+    seed : int
+        Seed.
+    radial : callable, optional
+        Reduced start (default :func:`uniform_radial`).
+    test_size : int
+        Held-out samples of the risk estimate.
+
+    Returns
+    -------
+    dict
+        ``samples``, ``time`` (``kε``), ``reached``, ``final_risk``.
     """
 
     c = check_positive("c", c)
@@ -153,8 +215,38 @@ def global_convergence_study(
 ) -> xr.Dataset:
     """Samples to reach ``inf R + η`` against ``d`` (fixed ``N``, ``ε = c/d``).
 
-    Returns the sweep Dataset (``samples(d, seed)`` …) with attributes ``inf_risk``, ``eta``
-    and the fitted ``slope`` with its 95 % interval.
+    Parameters
+    ----------
+    d_values : sequence of int
+        Dimensions.
+    seeds : sequence of int
+        Seeds per dimension.
+    gamma : float
+        ``s0/d``.
+    delta : float
+        ``Δ``.
+    eta : float
+        Margin above ``inf R``, > 0.
+    n_neurons : int
+        ``N``.
+    c : float
+        ``ε·d``.
+    t_max : float
+        Largest time tried.
+    radial : callable, optional
+        Reduced start (default :func:`uniform_radial`).
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    output : str, optional
+        Archive of the sweep (rerunning resumes it).
+    progress : bool
+        Progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``samples(d, seed)`` … with attributes ``inf_risk``, ``eta`` and the fitted ``slope``
+        with its 95 % interval.
     """
     from wgflow.sweep import sweep
 
@@ -185,7 +277,18 @@ def global_convergence_study(
 
 
 def fit_samples(ds: xr.Dataset):
-    """Log–log fit of the seed-averaged samples against ``d`` (95 % interval)."""
+    """Log–log fit of the seed-averaged samples against ``d`` (95 % interval).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`global_convergence_study`.
+
+    Returns
+    -------
+    RateFit
+        The slope and its interval.
+    """
     mean = ds["samples"].mean("seed")
     ok = np.isfinite(mean.values)
     if ok.sum() < 3:
@@ -197,7 +300,18 @@ QUICK = {"d_values": (40, 80, 160), "seeds": (0,), "n_neurons": 100, "t_max": 20
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.global_convergence [--quick] [--output FILE.nc]``."""
+    """``python -m wgflow.studies.global_convergence [--quick] [--output FILE.nc]``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m wgflow.studies.global_convergence")

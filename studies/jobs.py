@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
+from wgflow.docstrings import copy_docstrings
 from wgflow.grid import Grid
 from wgflow.io import to_json
 from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
@@ -24,7 +25,17 @@ from wgflow.validation import check_positive
 
 @dataclass(frozen=True)
 class GridJob:
-    """Common fields and the run/annotate logic; subclasses give ``setup`` and ``reference``."""
+    """Common fields and the run/annotate logic; subclasses give ``setup`` and ``reference``.
+
+    Parameters
+    ----------
+    cells : int
+        Cells per axis, in [8, 2048].
+    t_final : float
+        Final time.
+    save_every : float
+        Interval between snapshots.
+    """
 
     cells: int = 128
     t_final: float = 1.0
@@ -43,13 +54,53 @@ class GridJob:
         check_positive("t_final", self.t_final)
         check_positive("save_every", self.save_every)
 
-    def setup(self):  # -> problem, grid, solver, initial density
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        copy_docstrings(cls, (GridJob,))
+
+    def setup(self):
+        """The problem, its grid, the solver and the initial density.
+
+        Returns
+        -------
+        tuple
+            ``(problem, grid, solver, rho0)``.
+        """
         raise NotImplementedError
 
     def reference(self, prob, grid: Grid, t: float) -> np.ndarray:
+        """The exact solution (or steady state) the error is measured against.
+
+        Parameters
+        ----------
+        prob : object
+            The problem from :meth:`setup`.
+        grid : Grid
+            Its grid.
+        t : float
+            Time.
+
+        Returns
+        -------
+        ndarray, shape grid.shape
+            Cell averages.
+        """
         raise NotImplementedError
 
     def run(self, progress: bool = True) -> xr.Dataset:
+        """Solve and archive the L1 error against :meth:`reference` at every snapshot.
+
+        Parameters
+        ----------
+        progress : bool
+            Progress bar.
+
+        Returns
+        -------
+        xarray.Dataset
+            The solver's archive with ``l1_error(time)``, ``density_exact`` and the job's
+            attributes.
+        """
         prob, grid, solver, rho0 = self.setup()
         try:
             ds = solver.run(rho0, self.t_final, self.save_every, progress=progress)
@@ -86,6 +137,19 @@ class OUDemo(GridJob):
 
     ``∂t ρ = ∇·(ρ x) + D Δρ`` on ``[-5, 5]²`` from a Gaussian (mean ``(1, 0.5)``, variance 0.3);
     the L1 error against the exact Gaussian is stored as ``l1_error(time)``.
+
+    Parameters
+    ----------
+    cells : int
+        Cells per axis, in [8, 2048].
+    t_final : float
+        Final time.
+    save_every : float
+        Interval between snapshots.
+    diffusion : float
+        ``D > 0``.
+    order : {1, 2}
+        Order of the finite-volume scheme.
     """
 
     diffusion: float = 0.5
@@ -117,7 +181,17 @@ class OUDemo(GridJob):
 
 @dataclass(frozen=True)
 class PorousMediumDemo(GridJob):
-    """``∂t ρ = Δρ²`` in 1-D by finite volumes from the Barenblatt profile at ``t0 = 0.1``."""
+    """``∂t ρ = Δρ²`` in 1-D by finite volumes from the Barenblatt profile at ``t0 = 0.1``.
+
+    Parameters
+    ----------
+    cells : int
+        Cells per axis, in [8, 2048].
+    t_final : float
+        Final time.
+    save_every : float
+        Interval between snapshots.
+    """
 
     cells: int = 400
 
@@ -136,7 +210,17 @@ class PorousMediumDemo(GridJob):
 
 @dataclass(frozen=True)
 class AggregationDemo(GridJob):
-    """``W = |x|²/2 − log|x|`` in 2-D: a disk of radius 0.5 relaxes to the uniform unit disk."""
+    """``W = |x|²/2 − log|x|`` in 2-D: a disk of radius 0.5 relaxes to the uniform unit disk.
+
+    Parameters
+    ----------
+    cells : int
+        Cells per axis, in [8, 2048].
+    t_final : float
+        Final time.
+    save_every : float
+        Interval between snapshots.
+    """
 
     cells: int = 96
     t_final: float = 4.0
@@ -159,9 +243,22 @@ class AggregationDemo(GridJob):
 
 @dataclass(frozen=True)
 class JKODemo(GridJob):
-    """1-D Ornstein–Uhlenbeck by entropic JKO steps (``τ``, default ``ε``, blur removed) and by
-    finite volumes, both against the exact law: ``l1_error`` (JKO) and ``l1_error_fv``, with
-    the finite-volume density as ``density_fv``."""
+    """1-D Ornstein–Uhlenbeck by entropic JKO steps and by finite volumes vs the exact law.
+
+    JKO uses the default ``ε`` with the blur removed; ``l1_error`` (JKO), ``l1_error_fv`` and the
+    finite-volume density ``density_fv`` are archived.
+
+    Parameters
+    ----------
+    cells : int
+        Cells per axis, in [8, 2048].
+    t_final : float
+        Final time.
+    save_every : float
+        Interval between snapshots.
+    tau : float
+        JKO step.
+    """
 
     cells: int = 256
     tau: float = 0.05
@@ -198,8 +295,22 @@ JOBS = {job.name: job for job in (OUDemo, PorousMediumDemo, AggregationDemo, JKO
 
 
 def make_job(name: str, quick: bool | None = None, **options) -> GridJob:
-    """The grid job ``name`` with ``options``; ``quick`` (default: ``WGFLOW_QUICK=1``) first
-    applies the job's reduced size (explicit options win)."""
+    """The grid job ``name`` with ``options``.
+
+    Parameters
+    ----------
+    name : str
+        ``ou``, ``porous-medium``, ``aggregation`` or ``jko-vs-fv``.
+    quick : bool, optional
+        First apply the job's reduced size (default: ``WGFLOW_QUICK=1``); explicit options win.
+    **options
+        Fields of the job.
+
+    Returns
+    -------
+    GridJob
+        The job; ``job.run()`` returns its archive.
+    """
     job = JOBS[name]
     if quick is None:
         quick = os.environ.get("WGFLOW_QUICK") == "1"

@@ -176,7 +176,18 @@ DEFAULT_PRESET = "flagship"
 
 
 def describe(name: str) -> str:
-    """Name, description, source and the values that are wgflow's choices (one paragraph)."""
+    """Name, description, source and the values that are wgflow's choices.
+
+    Parameters
+    ----------
+    name : str
+        A preset name (``wgflow presets`` lists them).
+
+    Returns
+    -------
+    str
+        One paragraph.
+    """
     preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
     text = f"{name}: {preset['description']} [{preset['source']}]"
     if preset["unconfirmed"]:
@@ -185,15 +196,41 @@ def describe(name: str) -> str:
 
 
 def known_settings(name: str) -> dict:
-    """Every setting a preset accepts, with its default (``compare``'s are accepted too)."""
+    """Every setting a preset accepts, with its default (``compare``'s are accepted too).
+
+    Parameters
+    ----------
+    name : str
+        A preset name (``wgflow presets`` lists them).
+
+    Returns
+    -------
+    dict
+        Setting → default.
+    """
     preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
     return {**COMMON_SETTINGS, **preset["settings"]}
 
 
 def settings(name: str, quick: bool | None = None, **overrides) -> dict:
-    """The keyword arguments of :func:`~wgflow.studies.sgd_vs_pde.compare` for a preset
-    (``quick`` default: ``WGFLOW_QUICK=1``); ``step_reading="paper"`` doubles the caption's
-    step size (``ε = 2 s_k``)."""
+    """The keyword arguments of :func:`~wgflow.studies.sgd_vs_pde.compare` for a preset.
+
+    ``step_reading="paper"`` doubles the caption's step size (``ε = 2 s_k``).
+
+    Parameters
+    ----------
+    name : str
+        A preset name (``wgflow presets`` lists them).
+    quick : bool, optional
+        Reduced size (default: ``WGFLOW_QUICK=1``).
+    **overrides
+        Settings that replace the preset's.
+
+    Returns
+    -------
+    dict
+        The keyword arguments.
+    """
     preset = PRESETS[check_choice("preset", name, tuple(PRESETS))]
     if quick is None:
         quick = os.environ.get("WGFLOW_QUICK") == "1"
@@ -209,8 +246,26 @@ def settings(name: str, quick: bool | None = None, **overrides) -> dict:
 def run(
     name: str = DEFAULT_PRESET, quick: bool | None = None, progress: bool = False, **overrides
 ) -> xr.Dataset:
-    """Run a preset end to end: SGD and the reduced PDE side by side (one Dataset; presets with
-    several ``initial_scale`` values get a ``kappa`` dimension)."""
+    """Run a preset end to end: SGD and the reduced PDE side by side.
+
+    Presets with several ``initial_scale`` values get a ``kappa`` dimension.
+
+    Parameters
+    ----------
+    name : str
+        A preset name (``wgflow presets`` lists them).
+    quick : bool, optional
+        Reduced size (default: ``WGFLOW_QUICK=1``).
+    progress : bool
+        Progress bars.
+    **overrides
+        Settings that replace the preset's.
+
+    Returns
+    -------
+    xarray.Dataset
+        The SGD-vs-PDE archive with the preset's attributes.
+    """
     from .sgd_vs_pde import compare
 
     kwargs = settings(name, quick, **overrides)

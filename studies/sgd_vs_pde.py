@@ -37,8 +37,20 @@ from wgflow.validation import check_positive, check_positive_int, strict_keyword
 
 
 def uniform_radial(low: float = 0.3, high: float = 0.7, dim: int = 2):
-    """Product radial law: ``dim`` independent ``Unif[low, high]`` radii (``r1, r2``, or ``r``
-    when ``dim = 1``), as a picklable sampler ``(n, rng) ↦ (n, dim)``."""
+    """Product radial law: ``dim`` independent ``Unif[low, high]`` radii.
+
+    Parameters
+    ----------
+    low, high : float
+        The interval, ``0 ≤ low < high``.
+    dim : {1, 2}
+        ``r`` (isotropic) or ``(r1, r2)``.
+
+    Returns
+    -------
+    callable
+        A picklable sampler ``(n, rng) ↦ (n, dim)``.
+    """
     if not 0 <= low < high:
         raise ValueError(f"low, high: need 0 ≤ low < high, got {low}, {high}")
     if dim not in (1, 2):
@@ -80,11 +92,20 @@ def compare(
 
     Parameters
     ----------
-    d, s0, delta, activation, parameters
-        The :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``;
+    d, s0 : int
+        Dimension and informative dimension of the
+        :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``;
         ``s0 = d`` is the isotropic 1-D reduction).
-    n_neurons, step_size, seed
-        SGD's ``N``, ``ε`` and seed (one sample per step).
+    delta : float
+        ``Δ``.
+    activation : str
+        The activation's name.
+    parameters : {"w", "aw", "abw"}
+        Trained parameters.
+    n_neurons : int
+        SGD's ``N``.
+    step_size : float
+        SGD's ``ε`` (one sample per step).
     t_final, save_every : float
         Horizon and snapshot interval (time units: ``t = kε``).
     sgd_t_final : float, optional
@@ -94,6 +115,8 @@ def compare(
     stationary_rate : float
         The PDE counts as converged at the first snapshot where its risk falls by less than
         this per unit time (attributes ``pde_stationary_time``, ``pde_stationary_risk``).
+    seed : int
+        Seed of SGD and of the PDE's initial sample.
     radial : callable, optional
         ``(n, rng) ↦ (n, D̄)`` reduced start ``ρ̄0`` (default :func:`uniform_radial`).
     initial_scale : float, optional
@@ -105,15 +128,19 @@ def compare(
         Mehler order of the reduced interaction (finite-d correction).
     pde_samples : int
         Draws of ``ρ̄0`` histogrammed into the PDE's initial density.
-    pde_particles, pde_dt
+    pde_particles : int
         For ``D̄ > 2`` (trained ``a``, ``b``): the reduced PDE is solved by ``Particles`` with
-        this many particles and time step.
-    beta : float
-        Inverse temperature: noisy SGD (``√(2ε/β)`` Gaussian increments) against the reduced
-        PDE with entropy and the radial drift of the Laplacian.
+        this many particles.
+    pde_dt : float
+        Their time step.
     exact_risk : bool, optional
         SGD records the exact ``R_N`` (default: when it is cheap — relu without bias) or a
         held-out Monte-Carlo estimate (20 000 samples).
+    beta : float
+        Inverse temperature: noisy SGD (``√(2ε/β)`` Gaussian increments) against the reduced
+        PDE with entropy and the radial drift of the Laplacian.
+    progress : bool
+        Progress bars.
 
     Returns
     -------
@@ -317,11 +344,33 @@ def reduced_grid_pde(
     progress: bool = False,
     wall_tolerance: float = 1e-4,
 ) -> xr.Dataset:
-    """Finite volumes on the reduced problem ``red`` from the histogram of reduced points
-    ``sample (n, D̄)`` on ``red.grid(cells, r_max)``, with ``risk(time)`` attached.
+    """Finite volumes on a reduced problem from the histogram of reduced points.
 
     A :class:`~wgflow.trackers.BoundaryGuard` stops the run (:class:`~wgflow.BoundaryReached`)
-    when more than ``wall_tolerance`` of the mass reaches the cells at ``r = r_max``."""
+    when more than ``wall_tolerance`` of the mass reaches the cells at ``r = r_max``.
+
+    Parameters
+    ----------
+    red : ReducedAnisotropic
+        The reduced problem.
+    sample : ndarray, shape (n, D̄)
+        Points of the initial law (histogrammed on the grid).
+    cells : int
+        Cells per radial axis.
+    r_max : float
+        Upper end of the radial axes.
+    t_final, save_every : float
+        Horizon and snapshot interval.
+    progress : bool
+        Progress bar.
+    wall_tolerance : float
+        Largest mass fraction allowed in the outermost cells.
+
+    Returns
+    -------
+    xarray.Dataset
+        The finite-volume archive with ``risk(time)`` and the ``wall_mass`` attribute.
+    """
 
     grid = red.grid(cells, r_max)
     rho0 = ParticleMeasure(sample).histogram(grid).density
@@ -369,8 +418,26 @@ def _particle_w2(sgd: xr.Dataset, pde: xr.Dataset, axes) -> xr.DataArray:
 
 
 def study_point(N: int, eps: float, d: int, seed: int, **fixed) -> dict:
-    """One sweep point: ``sup_risk_gap`` and ``sup_w2`` of :func:`compare` (``eps`` is ``ε·d``
-    when ``fixed["eps_times_d"]`` is true)."""
+    """One sweep point: ``sup_risk_gap`` and ``sup_w2`` of :func:`compare`.
+
+    Parameters
+    ----------
+    N : int
+        Neurons.
+    eps : float
+        Step size, or ``ε·d`` when ``fixed["eps_times_d"]`` is true.
+    d : int
+        Dimension.
+    seed : int
+        Seed.
+    **fixed
+        More :func:`compare` arguments.
+
+    Returns
+    -------
+    dict
+        ``sup_risk_gap``, ``sup_w2``.
+    """
     scale = fixed.pop("eps_times_d", False)
     step = eps / d if scale else eps
     ds = compare(d=int(d), n_neurons=int(N), step_size=float(step), seed=int(seed), **fixed)
@@ -391,12 +458,35 @@ def study(
     progress: bool = True,
     **fixed,
 ) -> dict[str, xr.Dataset]:
-    """The three sweeps: over ``N`` (at ``d = base_d``, ``ε = n_sweep_eps_d/d``, small enough
-    that SGD's ``O(εd)`` bias stays below the ``N^{−½}`` fluctuations), over ``ε`` (at
-    ``N = base_n``, ``d = base_d``) and over ``d`` (at ``N = base_n``, ``ε = base_eps_d/d``).
+    """The three sweeps over ``N``, ``ε`` and ``d``.
 
-    Returns ``{"N": ds, "eps": ds, "d": ds}`` (archived as ``{output_prefix}-{name}.nc`` when
-    ``output_prefix`` is given; rerunning resumes them).
+    Over ``N`` (at ``d = base_d``, ``ε = n_sweep_eps_d/d``, small enough that SGD's ``O(εd)``
+    bias stays below the ``N^{−½}`` fluctuations), over ``ε`` (at ``N = base_n``, ``d = base_d``)
+    and over ``d`` (at ``N = base_n``, ``ε = base_eps_d/d``).
+
+    Parameters
+    ----------
+    n_values, eps_values, d_values : sequence
+        The swept values.
+    seeds : sequence of int
+        Seeds per point.
+    base_n, base_d : int
+        Fixed ``N`` and ``d``.
+    base_eps_d, n_sweep_eps_d : float
+        ``ε·d`` of the ``d`` sweep and of the ``N`` sweep.
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    output_prefix : str, optional
+        Archives ``{output_prefix}-{name}.nc`` (rerunning resumes them).
+    progress : bool
+        Progress bars.
+    **fixed
+        More :func:`compare` arguments.
+
+    Returns
+    -------
+    dict of str -> xarray.Dataset
+        ``{"N": ds, "eps": ds, "d": ds}``.
     """
     from wgflow.sweep import sweep
 
@@ -416,8 +506,20 @@ def study(
 
 
 def fit_slopes(results: dict[str, xr.Dataset], quantity: str = "sup_risk_gap") -> dict:
-    """Log–log slopes (95 % intervals) of the seed-averaged ``quantity`` against each swept
-    parameter: ``{"N": RateFit, "eps": RateFit, "d": RateFit}``."""
+    """Log–log slopes (95 % intervals) of a seed-averaged result against each swept parameter.
+
+    Parameters
+    ----------
+    results : dict of str -> xarray.Dataset
+        From :func:`study`.
+    quantity : str
+        The result to fit.
+
+    Returns
+    -------
+    dict of str -> RateFit
+        ``{"N": …, "eps": …, "d": …}``.
+    """
     fits = {}
     for name, ds in results.items():
         mean = ds[quantity].mean("seed").squeeze(drop=True)
@@ -426,8 +528,20 @@ def fit_slopes(results: dict[str, xr.Dataset], quantity: str = "sup_risk_gap") -
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.sgd_vs_pde [--quick] [--output PREFIX] [--scheduler ADDR]``:
-    run the three sweeps, print the fitted slopes and draw the figure ``PREFIX.png``."""
+    """``python -m wgflow.studies.sgd_vs_pde [--quick] [--output PREFIX] [--scheduler ADDR]``.
+
+    Runs the three sweeps, prints the fitted slopes and draws ``PREFIX.png``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m wgflow.studies.sgd_vs_pde")

@@ -16,6 +16,9 @@ MODULES = (
     "wgflow", "wgflow.solvers", "wgflow.problems", "wgflow.metrics", "wgflow.io",
     "wgflow.sweep", "wgflow.plotting", "wgflow.trackers", "wgflow.networks", "wgflow.errors",
     "wgflow.solver", "wgflow.compilation", "wgflow.random", "wgflow.validation",
+    "wgflow.docstrings", "wgflow.problems.gaussian_expectations", "wgflow.studies.cli",
+    "wgflow.studies.coupling", "wgflow.studies.global_convergence", "wgflow.studies.jobs",
+    "wgflow.studies.presets", "wgflow.studies.sgd_vs_pde",
 )  # fmt: skip
 
 
