@@ -16,7 +16,7 @@ from wgflow.errors import BlowUpError, ParameterError
 from wgflow.grid import Grid
 from wgflow.measures import GridMeasure, validate_density
 from wgflow.solver import Solver
-from wgflow.validation import check_choice, check_real, strict_keywords
+from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
 from .fv_kernels import axis_view, bernoulli, euler_stage, heun_stage, upwind_divergence
 
@@ -140,9 +140,9 @@ class FiniteVolume(Solver):
         if dt is not None:
             if scheme != "semi-implicit":
                 raise ValueError("dt: a fixed step is only used by scheme='semi-implicit'")
-            dt = check_real("dt", dt, low=0.0, low_open=True)
+            dt = check_positive("dt", dt)
         self.dt = dt
-        self.dt_min = check_real("dt_min", dt_min, low=0.0, low_open=True)
+        self.dt_min = check_positive("dt_min", dt_min)
         self.discrete = energy.on_grid(grid)
         self._h = np.array(grid.spacing)
         linear = not self.discrete.has_interaction and (
@@ -207,6 +207,27 @@ class FiniteVolume(Solver):
             Cell averages.
         """
         return state.rho
+
+    def step_count(self, state: FVState, t_final: float) -> float:
+        """Estimated number of steps to ``t_final`` (from the step allowed at ``state``).
+
+        Parameters
+        ----------
+        state : FVState
+            The initial state.
+        t_final : float
+            The final time.
+
+        Returns
+        -------
+        float
+            ``t_final / Δt``.
+        """
+        if self.scheme == "explicit":
+            dt = self.stable_dt(state.rho, self.rhs(state.rho)[1])
+        else:
+            dt = self.dt if self.dt is not None else self._default_implicit_dt(state.rho)
+        return 1.0 if not np.isfinite(dt) else max(1.0, (t_final - state.t) / dt)
 
     def snapshot(self, state: FVState) -> np.ndarray:
         return state.rho.copy()
@@ -294,7 +315,7 @@ class FiniteVolume(Solver):
         stage = np.empty_like(rho)
         new = np.empty_like(rho)
         for _ in range(_MAX_REJECTIONS):
-            if dt < self.dt_min:
+            if dt < min(self.dt_min, remaining):  # a last step shorter than dt_min is fine
                 break
             ok = euler_stage(flat_rho, flat_k1, dt, stage.ravel())
             if ok and self.order == 2:

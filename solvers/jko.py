@@ -562,6 +562,23 @@ class JKO(Solver):
             return state.mass * self.density_from_quantiles(state.value)
         return state.value
 
+    def step_count(self, state, t_final: float) -> float:
+        """JKO steps to ``t_final``.
+
+        Parameters
+        ----------
+        state : JKOState
+            The initial state.
+        t_final : float
+            The final time.
+
+        Returns
+        -------
+        float
+            ``(t_final − t) / τ``.
+        """
+        return max(1.0, (t_final - state.t) / self.tau)
+
     def snapshot(self, state: JKOState):
         return (self.density(state).copy(), state.value.copy())
 

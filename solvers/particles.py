@@ -14,8 +14,9 @@ from wgflow.errors import BlowUpError, ParameterError
 from wgflow.interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from wgflow.measures import ParticleMeasure
 from wgflow.random import children
+from wgflow.resources import check_memory
 from wgflow.solver import Solver
-from wgflow.validation import check_choice, check_positive, strict_keywords
+from wgflow.validation import check_choice, check_positive, real_array, strict_keywords
 
 from .particle_kernels import chunked_pair_sum, pairwise_energy, pairwise_forces
 
@@ -259,6 +260,23 @@ class Particles(Solver):
         weights = np.asarray(arrays["weights"], dtype=np.float64)
         return ParticleState(float(meta["t"]), positions, weights, rngs, int(meta["steps"]))
 
+    def step_count(self, state: ParticleState, t_final: float) -> float:
+        """Steps to ``t_final`` (times replicas).
+
+        Parameters
+        ----------
+        state : ParticleState
+            The initial state.
+        t_final : float
+            The final time.
+
+        Returns
+        -------
+        float
+            ``(t_final − t) / dt · R``.
+        """
+        return max(1.0, (t_final - state.t) / self.dt) * self.replicas
+
     def snapshot(self, state: ParticleState) -> np.ndarray:
         return state.positions[:, : self.keep_particles].copy()
 
@@ -341,10 +359,15 @@ class Particles(Solver):
             weights = x0.weights
             x0 = x0.positions
         try:
-            x = np.array(x0, dtype=np.float64)
+            x = real_array("x0", x0)
         except (TypeError, ValueError) as exc:
-            raise ValueError("x0: need a numeric array of shape (N, D) or (R, N, D)") from exc
+            raise ValueError(f"x0: need a real array of shape (N, D) or (R, N, D) ({exc})") from exc
         if x.ndim == 2:
+            check_memory(
+                "replicas",
+                8.0 * self.replicas * x.size * 4,
+                f"{self.replicas} replicas of {x.shape[0]} particles in {x.shape[1]}-D",
+            )
             x = np.broadcast_to(x, (self.replicas, *x.shape))
         if x.ndim != 3 or x.shape[0] != self.replicas or x.shape[1] < 1 or x.shape[2] < 1:
             raise ValueError(
@@ -361,7 +384,7 @@ class Particles(Solver):
         if weights is None:
             w = np.full(n, 1.0 / n)
         else:
-            w = np.array(weights, dtype=np.float64)
+            w = real_array("weights", weights)
             if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
                 raise ValueError(f"weights: need {n} finite non-negative values with positive sum")
         return x, w

@@ -2,6 +2,7 @@ r"""One-pass (online) SGD for mean-field two-layer networks."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,12 +13,14 @@ from wgflow import io
 from wgflow.errors import BlowUpError, ParameterError
 from wgflow.networks import NetworkModel
 from wgflow.random import children, stream_keys
+from wgflow.resources import check_memory
 from wgflow.solver import Solver
 from wgflow.validation import (
     check_choice,
     check_positive,
     check_positive_int,
     check_real,
+    real_array,
     strict_keywords,
 )
 
@@ -33,6 +36,8 @@ from .sgd_kernels import (
     initialize_batch,
     sgd_steps,
 )
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16  # steps per kernel call (bounds the schedule array; lets Ctrl-C through)
 
@@ -98,7 +103,8 @@ class SGD(Solver):
     -----
     ``run(theta0, t_final, save_every, spacing=...)`` (see :meth:`wgflow.solver.Solver.run`)
     takes initial weights of shape ``(N, P)`` or ``(R, N, P)``, or ``None`` for the model's
-    seeded initializer; observation times are rounded to whole steps. It returns
+    seeded initializer; each observation is taken at the last whole step at or before its time
+    (so no time passes ``t_final``). It returns
     ``risk(time[, replica])``, ``steps(time)``, the model's reduced coordinates and, with
     ``record_weights``, the weights.
 
@@ -144,11 +150,19 @@ class SGD(Solver):
         if schedule is not None and not callable(schedule):
             raise ParameterError("schedule: need a callable ξ(t) or None")
         self.schedule = schedule
-        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        self.weight_decay = check_real(
+            "weight_decay", weight_decay, low=0.0, high=np.inf, high_open=True
+        )
         self.beta = check_real("beta", beta, low=0.0, low_open=True)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32")))
         self.replicas = check_positive_int("replicas", replicas)
+        per_replica = self.n_neurons * (model.n_params + self.batch_size) * 3 * self.dtype.itemsize
+        check_memory(
+            "n_neurons" if self.n_neurons >= self.replicas else "replicas",
+            per_replica * self.replicas,
+            f"{self.replicas} replica(s) of {self.n_neurons} neurons × {model.n_params} weights",
+        )
         self.noise = check_choice("noise", noise, ("gaussian", "rademacher"))
         self.test_size = check_positive_int("test_size", test_size)
         self.seed_sequence = (
@@ -259,12 +273,66 @@ class SGD(Solver):
     def time(self, state: SGDState) -> float:
         return state.k * self.step_size
 
+    def _last_step(self, t: float) -> int:
+        """The last whole step at or before ``t`` (a relative 1e-9 slack absorbs round-off)."""
+        return int(np.floor(t / self.step_size * (1 + 1e-9)))
+
+    def check_times(self, times: np.ndarray) -> np.ndarray:
+        """Observation times on whole steps: times sharing a step are observed once.
+
+        Parameters
+        ----------
+        times : ndarray
+            The run's observation times.
+
+        Returns
+        -------
+        ndarray
+            ``times`` without those that fall on the same step as an earlier one.
+
+        Raises
+        ------
+        ValueError
+            Naming ``t_final`` when it is shorter than one step.
+        """
+        steps = np.array([self._last_step(t) for t in times])
+        if steps[-1] < 1:
+            raise ValueError(
+                f"t_final: {times[-1]:g} is shorter than one step (step_size = {self.step_size:g})"
+            )
+        keep = np.concatenate([[True], np.diff(steps) > 0])
+        if not np.all(keep):
+            logger.info(
+                "SGD: %d observation times fall on an already observed step (step_size %g); "
+                "observed once",
+                int((~keep).sum()),
+                self.step_size,
+            )
+        return np.asarray(times)[keep]
+
+    def step_count(self, state: SGDState, t_final: float) -> float:
+        """Steps to ``t_final`` (times replicas).
+
+        Parameters
+        ----------
+        state : SGDState
+            The initial state.
+        t_final : float
+            The final time.
+
+        Returns
+        -------
+        float
+            ``(t_final / ε − k) · R``.
+        """
+        return float(self._last_step(t_final) - state.k) * self.replicas
+
     def advance(self, state: SGDState, t_next: float) -> SGDState:
         # work on copies: an interrupted advance leaves the caller's state consistent
         state = SGDState(
             state.k, *(a.copy() for a in (state.theta, state.x, state.y, state.pre, state.f))
         )
-        target = int(round(t_next / self.step_size))
+        target = self._last_step(t_next)
         x_next, y_next, pre_next = (np.empty_like(a) for a in (state.x, state.y, state.pre))
         coef = np.array([self.step_size, self.weight_decay, self.noise_scale, 1.0], self.dtype)
         while state.k < target:
@@ -411,9 +479,9 @@ class SGD(Solver):
 
     def _check_theta(self, theta0) -> np.ndarray:
         try:
-            theta = np.array(theta0, dtype=np.float64)
+            theta = real_array("theta0", theta0)
         except (TypeError, ValueError) as exc:
-            raise ValueError("theta0: need a numeric array") from exc
+            raise ValueError(f"theta0: need a real array ({exc})") from exc
         if theta.ndim == 2:
             theta = np.broadcast_to(theta, (self.replicas, *theta.shape))
         want = (self.replicas, self.n_neurons, self.model.n_params)

@@ -161,7 +161,7 @@ from wgflow.solvers import FiniteVolume
 prob = OrnsteinUhlenbeck(dim=2, diffusion=0.5, mean0=(1.0, 0.5), var0=0.3)
 grid = wg.Grid.box([(-5, 5)] * 2, 64)
 print("started", flush=True)
-FiniteVolume(prob.energy, grid).run(prob.initial_density(grid), 1e4, 0.005, progress=False,
+FiniteVolume(prob.energy, grid).run(prob.initial_density(grid), 10.0, 0.005, progress=False,
                                     checkpoint=sys.argv[1])
 """
 

@@ -204,8 +204,9 @@ def test_run_records_risk_reduced_coordinates_and_schema():
     ds = SGD(model, n_neurons=40, step_size=0.01, seed=0).run(
         None, 2.0, save_every=0.01, spacing="log", progress=False
     )
-    assert ds.sizes["time"] == 51 and ds["time"][-1] == pytest.approx(2.0)
-    assert np.all(np.diff(ds["time"]) >= 0)
+    # 51 log-spaced times from ε = 0.01, each at most once per step
+    assert 30 < ds.sizes["time"] <= 51 and ds["time"][-1] == pytest.approx(2.0)
+    assert np.all(np.diff(ds["time"]) > 0)
     assert ds["r1"].dims == ("time", "particle") and ds.attrs["test_size"] == 2000
     assert ds["risk"][-1] < ds["risk"][0]
     index = {"particle", "replica", "component"}  # labels, not quantities: no units (CF)

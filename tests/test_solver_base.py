@@ -22,7 +22,7 @@ def test_every_solver_has_the_base_run_and_resume():
     params = list(inspect.signature(Solver.run).parameters)
     assert params == [
         "self", "initial", "t_final", "save_every", "spacing", "progress", "trackers",
-        "checkpoint", "checkpoint_every",
+        "checkpoint", "checkpoint_every", "overwrite",
     ]
 
 

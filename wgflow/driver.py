@@ -10,6 +10,7 @@ this module does the rest (observation times, trackers, failure handling).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,9 @@ import numpy as np
 import xarray as xr
 
 from . import io
-from .errors import RunInterrupted, RunStopped, TargetReached
+from .errors import RunInterrupted, RunStopped
+from .outputs import OutputLock, check_output
+from .resources import check_run_size
 from .trackers import CHECKPOINT_PREFIX as _PREFIX
 from .trackers import (
     CheckpointWriter,
@@ -76,6 +79,7 @@ def run(
     spacing: str = "linear",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Advance ``solver`` from ``initial`` to ``t_final``, observing every ``save_every``.
 
@@ -85,7 +89,12 @@ def run(
         netCDF file rewritten atomically with the snapshots so far and the solver's full state
         (random-generator state included) every ``checkpoint_every`` of simulated time (default:
         every observation), when the run stops early (blow-up, Ctrl-C: the last good state) and
-        at the end. :func:`resume` continues from it.
+        at the end. :func:`resume` continues from it. Checked before the run starts (a writable
+        ``.nc`` file path), and claimed by an advisory lock (``<checkpoint>.lock``) for the
+        run's duration: a second run on the same path is refused.
+    overwrite : bool
+        Replace an existing ``checkpoint`` file (default: refuse, so that a fresh run never
+        destroys a run's saved state; :func:`resume` continues it instead).
 
     Returns
     -------
@@ -101,6 +110,8 @@ def run(
         On Ctrl-C; its ``dataset`` attribute holds the snapshots recorded before.
     """
     times = observation_times(t_final, save_every, spacing)
+    if checkpoint is not None:
+        checkpoint = check_output(checkpoint, "checkpoint", (".nc",), overwrite=overwrite)
     params = {"t_final": float(t_final), "save_every": float(times[1] - times[0])}
     if spacing != "linear":
         params["spacing"] = spacing
@@ -111,8 +122,16 @@ def run(
             else check_positive("checkpoint_every", checkpoint_every)
         )
     params.update(run_parameters or {})
+    if hasattr(solver, "check_times"):  # e.g. SGD: times on whole steps
+        times = solver.check_times(times)
     state = solver.initial_state(initial)
-    return _loop(solver, state, times, params, progress, trackers, checkpoint)
+    check_run_size(solver, state, times)
+    with _claimed(checkpoint):
+        return _loop(solver, state, times, params, progress, trackers, checkpoint)
+
+
+def _claimed(path):
+    return contextlib.nullcontext() if path is None else OutputLock(path, "checkpoint")
 
 
 def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
@@ -123,6 +142,11 @@ def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
     whole run (the checkpoint's snapshots followed by the
     new ones); the checkpoint file keeps being updated.
     """
+    with OutputLock(path, "path"):
+        return _resume(solver, path, progress, trackers)
+
+
+def _resume(solver, path, progress, trackers) -> xr.Dataset:
     archive = io.open(path)
     if "checkpoint_time" not in archive.attrs:
         raise ValueError(f"path: {str(path)!r} is not a wgflow checkpoint (no checkpoint_time)")
@@ -138,6 +162,8 @@ def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
     times = observation_times(
         params["t_final"], params["save_every"], params.get("spacing", "linear")
     )
+    if hasattr(solver, "check_times"):
+        times = solver.check_times(times)
     now = solver.time(state)
     remaining = times[times > now + 1e-12 * max(1.0, abs(now))]
     previous = archive.drop_vars([n for n in archive.variables if n.startswith(_PREFIX)])
@@ -193,7 +219,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     except RunStopped as exc:
         exc.dataset = partial()
         save_last_good("stopped: " + exc.cause)
-        (logger.info if isinstance(exc, TargetReached) else logger.error)("%s", exc)
+        logger.info("%s", exc)  # the caller reports it: the exception carries the message
         raise
     except KeyboardInterrupt as exc:
         stop = RunInterrupted(solver.time(last_good))

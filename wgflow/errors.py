@@ -119,3 +119,7 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__(f"run interrupted at t = {t:.6g}")
         self.time = t
         self.dataset = None
+
+
+class LongRunWarning(UserWarning):
+    """A run whose estimated step count exceeds :data:`wgflow.resources.LONG_RUN_STEPS`."""

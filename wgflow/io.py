@@ -16,6 +16,7 @@ import xarray as xr
 
 from .compilation import package_version
 from .grid import Grid
+from .outputs import check_output, remove_stale_temporaries, temporary_prefix
 
 # dimensionless time (t = kε for SGD): CF's standard_name "time" would need time units, so the
 # coordinate is marked as the T axis instead
@@ -295,13 +296,22 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is a folder, empty, or in a missing or unwritable folder; an attribute netCDF
+        cannot hold.
+
+    Notes
+    -----
+    Temporary files of writers killed mid-write (``.<name>.<pid>.*.tmp`` whose process is
+    gone) are removed first.
     """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds: need an xarray.Dataset, got {type(ds).__name__}")
-    path = Path(path)
+    path = check_output(path, "path", suffixes=None)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"path: folder {str(folder)!r} does not exist")
     _check_attrs("the dataset", ds.attrs)
     ds = ds.copy()
     encoding = {}
@@ -323,7 +333,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
             enc["_FillValue"] = None
         encoding[name] = enc
     unlimited = {"time"} if "time" in ds.dims else set()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=folder)
     os.close(fd)
     with _deferred_sigint():  # Ctrl-C inside HDF5 can leave the library locked
         try:
@@ -380,11 +391,32 @@ def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.
     ValueError
         If the file is not a readable netCDF archive.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path: need a file path (str or path-like), got {type(path).__name__}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path: {str(path)!r} is a folder, not a netCDF file")
     if not path.is_file():
         raise FileNotFoundError(f"path: no such file {str(path)!r}")
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             return ds.load()
-    except OSError as exc:
-        raise ValueError(f"path: {str(path)!r} is not a readable netCDF file ({exc})") from exc
+    except _READ_ERRORS as exc:  # a damaged file fails inside HDF5 or the decoders
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"path: {str(path)!r} is not a readable netCDF file (damaged or truncated? {reason})"
+        ) from exc
+
+
+# what netCDF4/HDF5 and xarray's decoders raise on damaged bytes
+_READ_ERRORS = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    UnicodeError,
+    OverflowError,
+)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .grid import Grid
+from .validation import real_array
 
 
 def validate_density(grid: Grid, density, name: str = "density") -> np.ndarray:
@@ -18,9 +19,9 @@ def validate_density(grid: Grid, density, name: str = "density") -> np.ndarray:
         If the array has the wrong shape, non-finite or negative entries, or zero mass.
     """
     try:
-        rho = np.array(density, dtype=np.float64)
+        rho = real_array(name, density)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: need a numeric array of shape {grid.shape}") from exc
+        raise ValueError(f"{name}: need a real array of shape {grid.shape} ({exc})") from exc
     if rho.shape != grid.shape:
         raise ValueError(f"{name}: need shape {grid.shape} (the grid's), got {rho.shape}")
     if not np.all(np.isfinite(rho)):
@@ -127,7 +128,7 @@ class ParticleMeasure:
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        pos = np.array(self.positions, dtype=np.float64)
+        pos = real_array("positions", self.positions)
         if pos.ndim == 1:
             pos = pos[:, None]
         if pos.ndim != 2 or pos.shape[0] < 1:
@@ -137,7 +138,7 @@ class ParticleMeasure:
         if self.weights is None:
             w = np.full(pos.shape[0], 1.0 / pos.shape[0])
         else:
-            w = np.array(self.weights, dtype=np.float64)
+            w = real_array("weights", self.weights)
             if w.shape != (pos.shape[0],):
                 raise ValueError(f"weights: need shape ({pos.shape[0]},), got {w.shape}")
             if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:

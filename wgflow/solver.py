@@ -251,6 +251,7 @@ class Solver(ParametersRepr, abc.ABC):
         trackers: Sequence[Tracker] = (),
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: float | None = None,
+        overwrite: bool = False,
     ) -> xr.Dataset:
         """Advance from ``initial`` to ``t_final``, observing at ``save_every`` intervals.
 
@@ -273,9 +274,12 @@ class Solver(ParametersRepr, abc.ABC):
         checkpoint : path, optional
             A netCDF file rewritten atomically every ``checkpoint_every`` (simulated time;
             default every snapshot), on failure or Ctrl-C (last good state) and at the end;
-            :meth:`resume` continues from it.
+            :meth:`resume` continues from it. Checked before the run (a writable ``.nc``
+            path) and locked while it runs (a second run on the same path is refused).
         checkpoint_every : float, optional
             Simulated time between checkpoint writes.
+        overwrite : bool
+            Replace an existing ``checkpoint`` (default: refuse; :meth:`resume` continues it).
 
         Returns
         -------
@@ -300,6 +304,7 @@ class Solver(ParametersRepr, abc.ABC):
             spacing=spacing,
             checkpoint=checkpoint,
             checkpoint_every=checkpoint_every,
+            overwrite=overwrite,
         )
 
     @strict_keywords

@@ -263,9 +263,12 @@ class CheckpointWriter(Tracker):
         status : str
             Stored as the archive's ``status``.
         """
-        ds = combine_runs(
-            solver.to_dataset(self.recorder, self.params, state), self.previous
-        )
+        if self.recorder.times:
+            ds = combine_runs(solver.to_dataset(self.recorder, self.params, state), self.previous)
+        elif self.previous is not None:  # a resumed run stopped before its first snapshot
+            ds = self.previous.copy()
+        else:
+            return
         arrays, meta = solver.checkpoint_state(state)
         for name, value in arrays.items():
             value = np.asarray(value)

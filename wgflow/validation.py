@@ -159,3 +159,35 @@ def check_choice(name: str, value, choices) -> object:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def real_array(name: str, value, dtype=np.float64) -> np.ndarray:
+    """``value`` as a new real array; complex, text or object input is refused, not cast.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : array_like
+        Numbers (bools and integers are converted).
+    dtype : numpy dtype
+        The result's dtype.
+
+    Returns
+    -------
+    ndarray
+        A copy of ``value`` as ``dtype``.
+
+    Examples
+    --------
+    >>> real_array("x0", [[1, 2]])
+    array([[1., 2.]])
+    """
+    raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if np.iscomplexobj(raw):
+        raise ValueError(f"{name}: need real numbers, got complex values (pass .real explicitly)")
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name}: need an array of real numbers, got dtype {raw.dtype} ({type(value).__name__})"
+        )
+    return np.array(raw, dtype=dtype)
