@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from wgflow import io
+from wgflow.outputs import OutputLock, check_distinct, check_output
 
 from .jobs import JOBS, make_job
 
@@ -253,8 +254,12 @@ def _sweep(parser, args) -> int:
             config = tomllib.load(f)
     except FileNotFoundError:
         parser.error(f"config: no such file {args.config!r}")
-    except tomllib.TOMLDecodeError as exc:
-        parser.error(f"config: not valid TOML ({exc})")
+    except IsADirectoryError:
+        parser.error(f"config: {args.config!r} is a folder; need a TOML file")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        parser.error(f"config: not valid TOML ({str(exc).splitlines()[0]})")
+    except OSError as exc:
+        parser.error(f"config: cannot read {args.config!r} ({exc.strerror})")
     for key in ("function", "output", "parameters"):
         if key not in config:
             parser.error(f"config: missing key {key!r} (need function, output, [parameters])")
@@ -263,7 +268,11 @@ def _sweep(parser, args) -> int:
         fn = _import_function(target, Path(args.config).resolve().parent)
     except (ImportError, AttributeError, ValueError, TypeError, OSError, SyntaxError) as exc:
         parser.error(f"config: cannot import function {target!r} ({exc})")
-    output = _writable(parser, "output", str(config["output"]))
+    if not isinstance(config["output"], str):
+        parser.error(f"config: output must be a file path string, got {config['output']!r}")
+    output = _writable(parser, "output", config["output"], ARCHIVE_SUFFIXES)
+    if not isinstance(config["parameters"], dict):
+        parser.error("config: [parameters] must be a table of name = [values]")
     try:
         ds = sweep(
             fn,
@@ -348,25 +357,19 @@ def _figure_suffixes() -> tuple[str, ...]:
 
 
 def _writable(parser, option: str, path: str, suffixes: tuple[str, ...] | None = None) -> Path:
-    """Check an output path before any work: a known suffix, not a folder, a writable folder."""
-    p = Path(path)
-    if not str(path) or p.is_dir():
-        parser.error(f"{option}: need a file path, got {str(path)!r}")
-    if suffixes is not None and p.suffix.lower() not in suffixes:
-        parser.error(f"{option}: need a file ending in {', '.join(suffixes)}, got {str(path)!r}")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        parser.error(f"{option}: cannot write to folder {str(folder)!r}")
-    return p
+    """Check an output path before any work: a known suffix, not a folder, a writable folder
+    (probed by creating a file there)."""
+    try:
+        return check_output(path, option, suffixes)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
 
 
 def _distinct(parser, **paths: Path) -> None:
-    seen: dict[Path, str] = {}
-    for option, path in paths.items():
-        key = path.resolve()
-        if key in seen:
-            parser.error(f"--{option}: same file as --{seen[key]} ({str(path)!r})")
-        seen[key] = option
+    try:
+        check_distinct(**{f"--{option}": path for option, path in paths.items()})
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def _archived_job(parser, source: str) -> tuple[str, dict]:
@@ -384,7 +387,13 @@ def _run(parser, args) -> int:
 
     options = {}
     if args.source is not None:
-        args.job, options = _archived_job(parser, args.source)
+        archived, options = _archived_job(parser, args.source)
+        if args.job is not None and args.job != archived:
+            parser.error(
+                f"--from: {args.source!r} holds a run of {archived!r}, not {args.job!r}; "
+                "give the preset or --from, not both"
+            )
+        args.job = archived
     name = args.job or presets.DEFAULT_PRESET
     if name not in JOBS and name not in presets.PRESETS:
         parser.error(f"unknown preset {name!r}; choose from {', '.join([*presets.PRESETS, *JOBS])}")
@@ -405,6 +414,12 @@ def _run(parser, args) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         runner = job.run
+        job_attrs = {
+            "job": name,
+            "job_parameters": io.to_json(
+                {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
+            ),
+        }
     else:
         options.update(_parse_settings(parser, name, args.settings))
         if args.cells is not None:
@@ -423,34 +438,65 @@ def _run(parser, args) -> int:
                 parser.error(f"{key}: must be positive, got {options[key]!r}")
 
         def runner(progress):
-            ds = presets.run(name, progress=progress, **options)
-            ds.attrs["job"] = name
-            ds.attrs["job_parameters"] = io.to_json(options)
-            return ds
+            return presets.run(name, progress=progress, **options)
+
+        job_attrs = {"job": name, "job_parameters": io.to_json(options)}
 
     start = time.perf_counter()
     status = 0
     try:
-        ds = runner(progress=not args.quiet)
-    except KeyboardInterrupt as exc:
-        ds = getattr(exc, "dataset", None)
-        print("wgflow: interrupted; saving what was computed", file=sys.stderr)
-        status = 130
-    except RuntimeError as exc:
-        ds = getattr(exc, "dataset", None)
-        print(f"wgflow: error: {exc}", file=sys.stderr)
-        status = 1
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc).splitlines()[0])
-    wall = time.perf_counter() - start
-    if ds is None:
+        lock = OutputLock(output, "--output")
+        lock.acquire()
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        try:
+            ds = runner(progress=not args.quiet)
+        except KeyboardInterrupt as exc:
+            ds = getattr(exc, "dataset", None)
+            print("wgflow: interrupted; saving what was computed", file=sys.stderr)
+            status = 130
+        except RuntimeError as exc:
+            ds = getattr(exc, "dataset", None)
+            print(f"wgflow: error: {exc}", file=sys.stderr)
+            status = 1
+        except (ValueError, TypeError) as exc:
+            parser.error(str(exc).splitlines()[0])
+        wall = time.perf_counter() - start
+        if ds is None:
+            return status or 1
+        for key, value in job_attrs.items():  # also on an interrupted run: --from reruns it
+            ds.attrs.setdefault(key, value)
+        io.save(ds, output)
+    finally:
+        lock.release()
+    bad = _non_finite_summary(ds)
+    if bad:
+        print(
+            f"wgflow: error: the summary would contain non-finite values ({', '.join(bad)}); "
+            f"archive {output} kept for inspection",
+            file=sys.stderr,
+        )
         return status or 1
-    io.save(ds, output)
     if not args.quiet:
         _print_summary(ds)
     _draw(ds, figure)
     print(f"wall time {wall:.1f} s; archive {output}; figure {figure}")
     return status
+
+
+SUMMARY_VARIABLES = ("risk_sgd", "risk_pde", "risk_gap", "w2", "mass", "free_energy")
+
+
+def _non_finite_summary(ds) -> list[str]:
+    """Summary variables holding NaN/inf (a result must not print them)."""
+    import numpy as np
+
+    return [
+        name
+        for name in SUMMARY_VARIABLES
+        if name in ds and ds[name].dtype.kind == "f" and not np.all(np.isfinite(ds[name].values))
+    ]
 
 
 def _print_summary(ds) -> None:

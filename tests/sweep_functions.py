@@ -17,3 +17,34 @@ def model_run(a, seed):
 
 def always_fails(a, seed):
     raise RuntimeError("this function must not be called for finished points")
+
+
+def bad_returns(kind):
+    """One well-behaved point and one of each return value a sweep must survive."""
+    import sys
+
+    if kind == "ok":
+        return {"x": 1.0}
+    if kind == "bool_attr":
+        return xr.Dataset({"x": 1.0}, attrs={"flag": True})
+    if kind == "nested":
+        return {"x": {"a": 1}}
+    if kind == "ragged":
+        return {"x": [[1.0], [1.0, 2.0]]}
+    if kind == "exit":
+        sys.exit(5)
+    if kind == "named_like_dim":
+        return {"kind": 1.0, "x": 2.0}
+    raise ValueError(kind)
+
+
+def killed_at(a, log):
+    """Logs each call; the worker running a == 2 kills itself (SIGKILL)."""
+    import os
+    import signal
+
+    with open(log, "a") as f:
+        f.write(f"{a}\n")
+    if a == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"x": float(a)}

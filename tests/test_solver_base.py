@@ -54,7 +54,8 @@ def test_sgd_run_twice_repeats_itself():
 def test_sgd_accepts_a_problem_object():
     prob = AnisotropicGaussians(d=8, s0=2, delta=0.5, activation="relu")
     ds = SGD(prob, n_neurons=5, step_size=0.01, seed=0).run(t_final=0.02, progress=False)
-    assert ds.sizes["time"] == 11 and np.all(np.isfinite(ds["risk"]))
+    # default save_every t_final/10 is below ε: each step is observed once
+    assert ds.sizes["time"] == 3 and np.all(np.isfinite(ds["risk"]))
 
 
 def test_jko_refuses_a_density_from_another_grid_of_the_same_shape():

@@ -250,6 +250,24 @@ def parameters(ds: xr.Dataset) -> dict:
         raise ValueError("ds: has no 'parameters' attribute (not a wgflow archive?)") from exc
 
 
+def check_attributes(ds: xr.Dataset) -> None:
+    """Refuse attributes netCDF cannot hold, on the dataset and on each variable.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The dataset to be archived.
+
+    Raises
+    ------
+    ValueError
+        Naming the attribute and its owner (bool, None, dict, text with NUL, …).
+    """
+    _check_attrs("the dataset", ds.attrs)
+    for name, var in ds.variables.items():
+        _check_attrs(f"variable {name!r}", var.attrs)
+
+
 def _check_attrs(owner: str, attrs: dict) -> None:
     for key, value in attrs.items():
         ok = isinstance(value, str | int | float | np.number) and not isinstance(value, bool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -13,25 +14,57 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from . import io
+from .outputs import OutputLock, check_output
+from .threads import single_threaded_environment, usable_cpus
 
 logger = logging.getLogger(__name__)
 
 STATUS_OK, STATUS_FAILED, STATUS_PENDING = "ok", "failed", "pending"
 
 
+#: a point whose worker process dies is retried this many times, then marked failed
+WORKER_RETRIES = 1
+
+
 def _call(fn: Callable, point: dict):
     """Run one point; never raises (the error is returned as text)."""
     try:
-        result = fn(**point)
-        if isinstance(result, Mapping) and not isinstance(result, xr.Dataset):
-            result = xr.Dataset({k: xr.DataArray(v) for k, v in result.items()})
-        if not isinstance(result, xr.Dataset):
-            raise TypeError(
-                f"fn must return an xarray.Dataset or a dict, got {type(result).__name__}"
-            )
+        result = _as_result(fn(**point), list(point))
         return point, result, None
-    except Exception as exc:  # recorded per point, the sweep goes on
-        return point, None, f"{type(exc).__name__}: {exc}"
+    except (Exception, SystemExit) as exc:  # recorded per point, the sweep goes on
+        kind = type(exc).__name__
+        if isinstance(exc, SystemExit):
+            return point, None, f"SystemExit: fn called sys.exit({exc.code!r})"
+        return point, None, f"{kind}: {exc}"
+
+
+def _as_result(result, names: list[str]) -> xr.Dataset:
+    """A point's return value as a Dataset netCDF can hold, or a clear error."""
+    if isinstance(result, Mapping) and not isinstance(result, xr.Dataset):
+        variables = {}
+        for key, value in result.items():
+            if isinstance(value, Mapping):
+                raise TypeError(f"fn returned {key!r} as a dict; return numbers or arrays")
+            try:
+                variables[key] = xr.DataArray(np.asarray(value))
+            except ValueError as exc:  # ragged lists
+                raise ValueError(f"fn returned {key!r} as a ragged sequence ({exc})") from exc
+        result = xr.Dataset(variables)
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(f"fn must return an xarray.Dataset or a dict, got {type(result).__name__}")
+    clash = sorted(set(result.variables) & set(names))
+    if clash:
+        raise ValueError(
+            f"fn returned variable(s) {clash} named like swept parameters; rename them"
+        )
+    for name, var in result.variables.items():
+        if var.dtype.kind not in "biufUS":
+            raise TypeError(
+                f"fn returned {name!r} of dtype {var.dtype} (nested or mixed values); "
+                "return numbers, strings or arrays of them"
+            )
+    io.check_attributes(result)
+    return result
 
 
 def sweep(
@@ -73,12 +106,45 @@ def sweep(
     if not isinstance(parameters, Mapping) or not parameters:
         raise ValueError("parameters: need a non-empty dict of name -> sequence of values")
     names = list(parameters)
-    values = {k: list(v) for k, v in parameters.items()}
-    for k, v in values.items():
-        if not v or len(set(v)) != len(v):
-            raise ValueError(f"parameters: {k!r} needs distinct values, got {v!r}")
+    values = {k: _check_values(k, v) for k, v in parameters.items()}
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values.values())]
-    results, errors = _previous_results(output, names)
+    lock = None
+    if output is not None:
+        output = check_output(output, "output", (".nc",))
+        lock = OutputLock(output, "output")
+        lock.acquire()
+    try:
+        return _sweep(fn, names, values, points, scheduler, output, progress, n_workers)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _check_values(name, values) -> list:
+    """Swept values: a non-empty sequence of distinct numbers, strings or bools, no NaN."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(f"parameters: {name!r} needs a list of values, got {values!r}")
+    out = [_plain(v) for v in values]
+    if not out:
+        raise ValueError(f"parameters: {name!r} needs at least one value")
+    for v in out:
+        if not isinstance(v, int | float | str | bool):
+            raise ValueError(
+                f"parameters: {name!r} values must be numbers, strings or bools, got {v!r}"
+            )
+        if isinstance(v, float) and not np.isfinite(v):
+            raise ValueError(f"parameters: {name!r} values must be finite, got {v!r}")
+    if len({(type(v) is bool, v) for v in out}) != len(out):
+        raise ValueError(f"parameters: {name!r} needs distinct values, got {out!r}")
+    kinds = {"bool" if isinstance(v, bool) else "str" if isinstance(v, str) else "num" for v in out}
+    if len(kinds) > 1:
+        raise ValueError(f"parameters: {name!r} mixes {sorted(kinds)} values; use one kind")
+    return out
+
+
+def _sweep(fn, names, values, points, scheduler, output, progress, n_workers) -> xr.Dataset:
+    results, errors, archived = _previous_results(output, names)
+    values = _merge_values(values, archived, output)
     todo = [p for p in points if _key(p, names) not in results]
     if output is not None and len(todo) < len(points):
         logger.info(
@@ -88,16 +154,36 @@ def sweep(
             output,
         )
 
-    def record(point, result, error):
+    guard = threading.Lock()  # results/errors are read by the background saver
+
+    def save() -> None:
+        with guard:
+            snapshot = dict(results), dict(errors)
+        io.save(_assemble(*snapshot, values, names, fn), output)
+
+    def record(point, result, error, saver=None):
         key = _key(point, names)
-        if error is None:
-            results[key] = result
-            errors.pop(key, None)
-        else:
-            errors[key] = error
+        with guard:
+            if error is None:
+                results[key] = result
+                errors.pop(key, None)
+            else:
+                errors[key] = error
+        if error is not None:
             logger.warning("sweep point %s failed: %s", point, error)
-        if output is not None:
-            io.save(_assemble(results, errors, values, names, fn), output)
+        if output is None:
+            return
+        if saver is not None:
+            saver.request()
+            return
+        try:
+            save()
+        except (ValueError, TypeError) as exc:  # this point's result cannot be archived
+            with guard:
+                results.pop(key, None)
+                errors[key] = f"{type(exc).__name__}: result cannot be archived ({exc})"
+            logger.warning("sweep point %s failed: %s", point, errors[key])
+            save()
 
     bar = tqdm(total=len(todo), disable=None if progress else True, desc="sweep", unit="point")
     try:
@@ -106,10 +192,52 @@ def sweep(
                 record(*_call(fn, point))
                 bar.update()
         else:
-            _run_distributed(fn, todo, scheduler, n_workers, record, bar)
+            saver = _BackgroundSaver(save if output is not None else None)
+            try:
+                _run_distributed(
+                    fn, todo, scheduler, n_workers, lambda *a: record(*a, saver=saver), bar
+                )
+            finally:
+                saver.close()
     finally:
         bar.close()
     return _assemble(results, errors, values, names, fn)
+
+
+class _BackgroundSaver:
+    """Rewrites the archive off the result loop, so each finished point is released at once
+    (a dask worker that dies later then holds no finished result to recompute)."""
+
+    def __init__(self, save) -> None:
+        self._save = save
+        self._wanted = threading.Event()
+        self._closing = False
+        self._thread = None
+        if save is not None:
+            self._thread = threading.Thread(target=self._loop, name="sweep-saver", daemon=True)
+            self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def _loop(self) -> None:
+        while not self._closing:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closing:
+                return
+            try:
+                self._save()
+            except Exception:  # the final save in close() raises it
+                logger.exception("sweep: could not rewrite the archive")
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+        self._save()  # the final state, in this thread: errors reach the caller
 
 
 def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
@@ -117,24 +245,51 @@ def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise ImportError("sweep: install the 'distributed' extra (dask[distributed])") from exc
-    if scheduler is None:
-        workers = n_workers or os.cpu_count() or 1
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(address=scheduler)
-    try:
-        # pure=False: identical-looking random replicates must not be merged
-        futures = [client.submit(_call, fn, point, pure=False) for point in todo]
-        for future in as_completed(futures):
-            record(*future.result())
-            bar.update()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    import dask
+
+    # a task whose worker dies is retried WORKER_RETRIES times, then fails with KilledWorker
+    # worker-saturation 1: a worker holds only the point it runs, so a worker that dies takes
+    # no queued point down with it
+    settings = {
+        "distributed.scheduler.allowed-failures": WORKER_RETRIES,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set(settings):
+        if scheduler is None:
+            workers = n_workers or usable_cpus()
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env=single_threaded_environment(),
+            )
+            client = Client(cluster)
+        else:
+            cluster, client = None, Client(address=scheduler)
+        try:
+            # pure=False: identical-looking random replicates must not be merged
+            futures = {client.submit(_call, fn, point, pure=False): point for point in todo}
+            # results are gathered as soon as each point ends and released at once, so a
+            # worker that dies later holds no finished result to recompute
+            done = as_completed(futures, with_results=True, raise_errors=False)
+            for future, result in done:
+                point = futures.pop(future)
+                failed = future.status == "error"
+                if failed:
+                    exc = future.exception()
+                future.release()
+                if failed:  # the worker died (KilledWorker) or was lost
+                    kind = type(exc).__name__
+                    record(point, None, f"{kind}: worker process died running this point "
+                                        f"({WORKER_RETRIES + 1} attempts)")
+                else:
+                    record(*result)
+                bar.update()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _key(point: dict, names) -> tuple:
@@ -145,22 +300,47 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _previous_results(output, names) -> tuple[dict, dict]:
+def _previous_results(output, names) -> tuple[dict, dict, dict]:
     results: dict = {}
     errors: dict = {}
     if output is None or not Path(output).exists():
-        return results, errors
+        return results, errors, {}
     archive = io.open(output)
     if "sweep_status" not in archive:
         raise ValueError(f"output: {str(output)!r} exists and is not a sweep archive")
     status = archive["sweep_status"]
+    if set(status.dims) != set(names):
+        raise ValueError(
+            f"output: {str(output)!r} sweeps {sorted(status.dims)}, this sweep {sorted(names)}; "
+            "use another output (a sweep archive holds one set of parameters)"
+        )
+    archived = {dim: [_plain(v) for v in archive[dim].values] for dim in names}
     data = archive.drop_vars(["sweep_status", "sweep_error"])
     for index in np.ndindex(status.shape):
         sel = {dim: status[dim].values[i] for dim, i in zip(status.dims, index, strict=True)}
         if str(status.values[index]) == STATUS_OK:
-            point = data.sel({k: [v] for k, v in sel.items()})
-            results[tuple(_plain(sel[n]) for n in names)] = point.squeeze(list(sel), drop=True)
-    return results, errors
+            # by position: ``sel`` would read [True] on a bool axis as a mask
+            where = dict(zip(status.dims, index, strict=True))
+            point = data.isel(where, drop=True)
+            results[tuple(_plain(sel[n]) for n in names)] = point
+    return results, errors, archived
+
+
+def _merge_values(values: dict, archived: dict, output) -> dict:
+    """This sweep's values plus those only the archive holds (never dropped)."""
+    merged = {}
+    for name, new in values.items():
+        old = archived.get(name, [])
+        extra = [v for v in old if v not in new]
+        if old and {type(v) is str for v in old} != {type(v) is str for v in new}:
+            raise ValueError(
+                f"parameters: {name!r} values {new!r} are not of the kind archived in "
+                f"{str(output)!r} ({old!r})"
+            )
+        if extra:
+            logger.info("sweep: %s keeps archived values %s", name, extra)
+        merged[name] = old + [v for v in new if v not in old] if old else new
+    return merged
 
 
 def _assemble(results: dict, errors: dict, values: dict, names: list, fn) -> xr.Dataset:

@@ -1,0 +1,46 @@
+"""Threads that share a machine: the CPUs this process may use, and single-threaded workers.
+
+numba sizes its pool from ``os.sched_getaffinity`` (the CPUs this process may run on, which a
+batch scheduler or ``taskset`` restricts), not from the machine's core count. Sweep workers are
+single-threaded processes (:func:`single_threaded_environment`): one point per core, no
+oversubscription when several workers share a node.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["THREAD_VARIABLES", "single_threaded_environment", "usable_cpus"]
+
+#: environment variables that size the thread pools of numba and the BLAS/OpenMP libraries
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask; all cores where there is none).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def single_threaded_environment() -> dict[str, str]:
+    """Environment for worker processes that each run on one core.
+
+    Returns
+    -------
+    dict of str -> str
+        Every variable of :data:`THREAD_VARIABLES` set to ``"1"``.
+    """
+    return dict.fromkeys(THREAD_VARIABLES, "1")
