@@ -63,6 +63,7 @@ class Aggregation(ParametersRepr):
             interaction=w,
             internal=internal,
             metadata={"problem": "Aggregation", "problem_parameters": self.parameters()},
+            dim=self.dim,
         )
 
     def parameters(self) -> dict:

@@ -325,7 +325,7 @@ class ReducedAnisotropic:
 
     def __init__(self, problem: AnisotropicGaussians, beta: float = np.inf, order: int = 0) -> None:
         self.problem = problem
-        self.beta = check_real("beta", beta, low=0.0, low_open=True)
+        self.beta = check_real("beta", beta, low=0.0, low_open=True, allow_inf=True)
         self.order = check_choice("order", order, MEHLER_ORDERS)
         self.radial_axes = ("r",) if problem.isotropic else ("r1", "r2")
         self.axes = (*problem.head, *self.radial_axes)

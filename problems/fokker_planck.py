@@ -89,6 +89,7 @@ class OrnsteinUhlenbeck(ParametersRepr):
             interaction=interaction,
             internal=Entropy(self.beta),
             metadata={"problem": "OrnsteinUhlenbeck", "problem_parameters": self.parameters()},
+            dim=self.dim,
         )
 
     def parameters(self) -> dict:

@@ -366,7 +366,7 @@ class TwoLayerNN(ParametersRepr):
         FreeEnergy
             ``V`` and ``U`` with their gradients (``U`` a general interaction).
         """
-        beta = check_real("beta", beta, low=0.0, low_open=True)
+        beta = check_real("beta", beta, low=0.0, low_open=True, allow_inf=True)
         lam = self.weight_decay
 
         def value(theta):

@@ -13,7 +13,7 @@ from wgflow.energy import Entropy, FreeEnergy
 from wgflow.errors import BlowUpError, ParameterError
 from wgflow.interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from wgflow.measures import ParticleMeasure
-from wgflow.random import children
+from wgflow.random import children, seed_sequence
 from wgflow.resources import check_memory
 from wgflow.solver import Solver
 from wgflow.validation import check_choice, check_positive, real_array, strict_keywords
@@ -134,10 +134,7 @@ class Particles(Solver):
                 raise ValueError(
                     f"energy: interaction {term.name!r} needs a gradient for particles"
                 )
-        if isinstance(seed, np.random.SeedSequence):
-            self.seed_sequence = seed
-        else:
-            self.seed_sequence = np.random.SeedSequence(seed)
+        self.seed_sequence = seed_sequence(seed)
         self.domain = None
         if domain is not None:
             try:
@@ -375,6 +372,7 @@ class Particles(Solver):
             )
         if not np.all(np.isfinite(x)):
             raise ValueError("x0: contains non-finite positions")
+        self.energy.check_dimension(x.shape[2], "x0")
         if self.domain is not None and self.domain.shape[0] != x.shape[2]:
             raise ValueError(
                 f"domain: need {x.shape[2]} (lo, hi) pairs for {x.shape[2]}-D particles, "

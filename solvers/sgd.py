@@ -12,7 +12,7 @@ import xarray as xr
 from wgflow import io
 from wgflow.errors import BlowUpError, ParameterError
 from wgflow.networks import NetworkModel
-from wgflow.random import children, stream_keys
+from wgflow.random import children, seed_sequence, stream_keys
 from wgflow.resources import check_memory
 from wgflow.solver import Solver
 from wgflow.validation import (
@@ -150,10 +150,8 @@ class SGD(Solver):
         if schedule is not None and not callable(schedule):
             raise ParameterError("schedule: need a callable ξ(t) or None")
         self.schedule = schedule
-        self.weight_decay = check_real(
-            "weight_decay", weight_decay, low=0.0, high=np.inf, high_open=True
-        )
-        self.beta = check_real("beta", beta, low=0.0, low_open=True)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        self.beta = check_real("beta", beta, low=0.0, low_open=True, allow_inf=True)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.dtype = np.dtype(check_choice("dtype", str(np.dtype(dtype)), ("float64", "float32")))
         self.replicas = check_positive_int("replicas", replicas)
@@ -165,9 +163,7 @@ class SGD(Solver):
         )
         self.noise = check_choice("noise", noise, ("gaussian", "rademacher"))
         self.test_size = check_positive_int("test_size", test_size)
-        self.seed_sequence = (
-            seed if isinstance(seed, np.random.SeedSequence) else (np.random.SeedSequence(seed))
-        )
+        self.seed_sequence = seed_sequence(seed)
         streams = children(self.seed_sequence, self.replicas + 1)
         self._init_seeds = streams[:-1]
         keys = np.array([stream_keys(c, 2) for c in streams[:-1]])

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from . import io
-from .errors import RunInterrupted, RunStopped
+from .errors import ParameterError, RunInterrupted, RunStopped
 from .outputs import OutputLock, check_output
 from .resources import check_run_size
 from .trackers import CHECKPOINT_PREFIX as _PREFIX
@@ -110,6 +110,7 @@ def run(
         On Ctrl-C; its ``dataset`` attribute holds the snapshots recorded before.
     """
     times = observation_times(t_final, save_every, spacing)
+    trackers = check_trackers(trackers)
     if checkpoint is not None:
         checkpoint = check_output(checkpoint, "checkpoint", (".nc",), overwrite=overwrite)
     params = {"t_final": float(t_final), "save_every": float(times[1] - times[0])}
@@ -142,8 +143,36 @@ def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
     whole run (the checkpoint's snapshots followed by the
     new ones); the checkpoint file keeps being updated.
     """
+    trackers = check_trackers(trackers)
     with OutputLock(path, "path"):
         return _resume(solver, path, progress, trackers)
+
+
+def check_trackers(trackers) -> list:
+    """``trackers`` as a list of :class:`~wgflow.trackers.Tracker`, or a ``ParameterError``.
+
+    Parameters
+    ----------
+    trackers : sequence of Tracker
+        Extra observers of a run.
+
+    Returns
+    -------
+    list of Tracker
+        The same trackers.
+    """
+    if isinstance(trackers, Tracker):
+        trackers = [trackers]
+    if isinstance(trackers, str | bytes) or not hasattr(trackers, "__iter__"):
+        raise ParameterError(f"trackers: need a sequence of Tracker, got {trackers!r}")
+    out = list(trackers)
+    for k, tracker in enumerate(out):
+        if not isinstance(tracker, Tracker):
+            raise ParameterError(
+                f"trackers[{k}]: need a wgflow.trackers.Tracker, got {type(tracker).__name__} "
+                f"{tracker!r}"
+            )
+    return out
 
 
 def _resume(solver, path, progress, trackers) -> xr.Dataset:

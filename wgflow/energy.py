@@ -245,6 +245,10 @@ class FreeEnergy:
     metadata : dict, optional
         JSON-serializable description of the problem (``problem``, ``parameters``), copied into
         the archives of every run.
+    dim : int, optional
+        The dimension ``D`` the terms are defined in; grids and particles of another
+        dimension are refused (numpy broadcasting would otherwise evaluate, e.g., a 3-D
+        quadratic potential on a 1-D grid without complaint). ``None``: not checked.
 
     Examples
     --------
@@ -263,6 +267,7 @@ class FreeEnergy:
         interaction: Interaction | Sequence[Interaction] | None = None,
         internal: InternalEnergy | None = None,
         metadata: dict | None = None,
+        dim: int | None = None,
     ) -> None:
         if potential is not None and not isinstance(potential, Potential):
             potential = Potential(potential)
@@ -291,7 +296,39 @@ class FreeEnergy:
         self.interactions = interactions
         self.internal = internal
         self.metadata = dict(metadata or {})
+        if dim is not None and (
+            isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1
+        ):
+            raise ValueError(f"dim: need an integer ≥ 1 or None, got {dim!r}")
+        self.dim = None if dim is None else int(dim)
+        for term in interactions:
+            if self.dim is not None and hasattr(term, "check_dimension"):
+                term.check_dimension(self.dim, "interaction")
         self._grid_cache: dict[Grid, GridEnergy] = {}
+
+    def check_dimension(self, dim: int, name: str) -> None:
+        """Refuse points of a dimension the energy is not defined in.
+
+        Parameters
+        ----------
+        dim : int
+            The dimension of a grid or of particles.
+        name : str
+            The parameter named in the error (``grid``, ``x0``).
+
+        Raises
+        ------
+        ValueError
+            ``dim`` differs from the energy's ``dim``, or an interaction is not integrable in
+            ``dim`` dimensions (power law with ``b ≤ −D``).
+        """
+        if self.dim is not None and dim != self.dim:
+            raise ValueError(
+                f"{name}: the energy is defined in {self.dim} dimension(s), got {dim}-D"
+            )
+        for term in self.interactions:
+            if hasattr(term, "check_dimension"):
+                term.check_dimension(dim, name)
 
     def on_grid(self, grid: Grid) -> GridEnergy:
         """The energy discretized on ``grid`` (cached per grid).
@@ -307,6 +344,7 @@ class FreeEnergy:
             ``V`` cell averages and interaction operators.
         """
         if grid not in self._grid_cache:
+            self.check_dimension(grid.dim, "grid")
             self._grid_cache[grid] = GridEnergy(self, grid)
         return self._grid_cache[grid]
 

@@ -75,6 +75,8 @@ class Grid:
         for k, ((lo, hi), n) in enumerate(zip(self.bounds, self.shape, strict=True)):
             if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
                 raise ValueError(f"bounds[{k}]: need finite lo < hi, got ({lo}, {hi})")
+            if not math.isfinite(hi - lo):
+                raise ValueError(f"bounds[{k}]: the length hi − lo overflows, got ({lo}, {hi})")
             if n < 2:
                 raise ValueError(f"shape[{k}]: need at least 2 cells, got {n}")
 
@@ -114,9 +116,18 @@ class Grid:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bounds: need a sequence of (lo, hi) pairs, got {bounds!r}") from exc
         dim = len(bnds)
-        if isinstance(shape, int | np.integer):
+        if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
             shp = (int(shape),) * dim
+        elif isinstance(shape, str | bytes) or not isinstance(shape, Sequence | np.ndarray):
+            raise ValueError(
+                f"shape: need an integer or a sequence of integers, got {type(shape).__name__} "
+                f"{shape!r}"
+            )
         else:
+            if not all(
+                isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape
+            ):
+                raise ValueError(f"shape: need integers (cells per axis), got {list(shape)!r}")
             shp = tuple(int(n) for n in shape)
         names = tuple(axes) if axes is not None else DEFAULT_AXES[:dim]
         unit_names = (units,) * dim if isinstance(units, str) else tuple(units)

@@ -103,6 +103,32 @@ class PairwiseInteraction(ParametersRepr):
         self.name = name
         self.radial = None if radial is None else (int(radial[0]), np.asarray(radial[1], float))
 
+    def check_dimension(self, dim: int, name: str) -> None:
+        """Refuse a dimension where the kernel is not locally integrable.
+
+        A power law's repulsion ``|z|^b / b`` needs ``b > −D`` in ``D`` dimensions.
+
+        Parameters
+        ----------
+        dim : int
+            The dimension of the grid or particles.
+        name : str
+            The parameter named in the error.
+
+        Raises
+        ------
+        ValueError
+            For a power law with ``b ≤ −dim`` and a non-zero repulsion.
+        """
+        if self.radial is None or self.radial[0] != RADIAL_POWER_LAW:
+            return
+        _, b, _, repulsion = self.radial[1]
+        if repulsion != 0 and b <= -dim:
+            raise ValueError(
+                f"{name}: the power-law repulsion |z|^b/b with b = {b:g} is not integrable in "
+                f"{dim} dimension(s) (need b > −{dim})"
+            )
+
     @classmethod
     def power_law(
         cls,
@@ -174,6 +200,8 @@ class PairwiseInteraction(ParametersRepr):
 
         c = check_real("strength", strength)
         s2 = check_positive("width", width) ** 2
+        if not 0.0 < s2 < np.inf:
+            raise ValueError(f"width: {width!r} squared is not a positive finite number")
 
         def kernel(z):
             return c * np.exp(-np.sum(z * z, axis=-1) / (2 * s2))

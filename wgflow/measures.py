@@ -102,7 +102,12 @@ class GridMeasure:
         """
         if not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n: need a positive integer, got {n!r}")
-        rng = np.random.default_rng(seed)
+        if isinstance(seed, np.random.Generator):
+            rng = seed
+        else:
+            from .random import seed_sequence
+
+            rng = np.random.default_rng(seed_sequence(seed))
         w = self.weights / self.weights.sum()
         cells = rng.choice(w.size, size=int(n), p=w)
         idx = np.stack(np.unravel_index(cells, self.grid.shape), axis=-1)

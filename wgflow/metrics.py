@@ -16,7 +16,7 @@ import scipy.stats
 import xarray as xr
 
 from .measures import GridMeasure, ParticleMeasure
-from .validation import check_choice, check_positive, check_positive_int
+from .validation import check_choice, check_positive, check_positive_int, check_real
 
 METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn")
 
@@ -88,8 +88,7 @@ def wasserstein(
     Distance
         ``value`` (``W_p``), the ``method`` used and ``p``; ``float(d)`` gives the value.
     """
-    if not p >= 1:
-        raise ValueError(f"p: need p ≥ 1, got {p}")
+    p = check_real("p", p, low=1.0)  # W∞ refused: no POT solver for it
     check_choice("method", method, METHODS)
     x, a = _support(mu)
     y, b = _support(nu)
@@ -103,9 +102,20 @@ def wasserstein(
             method = "exact"
         else:
             method = "sliced"
+    if method == "1d" and dim != 1:
+        raise ValueError("method: '1d' needs one-dimensional measures")
+    if reg is not None:
+        reg = check_positive("reg", reg)
+    # W_p(s·μ + c, s·ν + c) = s W_p(μ, ν): work at unit scale, so that costs |x − y|^p neither
+    # overflow (coordinates ~1e160) nor underflow
+    centre = 0.5 * (x.mean(axis=0) + y.mean(axis=0))
+    scale = max(float(np.abs(x - centre).max()), float(np.abs(y - centre).max()))
+    if scale == 0.0:  # both are the same Dirac mass
+        return Distance(0.0, method, float(p))
+    if not np.isfinite(scale):
+        raise ValueError("mu, nu: supports too spread to compare (coordinates overflow)")
+    x, y = (x - centre) / scale, (y - centre) / scale
     if method == "1d":
-        if dim != 1:
-            raise ValueError("method: '1d' needs one-dimensional measures")
         value = ot.wasserstein_1d(x[:, 0], y[:, 0], a, b, p=p) ** (1 / p)
     elif method == "exact":
         cost = ot.dist(x, y, metric="minkowski", p=2) ** p
@@ -122,8 +132,15 @@ def wasserstein(
         )
     else:
         cost = ot.dist(x, y, metric="minkowski", p=2) ** p
-        eps = 0.01 * float(cost.mean()) if reg is None else check_positive("reg", reg)
-        value = ot.sinkhorn2(a, b, cost, eps) ** (1 / p)
+        eps = 0.01 * float(cost.mean()) if reg is None else reg / scale**p
+        if not eps > 0:
+            raise ValueError(f"reg: {reg:g} is below the cost scale's precision ({scale:g}^{p:g})")
+        # log-domain iterations: exp(−C/ε) underflows to 0 for small ε
+        value = ot.sinkhorn2(a, b, cost, eps, method="sinkhorn_log", numItermax=10_000)
+        value = float(value) ** (1 / p)
+    value = float(value) * scale
+    if not np.isfinite(value):
+        raise ValueError(f"method: {method!r} gave a non-finite distance ({value})")
     return Distance(float(value), method, float(p))
 
 

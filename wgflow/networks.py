@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_choice
+from .validation import check_choice, real_array
 
 ACTIVATION_KINDS = {
     "relu": 0,
@@ -215,21 +215,24 @@ class GaussianMixture:
     rotation: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        labels = np.atleast_1d(np.asarray(self.labels, float))
-        probs = np.atleast_1d(np.asarray(self.probabilities, float))
-        scales = np.atleast_2d(np.asarray(self.scales, float))
+        labels = np.atleast_1d(real_array("labels", self.labels))
+        probs = np.atleast_1d(real_array("probabilities", self.probabilities))
+        scales = np.atleast_2d(real_array("scales", self.scales))
         k = labels.size
+        if not np.all(np.isfinite(labels)):
+            raise ValueError("labels: need finite values")
         if probs.shape != (k,) or scales.shape[0] != k or scales.ndim != 2:
             raise ValueError("scales: need shape (K, d) and K labels and probabilities")
-        if np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+        if not np.all(np.isfinite(probs)) or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
             raise ValueError("probabilities: need non-negative values summing to 1")
         if np.any(scales < 0) or not np.all(np.isfinite(scales)):
             raise ValueError("scales: need finite non-negative values")
         rot = self.rotation
         if rot is not None:
-            rot = np.asarray(rot, float)
+            rot = real_array("rotation", rot)
             d = scales.shape[1]
-            if rot.shape != (d, d) or not np.allclose(rot @ rot.T, np.eye(d), atol=1e-8):
+            orthogonal = rot.shape == (d, d) and np.all(np.isfinite(rot))
+            if not orthogonal or not np.allclose(rot @ rot.T, np.eye(d), atol=1e-8):
                 raise ValueError(f"rotation: need an orthogonal ({d}, {d}) matrix")
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "probabilities", probs)

@@ -214,3 +214,35 @@ def children(seed_sequence: np.random.SeedSequence, n: int) -> list[np.random.Se
         )
         for i in range(n)
     ]
+
+
+def seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
+    """A ``SeedSequence`` from a user's seed, or a ``ValueError`` naming the parameter.
+
+    Parameters
+    ----------
+    seed : None, int ≥ 0, sequence of int ≥ 0, or numpy.random.SeedSequence
+        ``None`` draws fresh entropy (recorded in archives, so the run can be repeated).
+    name : str
+        The parameter named in the error.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+        The sequence (``seed`` itself when it is one).
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is None:
+        return np.random.SeedSequence()
+    values = [seed] if isinstance(seed, int | np.integer) else seed
+    ok = isinstance(values, list | tuple | np.ndarray) and len(values) > 0
+    ok = ok and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in values
+    )
+    if not ok or isinstance(seed, bool):
+        raise ValueError(
+            f"{name}: need None, an integer ≥ 0, a sequence of them or a SeedSequence, "
+            f"got {seed!r}"
+        )
+    return np.random.SeedSequence(seed)

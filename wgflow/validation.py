@@ -58,6 +58,7 @@ def check_real(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    allow_inf: bool = False,
 ) -> float:
     """Return ``float(value)`` after checking it is a finite real number in the given range.
 
@@ -71,6 +72,9 @@ def check_real(
         Bounds of the allowed range.
     low_open, high_open : bool
         Exclude the bound itself.
+    allow_inf : bool
+        Accept ``±inf`` when inside the range (e.g. ``beta = inf``: no noise); refused by
+        default.
 
     Returns
     -------
@@ -93,8 +97,10 @@ def check_real(
         raise ValueError(f"{name}: must lie in {rng}, got nan")
     bad_low = low is not None and (x < low or (low_open and x == low))
     bad_high = high is not None and (x > high or (high_open and x == high))
-    if bad_low or bad_high or (math.isinf(x) and low is not None and high is not None):
+    if bad_low or bad_high:
         raise ValueError(f"{name}: must lie in {rng}, got {x}")
+    if math.isinf(x) and not allow_inf:
+        raise ValueError(f"{name}: must be finite (in {rng}), got {x}")
     return x
 
 
