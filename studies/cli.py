@@ -128,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit code.
     """
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _format_warning
     _configure_logging(args.verbose, args.log_quiet)
     if args.command is None:
         parser.print_help()
@@ -143,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plot":
         return _plot(parser, args)
     return _run(parser, args)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: one line, no source location."""
+    return f"wgflow: warning: {message}\n"
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:

@@ -39,9 +39,16 @@ def bad_returns(kind):
 
 
 def killed_at(a, log):
-    """Logs each call; the worker running a == 2 kills itself (SIGKILL)."""
+    """Logs each call; the worker running a == 2 kills itself (SIGKILL).
+
+    Each point works 0.3 s first (a real point takes longer), so the results of the points
+    before have reached the client when the worker dies.
+    """
     import os
     import signal
+    import time
+
+    time.sleep(0.3)
 
     with open(log, "a") as f:
         f.write(f"{a}\n")

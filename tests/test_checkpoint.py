@@ -1,5 +1,6 @@
 """Checkpoint and resume: a run interrupted halfway and resumed equals the run in one go."""
 
+import json
 import os
 import signal
 import subprocess
@@ -258,3 +259,5 @@ def test_cli_ctrl_c_during_the_flagship_keeps_the_sgd_run(tmp_path):
     assert saved.attrs["status"] == "incomplete" and saved.sizes["time"] >= 2
     assert np.all(np.isfinite(saved["risk"])) and "r1" in saved
     assert (tmp_path / "wgflow-run.png").exists()
+    assert saved.attrs["job"] == "flagship"  # so `wgflow run --from` can rerun it
+    assert "t_final" in json.loads(saved.attrs["job_parameters"])

@@ -34,6 +34,9 @@ from .validation import check_positive
 
 logger = logging.getLogger(__name__)
 
+#: most observation times one run may ask for (each holds a snapshot)
+MAX_OBSERVATIONS = 10**7
+
 
 def observation_times(
     t_final: float, save_every: float | None, spacing: str = "linear", count: int = 50
@@ -59,6 +62,11 @@ def observation_times(
     save_every = check_positive("save_every", save_every)
     if save_every > t_final:
         raise ValueError(f"save_every: must lie in (0, t_final={t_final}], got {save_every}")
+    if t_final / save_every > MAX_OBSERVATIONS:
+        raise ValueError(
+            f"save_every: t_final / save_every = {t_final / save_every:.3g} observations, more "
+            f"than {MAX_OBSERVATIONS:.0e}; enlarge save_every"
+        )
     n = int(np.floor(t_final / save_every * (1 + 1e-12)))
     times = save_every * np.arange(n + 1)
     if t_final - times[-1] > 1e-12 * t_final:

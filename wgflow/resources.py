@@ -7,15 +7,12 @@ to change), instead of a ``MemoryError`` minutes later; a run with more steps th
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 
 import numpy as np
 
 from .errors import LongRunWarning
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["LONG_RUN_STEPS", "available_memory", "check_memory", "check_run_size", "nbytes"]
 
@@ -146,5 +143,4 @@ def check_run_size(solver, state, times: np.ndarray) -> None:
             f"t_final = {float(times[-1]):g}; at 10⁶ steps/s that is {steps / 1e6 / 3600:.3g} "
             "hours (reduce t_final or enlarge the step)"
         )
-        logger.warning(message)
         warnings.warn(message, LongRunWarning, stacklevel=4)

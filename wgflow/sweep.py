@@ -242,7 +242,7 @@ class _BackgroundSaver:
 
 def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise ImportError("sweep: install the 'distributed' extra (dask[distributed])") from exc
     import dask
@@ -264,32 +264,39 @@ def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
                 dashboard_address=None,
                 env=single_threaded_environment(),
             )
-            client = Client(cluster)
+            client = Client(cluster, set_as_default=False)
         else:
-            cluster, client = None, Client(address=scheduler)
+            cluster, client = None, Client(address=scheduler, set_as_default=False)
         try:
-            # pure=False: identical-looking random replicates must not be merged
-            futures = {client.submit(_call, fn, point, pure=False): point for point in todo}
-            # results are gathered as soon as each point ends and released at once, so a
-            # worker that dies later holds no finished result to recompute
-            done = as_completed(futures, with_results=True, raise_errors=False)
-            for future, result in done:
-                point = futures.pop(future)
-                failed = future.status == "error"
-                if failed:
-                    exc = future.exception()
-                future.release()
-                if failed:  # the worker died (KilledWorker) or was lost
-                    kind = type(exc).__name__
-                    record(point, None, f"{kind}: worker process died running this point "
-                                        f"({WORKER_RETRIES + 1} attempts)")
-                else:
-                    record(*result)
-                bar.update()
+            # as_current: this client only inside the loop (netCDF writes must not find it)
+            with client.as_current():
+                _collect(client, fn, todo, record, bar)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _collect(client, fn, todo, record, bar) -> None:
+    """Submit every point; record each as it ends (a dead worker's point as failed)."""
+    from dask.distributed import as_completed
+
+    # pure=False: identical-looking random replicates must not be merged
+    futures = {client.submit(_call, fn, point, pure=False): point for point in todo}
+    # each result is gathered as soon as its point ends and released at once, so a worker
+    # that dies later holds no finished result to recompute
+    for future in as_completed(futures):
+        point = futures.pop(future)
+        failed = future.status == "error"
+        outcome = future.exception() if failed else future.result()
+        future.release()
+        if failed:  # the worker died (KilledWorker) or was lost
+            kind = type(outcome).__name__
+            message = f"{kind}: worker process died running this point"
+            record(point, None, f"{message} ({WORKER_RETRIES + 1} attempts)")
+        else:
+            record(*outcome)
+        bar.update()
 
 
 def _key(point: dict, names) -> tuple:
