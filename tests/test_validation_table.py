@@ -5,19 +5,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import wgflow as wg
+from tests.sweep_functions import model_run
 from wgflow.networks import GaussianMixture, NetworkModel
 from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck, PorousMedium, TwoLayerNN
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
 from wgflow.studies import coupling, global_convergence, presets, sgd_vs_pde
 from wgflow.studies.cli import main
+from wgflow.sweep import sweep
 from wgflow.trackers import BoundaryGuard
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GRID = wg.Grid.box([(-1, 1)], 8)
 OU = OrnsteinUhlenbeck(dim=1)
 RHO = OU.initial_density(GRID)
+DIRAC0, DIRAC1 = wg.ParticleMeasure([[0.0]]), wg.ParticleMeasure([[1.0]])
 MODEL = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], np.ones((2, 3))), "relu", "w")
 
 
@@ -35,6 +39,26 @@ def _save_bad_attr(tmp):
     wg.save(ds, tmp / "x.nc")
 
 
+def _checkpoint_twice(tmp):
+    FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=tmp / "c.nc")
+    FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=tmp / "c.nc")
+
+
+def _sweep_other_names(tmp):
+    sweep(model_run, {"a": [1], "seed": [0]}, "synchronous", output=tmp / "s.nc")
+    sweep(model_run, {"b": [1], "seed": [0]}, "synchronous", output=tmp / "s.nc")
+
+
+def _cli_from_other_job(tmp):
+    wg.save(xr.Dataset(attrs={"job": "flagship", "job_parameters": "{}"}), tmp / "f.nc")
+    main(["run", "ou", "--from", str(tmp / "f.nc")])
+
+
+def _cli_binary_config(tmp):
+    (tmp / "b.toml").write_bytes(bytes(range(256)))
+    main(["sweep", str(tmp / "b.toml")])
+
+
 def _open_junk(tmp):
     (tmp / "junk.nc").write_text("junk")
     wg.open(tmp / "junk.nc")
@@ -44,17 +68,22 @@ CASES = {
     ("Grid.box", "bounds"): [
         lambda t: wg.Grid.box([(1, 0)], 4),
         lambda t: wg.Grid.box([(0, np.inf)], 4),
+        lambda t: wg.Grid.box([(-1e308, 1e308)], 4),
         lambda t: wg.Grid.box([(0, 1)] * 4, 4),
     ],
     ("Grid.box", "shape"): [
         lambda t: wg.Grid.box([(0, 1)], 1),
         lambda t: wg.Grid.box([(0, 1)] * 2, (3,)),
+        lambda t: wg.Grid.box([(0, 1)], 8.7),
+        lambda t: wg.Grid.box([(0, 1)], [8.7]),
+        lambda t: wg.Grid.box([(0, 1)], "8"),
     ],
     ("GridMeasure", "density"): [
         lambda t: wg.GridMeasure(GRID, np.ones(7)),
         lambda t: wg.GridMeasure(GRID, RHO * np.nan),
         lambda t: wg.GridMeasure(GRID, -RHO),
         lambda t: wg.GridMeasure(GRID, 0 * RHO),
+        lambda t: wg.GridMeasure(GRID, RHO + 0j),
     ],
     ("ParticleMeasure", "positions"): [
         lambda t: wg.ParticleMeasure([[np.nan]]),
@@ -70,7 +99,30 @@ CASES = {
         lambda t: wg.Entropy(np.nan),
         lambda t: wg.Entropy(np.inf),
     ],
-    ("PorousMediumEnergy", "m"): [lambda t: wg.PorousMediumEnergy(1.0)],
+    ("PorousMediumEnergy", "m"): [
+        lambda t: wg.PorousMediumEnergy(1.0),
+        lambda t: wg.PorousMediumEnergy(np.inf),
+    ],
+    ("PairwiseInteraction.gaussian", "width"): [
+        lambda t: wg.PairwiseInteraction.gaussian(1.0, 0.0),
+        lambda t: wg.PairwiseInteraction.gaussian(1.0, 1e-200),
+        lambda t: wg.PairwiseInteraction.gaussian(1.0, 1e200),
+    ],
+    ("PairwiseInteraction.power_law", "repulsion_exponent"): [
+        lambda t: wg.PairwiseInteraction.power_law(2.0, 3.0),
+        lambda t: wg.PairwiseInteraction.power_law(2.0, -np.inf),
+        lambda t: FiniteVolume(
+            wg.FreeEnergy(interaction=wg.PairwiseInteraction.power_law(2.0, -5.0)), GRID
+        ),
+    ],
+    ("PairwiseInteraction.power_law", "attraction"): [
+        lambda t: wg.PairwiseInteraction.power_law(2.0, 0.0, attraction=np.inf),
+        lambda t: wg.PairwiseInteraction.power_law(2.0, 0.0, attraction=np.nan),
+    ],
+    ("FiniteVolume", "grid"): [
+        lambda t: FiniteVolume(OrnsteinUhlenbeck(dim=3).energy, GRID),
+        lambda t: FiniteVolume(OU.energy, wg.Grid.box([(0, 1)] * 2, 4)),
+    ],
     ("FreeEnergy", "interaction"): [lambda t: wg.FreeEnergy(interaction="W")],
     ("FreeEnergy", "unknown keyword"): [lambda t: wg.FreeEnergy(potental=lambda x: x)],
     ("FiniteVolume", "order"): [lambda t: FiniteVolume(OU.energy, GRID, order=3)],
@@ -81,6 +133,11 @@ CASES = {
     ("FiniteVolume", "dt"): [
         lambda t: FiniteVolume(OU.energy, GRID, scheme="semi-implicit", dt=0),
         lambda t: FiniteVolume(OU.energy, GRID, dt=0.1),
+        lambda t: FiniteVolume(OU.energy, GRID, scheme="semi-implicit", dt=np.inf),
+    ],
+    ("FiniteVolume", "dt_min"): [
+        lambda t: FiniteVolume(OU.energy, GRID, dt_min=0),
+        lambda t: FiniteVolume(OU.energy, GRID, dt_min=np.inf),
     ],
     ("FiniteVolume.run", "rho0"): [lambda t: FiniteVolume(OU.energy, GRID).run(-RHO, 1.0)],
     ("FiniteVolume.run", "t_final"): [
@@ -90,6 +147,18 @@ CASES = {
     ("FiniteVolume.run", "save_every"): [
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 1.0, -0.1),
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 1.0, 2.0),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 1.0, 1e-12),
+    ],
+    ("Solver.run", "checkpoint"): [
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=""),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t / "c.txt"),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t / "no" / "c.nc"),
+        _checkpoint_twice,
+    ],
+    ("Solver.run", "trackers"): [
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, trackers=[1]),
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, trackers=1),
     ],
     ("JKO", "tau"): [lambda t: JKO(OU.energy, GRID, tau=0)],
     ("JKO", "epsilon"): [lambda t: JKO(OU.energy, GRID, tau=0.1, epsilon=0)],
@@ -113,12 +182,34 @@ CASES = {
         lambda t: Particles(OU.energy, dt=0.1).run([[np.nan]], 1.0),
         lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((0, 1)), 1.0),
         lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((3, 4, 1)), 1.0),
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((3, 1)) + 1j, 1.0),
+        lambda t: Particles(OU.energy, dt=0.1).run(np.zeros((3, 2)), 1.0),
+    ],
+    ("Particles.run", "replicas"): [
+        lambda t: Particles(OU.energy, dt=0.1, replicas=10**11).run(np.zeros((10, 1)), 1.0)
+    ],
+    ("Particles", "seed"): [
+        lambda t: Particles(OU.energy, dt=0.1, seed=-1),
+        lambda t: Particles(OU.energy, dt=0.1, seed=1.5),
+        lambda t: Particles(OU.energy, dt=0.1, seed="a"),
     ],
     ("Particles", "keep_particles"): [
         lambda t: Particles(OU.energy, dt=0.1, keep_particles=0),
         lambda t: Particles(OU.energy, dt=0.1, keep_particles=2.5),
     ],
-    ("SGD", "n_neurons"): [lambda t: SGD(MODEL, 0, 0.1), lambda t: SGD(MODEL, 2.5, 0.1)],
+    ("SGD", "n_neurons"): [
+        lambda t: SGD(MODEL, 0, 0.1),
+        lambda t: SGD(MODEL, 2.5, 0.1),
+        lambda t: SGD(MODEL, 10**11, 0.1),
+    ],
+    ("SGD", "weight_decay"): [
+        lambda t: SGD(MODEL, 4, 0.1, weight_decay=-1.0),
+        lambda t: SGD(MODEL, 4, 0.1, weight_decay=np.inf),
+    ],
+    ("SGD", "seed"): [
+        lambda t: SGD(MODEL, 4, 0.1, seed=-1),
+        lambda t: SGD(MODEL, 4, 0.1, seed="a"),
+    ],
     ("SGD", "step_size"): [lambda t: SGD(MODEL, 4, 0)],
     ("SGD", "beta"): [lambda t: SGD(MODEL, 4, 0.1, beta=0)],
     ("SGD", "batch_size"): [lambda t: SGD(MODEL, 4, 0.1, batch_size=0)],
@@ -126,16 +217,43 @@ CASES = {
     ("SGD.run", "theta0"): [
         lambda t: SGD(MODEL, 4, 0.1).run(np.zeros((4, 2)), 1.0),
         lambda t: SGD(MODEL, 4, 0.1).run(np.full((4, 3), np.nan), 1.0),
+        lambda t: SGD(MODEL, 4, 0.1).run(np.zeros((4, 3)) + 1j, 1.0),
+    ],
+    ("GaussianMixture", "labels"): [
+        lambda t: GaussianMixture([np.nan, 1.0], [0.5, 0.5], np.ones((2, 3))),
+        lambda t: GaussianMixture([np.inf, 1.0], [0.5, 0.5], np.ones((2, 3))),
+        lambda t: GaussianMixture([1j, 1.0], [0.5, 0.5], np.ones((2, 3))),
+    ],
+    ("GaussianMixture", "rotation"): [
+        lambda t: GaussianMixture([1.0], [1.0], np.ones((1, 2)), rotation="x"),
+        lambda t: GaussianMixture([1.0], [1.0], np.ones((1, 2)), rotation=np.ones((2, 2))),
+    ],
+    ("metrics.wasserstein", "p"): [
+        lambda t: wg.metrics.wasserstein(DIRAC0, DIRAC1, p=0.5),
+        lambda t: wg.metrics.wasserstein(DIRAC0, DIRAC1, p=np.inf),
+    ],
+    ("sweep", "parameters"): [
+        lambda t: sweep(model_run, {}, "synchronous"),
+        lambda t: sweep(model_run, {"a": [1, 1], "seed": [0]}, "synchronous"),
+        lambda t: sweep(model_run, {"a": [np.nan], "seed": [0]}, "synchronous"),
+        lambda t: sweep(model_run, {"a": [1, "x"], "seed": [0]}, "synchronous"),
+    ],
+    ("sweep", "output"): [
+        lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "synchronous", output=t),
+        lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "synchronous", output=t / "s.txt"),
+        _sweep_other_names,
     ],
     ("NetworkModel", "activation"): [lambda t: NetworkModel(MODEL.data, "swish")],
     ("NetworkModel", "parameters"): [lambda t: NetworkModel(MODEL.data, "relu", "ab")],
     ("OrnsteinUhlenbeck", "diffusion"): [lambda t: OrnsteinUhlenbeck(diffusion=0)],
     ("PorousMedium", "m"): [lambda t: PorousMedium(m=1.0)],
     ("wg.save", "path"): [
-        lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t / "no" / "x.nc")
+        lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t / "no" / "x.nc"),
+        lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t),
+        lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), ""),
     ],
     ("wg.save", "ds"): [_save_bad_attr],
-    ("wg.open", "path"): [_open_junk],
+    ("wg.open", "path"): [_open_junk, lambda t: wg.open(t)],
     ("wgflow run", "options"): [
         lambda t: main(["run", "nosuchjob"]),
         lambda t: main(["run", "--cells", "x"]),
@@ -143,6 +261,17 @@ CASES = {
         lambda t: main(["run", "--set", "nosuchkey=1"]),
         lambda t: main(["run", "--set", "n_neurons=1.5"]),
         lambda t: main(["run", "--set", "delta=2.0"]),
+        lambda t: main(["run", "--output", str(t)]),
+        lambda t: main(["run", "--output", str(t / "a.txt")]),
+        lambda t: main(["run", "--figure", str(t / "f.xyz")]),
+        lambda t: main(["run", "--output", str(t / "a.nc"), "--figure", str(t / "a.nc")]),
+        lambda t: main(["run", "--set", "n_neurons=100000000000"]),
+        _cli_from_other_job,
+    ],
+    ("wgflow sweep", "config"): [
+        lambda t: main(["sweep", str(t / "none.toml")]),
+        lambda t: main(["sweep", str(t)]),
+        _cli_binary_config,
     ],
     ("TwoLayerNN", "data"): [lambda t: TwoLayerNN("relu", data=np.ones(3))],
     ("TwoLayerNN", "weight_decay"): [lambda t: TwoLayerNN("relu", MODEL.data, weight_decay=-1.0)],
@@ -213,7 +342,7 @@ def test_every_readme_row_has_cases_and_every_case_a_row():
 )
 def test_readme_row(entry, parameter, error, tmp_path, capsys):
     for case in CASES[(entry, parameter)]:
-        if entry == "wgflow run":
+        if entry.startswith("wgflow "):
             with pytest.raises(SystemExit) as info:
                 case(tmp_path)
             assert info.value.code == 2
@@ -221,6 +350,11 @@ def test_readme_row(entry, parameter, error, tmp_path, capsys):
             continue
         expected = {"`ValueError`": ValueError, "`ParameterError`": wg.ParameterError}[error]
         name = {"unknown keyword": "potental", "ds": "flag"}.get(parameter, parameter)
+        if (entry, parameter) == ("PairwiseInteraction.power_law", "repulsion_exponent"):
+            name = "repulsion_exponent|power-law repulsion"
+            with pytest.raises(expected, match=name):
+                case(tmp_path)
+            continue
         with pytest.raises(expected, match=re.escape(name)):
             case(tmp_path)
 

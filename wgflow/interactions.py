@@ -199,9 +199,10 @@ class PairwiseInteraction(ParametersRepr):
         from .validation import check_positive, check_real
 
         c = check_real("strength", strength)
-        s2 = check_positive("width", width) ** 2
-        if not 0.0 < s2 < np.inf:
-            raise ValueError(f"width: {width!r} squared is not a positive finite number")
+        s = check_positive("width", width)
+        if not 1e-150 < s < 1e150:  # s² must be a normal positive float
+            raise ValueError(f"width: must lie in (1e-150, 1e150) (s² under/overflows), got {s}")
+        s2 = s * s
 
         def kernel(z):
             return c * np.exp(-np.sum(z * z, axis=-1) / (2 * s2))
