@@ -16,6 +16,15 @@ Ratios are ``baseline time / wgflow time``: > 1 means wgflow is faster. "Equal a
 wgflow at n cells with the baseline on the grid where it reaches at most the same error
 (interpolated log-log between measured sizes; '>' marks an extrapolation beyond the largest).
 
+A second table times one explicit step of FiniteVolume (fused compiled passes, one thread)
+against the bandwidth bound of its minimal array traffic: ``passes × (array bytes) /
+bandwidth``, the bandwidth measured in the same run as ``np.multiply(a, 1, out=a)`` (one read
+and one write) on an array of the grid's size. Passes per step (arrays of the grid's size read
+or written): order 2 with entropy 19 (per stage ``ξ``: read ρ, V, write ξ; fluxes: read ρ, ξ,
+write rate; then the Runge–Kutta update: 3 and 4), order 1 with entropy 9; without internal
+energy 13 and 6 (``ξ = V``); porous medium as entropy plus 2 passes per stage (numpy
+``power``, scale) — interactions add their FFT convolution, not counted.
+
 Run: ``python benchmarks/bench_fv.py`` (``--sizes 64 128`` for a quicker run).
 """
 
@@ -131,12 +140,87 @@ def time_at_error(errors, times, target):
     return float(np.exp(np.interp(np.log(target), le, lt))), False
 
 
+def step_time(solver, rho, repeat=7, inner=20):
+    """Best time of one explicit step (seconds)."""
+    work = solver._workspace(rho)
+    solver._explicit_step(rho, 0.0, np.inf, work)
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            solver._explicit_step(rho, 0.0, np.inf, work)
+        best = min(best, (time.perf_counter() - start) / inner)
+    return best
+
+
+def inplace_seconds(size, repeat=7, inner=50):
+    """Best time of ``np.multiply(a, 1, out=a)`` on ``size`` float64 (one read, one write)."""
+    a = np.random.default_rng(0).random(size)
+    np.multiply(a, 1.0, out=a)
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            np.multiply(a, 1.0, out=a)
+        best = min(best, (time.perf_counter() - start) / inner)
+    return best
+
+
+def step_cases():
+    """(label, solver, density, passes) for the per-step table."""
+    from wgflow.problems import Aggregation, PorousMedium
+
+    cases = []
+    for dim, n in ((1, 4096), (2, 64), (2, 128), (2, 256), (3, 32), (3, 64)):
+        prob = OrnsteinUhlenbeck(dim=dim, diffusion=D, mean0=(1.0,) * dim, var0=0.3)
+        grid = wg.Grid.box([BOUNDS] * dim, n)
+        rho = prob.initial_density(grid)
+        for order, passes in ((2, 19), (1, 9)):
+            label = f"OU {dim}-D {n}^{dim} order {order}"
+            cases.append((label, FiniteVolume(prob.energy, grid, order=order), rho, passes))
+    pm = PorousMedium(dim=2, m=2.0)
+    grid = wg.Grid.box([(-3, 3)] * 2, 256)
+    rho = pm.initial_density(grid)
+    cases.append(("porous 2-D 256^2 order 2", FiniteVolume(pm.energy, grid), rho, 23))
+    agg = Aggregation(dim=2)
+    grid = wg.Grid.box([(-2, 2)] * 2, 128)
+    rho = agg.initial_density(grid)
+    cases.append(("aggregation 2-D 128^2 (+FFT)", FiniteVolume(agg.energy, grid), rho, 13))
+    return cases
+
+
+def step_table():
+    """Per-step time against the bandwidth bound of the minimal passes (one thread)."""
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    print("\nOne explicit step, 1 thread, against the bandwidth bound of its minimal passes\n")
+    print(f"{'case':<32}{'step [µs]':>11}{'passes':>8}{'GB/s':>8}{'bound [µs]':>12}{'ratio':>8}")
+    try:
+        for label, solver, rho, passes in step_cases():
+            seconds = step_time(solver, np.ascontiguousarray(rho))
+            inplace = inplace_seconds(rho.size)
+            bandwidth = 2 * rho.nbytes / inplace
+            bound = passes * rho.nbytes / bandwidth
+            print(
+                f"{label:<32}{seconds * 1e6:>11.1f}{passes:>8}{bandwidth / 1e9:>8.0f}"
+                f"{bound * 1e6:>12.1f}{seconds / bound:>8.2f}"
+            )
+    finally:
+        numba.set_num_threads(threads)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-pypde", action="store_true", help="skip py-pde")
+    parser.add_argument("--steps-only", action="store_true", help="only the per-step table")
     args = parser.parse_args(argv)
+    step_table()
+    if args.steps_only:
+        return
     rows = {"wgflow": [], "numpy": [], "py-pde solve()": [], "py-pde stepper": []}
     for n in args.sizes:
         rows["wgflow"].append((n, *run_wgflow(n, args.repeat)))

@@ -11,14 +11,22 @@ import scipy.sparse.linalg as spla
 import xarray as xr
 
 from wgflow import io
-from wgflow.energy import Entropy, FreeEnergy
+from wgflow.energy import Entropy, FreeEnergy, PorousMediumEnergy
 from wgflow.errors import BlowUpError, ParameterError
 from wgflow.grid import Grid
 from wgflow.measures import GridMeasure, validate_density
 from wgflow.solver import Solver
+from wgflow.threads import parallel_worthwhile
 from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
-from .fv_kernels import axis_view, bernoulli, euler_stage, heun_stage, upwind_divergence
+from . import fv_fused
+from .fv_kernels import (
+    bernoulli,
+    euler_stage,
+    euler_stage_serial,
+    heun_stage,
+    heun_stage_serial,
+)
 
 _MAX_REJECTIONS = 40
 logger = logging.getLogger(__name__)
@@ -145,6 +153,8 @@ class FiniteVolume(Solver):
         self.dt_min = check_positive("dt_min", dt_min)
         self.discrete = energy.on_grid(grid)
         self._h = np.array(grid.spacing)
+        self._inv_h = np.array([1.0] * (3 - grid.dim) + [1.0 / h for h in grid.spacing])
+        self._V = np.ascontiguousarray(self.discrete.V, dtype=np.float64)
         linear = not self.discrete.has_interaction and (
             energy.internal is None or isinstance(energy.internal, Entropy)
         )
@@ -185,8 +195,17 @@ class FiniteVolume(Solver):
         return FVState(0.0, rho)
 
     def advance(self, state: FVState, t_next: float) -> FVState:
-        step = self._explicit_step if self.scheme == "explicit" else self._implicit_step
         t, rho, steps = state.t, state.rho, state.steps
+        if self.scheme == "explicit":
+            # buffers for this advance: no allocation per step; the caller's rho is never
+            # written, and the returned density is a buffer no later advance reuses
+            work = self._workspace(rho)
+
+            def step(rho, t, remaining):
+                return self._explicit_step(rho, t, remaining, work)
+
+        else:
+            step = self._implicit_step
         while t < t_next:
             rho, dt = step(rho, t, t_next - t)
             t = t_next if t_next - (t + dt) <= 1e-12 * max(abs(t_next), 1.0) else t + dt
@@ -274,15 +293,60 @@ class FiniteVolume(Solver):
         speed : float
             ``Σ_k max|u_k| / h_k`` (for the CFL limit).
         """
-        xi = np.ascontiguousarray(self.discrete.first_variation(rho))
-        out = np.zeros_like(rho)
-        speed = 0.0
-        for axis, h in enumerate(self._h):
-            a = upwind_divergence(
-                axis_view(rho, axis), axis_view(xi, axis), h, self.order == 2, axis_view(out, axis)
+        rho = np.ascontiguousarray(rho, dtype=np.float64)
+        rate = np.empty_like(rho)
+        speed = self._rate(rho, rate, np.empty_like(rho))
+        return rate, speed
+
+    def _potential(self, rho: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        """``ξ = Ψ[ρ]`` into ``xi`` (or the frozen potential itself when ``H = 0``)."""
+        frozen = self.discrete.frozen_potential(rho) if self.discrete.has_interaction else self._V
+        internal = self.energy.internal
+        if internal is None:
+            return frozen
+        if isinstance(internal, Entropy):
+            kernel = (
+                fv_fused.entropy_potential_parallel
+                if self._parallel
+                else fv_fused.entropy_potential_serial
             )
-            speed += a / h
-        return out, speed
+            kernel(rho.ravel(), np.ascontiguousarray(frozen).ravel(), 1.0 / internal.beta,
+                   internal.floor, xi.ravel())
+            return xi
+        if isinstance(internal, PorousMediumEnergy):
+            np.power(rho, internal.m - 1.0, out=xi)
+            xi *= internal.coefficient * internal.m / (internal.m - 1.0)
+            xi += frozen
+            return xi
+        xi[...] = self.discrete.first_variation(rho)  # a user's internal energy: numpy
+        return xi
+
+    def _rate(self, rho: np.ndarray, rate: np.ndarray, xi: np.ndarray) -> float:
+        """Fused compiled passes: ``rate = dρ/dt``; returns ``Σ_k max|u_k| / h_k``."""
+        xi = self._potential(rho, xi)
+        speeds = np.zeros(3)
+        kernel = (
+            fv_fused.flux_divergence_parallel
+            if self._parallel
+            else fv_fused.flux_divergence_serial
+        )
+        kernel(
+            fv_fused.grid_view(rho),
+            fv_fused.grid_view(np.ascontiguousarray(xi)),
+            self._inv_h,
+            self.order == 2,
+            fv_fused.grid_view(rate),
+            speeds,
+        )
+        return float(speeds @ self._inv_h)
+
+    @staticmethod
+    def _workspace(rho: np.ndarray) -> dict:
+        return {k: np.empty_like(rho) for k in ("k1", "k2", "xi", "stage", "a", "b")}
+
+    @property
+    def _parallel(self) -> bool:
+        return parallel_worthwhile(self.grid.size)
 
     def stable_dt(self, rho: np.ndarray, speed: float) -> float:
         """Largest step allowed by the advective and parabolic limits (times ``cfl``).
@@ -306,25 +370,32 @@ class FiniteVolume(Solver):
             dt = min(dt, 1.0 / (2.0 * d_max * np.sum(self._h**-2.0)))
         return self.cfl * dt
 
-    def _explicit_step(self, rho, t, remaining):
-        k1, speed = self.rhs(rho)
+    def _explicit_step(self, rho, t, remaining, work=None):
+        """One SSP-RK step from ``rho`` into a free buffer of ``work``; returns it and ``Δt``."""
+        if work is None:
+            work = self._workspace(rho)
+        k1, k2, xi, stage = work["k1"], work["k2"], work["xi"], work["stage"]
+        new = work["a"] if work["a"] is not rho else work["b"]
+        speed = self._rate(rho, k1, xi)
         dt = min(self.stable_dt(rho, speed), remaining)
         if not np.isfinite(dt):
             dt = remaining
+        parallel = self._parallel
+        euler = euler_stage if parallel else euler_stage_serial
+        heun = heun_stage if parallel else heun_stage_serial
         flat_rho, flat_k1 = rho.ravel(), k1.ravel()
-        stage = np.empty_like(rho)
-        new = np.empty_like(rho)
+        target = stage if self.order == 2 else new
         for _ in range(_MAX_REJECTIONS):
             if dt < min(self.dt_min, remaining):  # a last step shorter than dt_min is fine
                 break
-            ok = euler_stage(flat_rho, flat_k1, dt, stage.ravel())
+            ok = euler(flat_rho, flat_k1, dt, target.ravel())
             if ok and self.order == 2:
-                k2, _ = self.rhs(stage)
-                ok = heun_stage(flat_rho, stage.ravel(), k2.ravel(), dt, new.ravel())
+                self._rate(stage, k2, xi)
+                ok = heun(flat_rho, stage.ravel(), k2.ravel(), dt, new.ravel())
                 if ok:
                     return new, dt
             elif ok:
-                return stage, dt
+                return new, dt
             dt *= 0.5
         raise BlowUpError(
             t, f"no positive step above dt_min={self.dt_min:g} (density or velocity blew up)"

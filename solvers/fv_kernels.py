@@ -145,25 +145,28 @@ def bernoulli(z: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 - 0.5 * z, out)
 
 
-@njit(cache=True, parallel=True)
-def euler_stage(rho, rate, dt, out):
+def _euler_stage(rho, rate, dt, out):
     """``out = rho + dt * rate`` (flat arrays); True if every entry is finite and ≥ 0."""
     bad = 0
     for i in prange(rho.size):
         v = rho[i] + dt * rate[i]
         out[i] = v
-        if not v >= 0.0 or v == np.inf:
-            bad += 1
+        bad += 0 if (v >= 0.0 and v < np.inf) else 1
     return bad == 0
 
 
-@njit(cache=True, parallel=True)
-def heun_stage(rho, stage, rate, dt, out):
+def _heun_stage(rho, stage, rate, dt, out):
     """``out = ½ (rho + stage + dt * rate)`` (SSP-RK2 second stage); True if finite and ≥ 0."""
     bad = 0
     for i in prange(rho.size):
         v = 0.5 * (rho[i] + stage[i] + dt * rate[i])
         out[i] = v
-        if not v >= 0.0 or v == np.inf:
-            bad += 1
+        bad += 0 if (v >= 0.0 and v < np.inf) else 1
     return bad == 0
+
+
+#: parallel (large grids) and serial (small grids: no thread start-up) compilations
+euler_stage = njit(cache=True, parallel=True)(_euler_stage)
+heun_stage = njit(cache=True, parallel=True)(_heun_stage)
+euler_stage_serial = njit(cache=True)(_euler_stage)
+heun_stage_serial = njit(cache=True)(_heun_stage)

@@ -347,7 +347,11 @@ def _info() -> int:
     from wgflow.compilation import numba_cache_dir
 
     env = io.numba_environment()
-    print(f"{'numba env':>12}  threads={env['threads']} (usable CPUs {env['usable_cpus']})")
+    print(
+        f"{'threads':>12}  {env['threads']} numba threads (from the {env['usable_cpus']} CPUs "
+        f"this process may use); grids of ≥ {env['parallel_min_items']} cells run on them, "
+        "smaller ones serially; sweep workers: 1 thread each"
+    )
     print(f"{'threading':>12}  {env['layer']}")
     print(f"{'cpu':>12}  {env['cpu']} ({env['cpu_features']})")
     print(f"{'numba cache':>12}  {numba_cache_dir()}")

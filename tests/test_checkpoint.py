@@ -223,7 +223,7 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
             "--cells",
             "96",
             "--t-final",
-            "200",
+            "5000",
             "--quiet",
         ],
         cwd=tmp_path,

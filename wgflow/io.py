@@ -47,7 +47,8 @@ def numba_environment() -> dict:
     Returns
     -------
     dict
-        ``version``, ``threads``, ``layer``, ``cpu``, ``cpu_features``, ``usable_cpus``.
+        ``version``, ``threads``, ``layer``, ``cpu``, ``cpu_features``, ``usable_cpus``,
+        ``parallel_min_items`` (smallest grid run on the threads).
     """
     import llvmlite.binding as llvm
     import numba
@@ -57,6 +58,8 @@ def numba_environment() -> dict:
     except ValueError:  # no parallel kernel has run yet: numba picks at the first one
         wanted = str(numba.config.THREADING_LAYER)
         layer = f"not chosen yet ({wanted}: tbb, omp or workqueue at the first parallel kernel)"
+    from .threads import PARALLEL_MIN_ITEMS
+
     features = llvm.get_host_cpu_features()
     vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "neon") if features.get(f)]
     try:
@@ -70,6 +73,7 @@ def numba_environment() -> dict:
         "cpu": llvm.get_host_cpu_name(),
         "cpu_features": " ".join(vector) or "none detected",
         "usable_cpus": int(cpus),
+        "parallel_min_items": int(PARALLEL_MIN_ITEMS),
     }
 
 

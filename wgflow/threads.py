@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["THREAD_VARIABLES", "single_threaded_environment", "usable_cpus"]
+__all__ = [
+    "PARALLEL_MIN_ITEMS",
+    "THREAD_VARIABLES",
+    "parallel_worthwhile",
+    "single_threaded_environment",
+    "usable_cpus",
+]
+
+#: smallest loop (cells, or neurons × weights) worth splitting over threads: below it a
+#: pass takes under ~100 µs, less than a thread that is descheduled on a busy machine
+#: makes the others wait at the join
+PARALLEL_MIN_ITEMS = 2**18
 
 #: environment variables that size the thread pools of numba and the BLAS/OpenMP libraries
 THREAD_VARIABLES = (
@@ -44,3 +55,21 @@ def single_threaded_environment() -> dict[str, str]:
         Every variable of :data:`THREAD_VARIABLES` set to ``"1"``.
     """
     return dict.fromkeys(THREAD_VARIABLES, "1")
+
+
+def parallel_worthwhile(items: int) -> bool:
+    """Whether a compiled loop over ``items`` should run on numba's threads.
+
+    Parameters
+    ----------
+    items : int
+        Work items of one pass (grid cells, …).
+
+    Returns
+    -------
+    bool
+        ``True`` when numba has more than one thread and ``items ≥ PARALLEL_MIN_ITEMS``.
+    """
+    import numba
+
+    return items >= PARALLEL_MIN_ITEMS and numba.get_num_threads() > 1
