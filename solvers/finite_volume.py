@@ -11,6 +11,7 @@ import scipy.sparse.linalg as spla
 import xarray as xr
 
 from wgflow import io
+from wgflow.drift import face_points
 from wgflow.energy import Entropy, FreeEnergy, PorousMediumEnergy
 from wgflow.errors import BlowUpError, ParameterError
 from wgflow.grid import Grid
@@ -155,10 +156,20 @@ class FiniteVolume(Solver):
         self._h = np.array(grid.spacing)
         self._inv_h = np.array([1.0] * (3 - grid.dim) + [1.0 / h for h in grid.spacing])
         self._V = np.ascontiguousarray(self.discrete.V, dtype=np.float64)
+        self._drift = energy.drift
+        if self._drift is not None:
+            points = grid.points()
+            features = self._drift.features
+            self._drift_features = None if features is None else np.asarray(
+                features(points), dtype=float
+            ).reshape(*grid.shape, -1)
+            self._faces = face_points(grid)
         linear = not self.discrete.has_interaction and (
             energy.internal is None or isinstance(energy.internal, Entropy)
         )
-        self._constant_operator = linear
+        # a measure-dependent drift changes the operator at every step
+        drift_constant = energy.drift is None or energy.drift.features is None
+        self._constant_operator = linear and drift_constant
         self._lu_cache: dict[float, object] = {}
         self._operator = None
 
@@ -321,9 +332,35 @@ class FiniteVolume(Solver):
         xi[...] = self.discrete.first_variation(rho)  # a user's internal energy: numpy
         return xi
 
+    def face_drift(self, rho: np.ndarray) -> list[np.ndarray]:
+        """The non-gradient drift's normal velocity at the interior faces of each axis.
+
+        Parameters
+        ----------
+        rho : ndarray, shape grid.shape
+            Cell averages (the drift's moments are taken from them).
+
+        Returns
+        -------
+        list of ndarray
+            Axis ``k``: shape ``grid.shape`` with ``n_k − 1`` along ``k`` (empty list without a
+            drift).
+        """
+        if self._drift is None:
+            return []
+        moments = self._drift.moments_on_grid(self.grid, rho, self._drift_features)
+        return [
+            np.ascontiguousarray(self._drift.velocity_at(points, moments)[..., k])
+            for k, points in enumerate(self._faces)
+        ]
+
     def _rate(self, rho: np.ndarray, rate: np.ndarray, xi: np.ndarray) -> float:
         """Fused compiled passes: ``rate = dρ/dt``; returns ``Σ_k max|u_k| / h_k``."""
         xi = self._potential(rho, xi)
+        drift = fv_fused.NO_DRIFT
+        if self._drift is not None:
+            faces = [fv_fused.grid_view(b) for b in self.face_drift(rho)]
+            drift = tuple([fv_fused.NO_DRIFT[0]] * (3 - self.grid.dim) + faces)
         speeds = np.zeros(3)
         kernel = (
             fv_fused.flux_divergence_parallel
@@ -337,6 +374,8 @@ class FiniteVolume(Solver):
             self.order == 2,
             fv_fused.grid_view(rate),
             speeds,
+            drift,
+            self._drift is not None,
         )
         return float(speeds @ self._inv_h)
 
@@ -421,6 +460,7 @@ class FiniteVolume(Solver):
         diff = np.zeros(grid.shape) if internal is None else internal.diffusivity(rho)
         index = np.arange(grid.size).reshape(grid.shape)
         rows, cols, vals = [], [], []
+        drift = self.face_drift(rho)
         for axis, h in enumerate(self._h):
             lo = [slice(None)] * grid.dim
             hi = [slice(None)] * grid.dim
@@ -429,6 +469,8 @@ class FiniteVolume(Solver):
             lo, hi = tuple(lo), tuple(hi)
             p, q = index[lo].ravel(), index[hi].ravel()
             u = (-(xi[hi] - xi[lo]) / h).ravel()
+            if drift:
+                u = u + drift[axis].ravel()
             d = (0.5 * (diff[lo] + diff[hi])).ravel()
             has_d = d > 0
             z = np.where(has_d, -u * h / np.where(has_d, d, 1.0), 0.0)
@@ -448,6 +490,8 @@ class FiniteVolume(Solver):
         speed = sum(
             np.abs(np.diff(xi, axis=k)).max(initial=0.0) / h**2 for k, h in enumerate(self._h)
         )
+        drift = self.face_drift(rho)
+        speed += sum(np.abs(b).max(initial=0.0) / h for b, h in zip(drift, self._h, strict=False))
         return np.inf if speed == 0 else self.cfl / speed
 
     def _implicit_step(self, rho, t, remaining):

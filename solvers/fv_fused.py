@@ -21,6 +21,9 @@ and writes 1. So a second-order step moves 19 arrays with entropy (13 without: `
 needs no pass 1), a first-order step 9 (6). ``benchmarks/bench_fv.py`` compares the step with
 this bandwidth bound.
 
+A non-gradient drift (:class:`wgflow.drift.MeanFieldDrift`) enters as face velocities added to
+``−Δξ/h`` (``drift = (b0, b1, b2)``, one array per axis with one face fewer along it).
+
 Arrays are 3-D views ``(n0, n1, n2)`` of the C-contiguous grid (leading axes of length 1 for
 1-D and 2-D grids). Each kernel exists serial and parallel (``prange`` over lines); the solver
 picks the parallel one only for large grids (see :func:`wgflow.threads.parallel_worthwhile`).
@@ -80,12 +83,12 @@ def _slopes(lo, mid, hi, active, out):
 
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz"})  # not inlined: its loop vectorizes alone
-def _face_flux(r_lo, r_hi, s_lo, s_hi, x_lo, x_hi, inv_h, out):
-    """Upwind fluxes through the faces between lines ``lo`` and ``hi``; returns the bits of
-    ``max |u|``."""
+def _face_flux(r_lo, r_hi, s_lo, s_hi, x_lo, x_hi, inv_h, b, out):
+    """Upwind fluxes through the faces between lines ``lo`` and ``hi`` (velocity
+    ``−Δξ/h + b``); returns the bits of ``max |u|``."""
     top = 0  # bits of max |u| (an integer reduction vectorizes)
     for j in range(out.shape[0]):
-        u = -(x_hi[j] - x_lo[j]) * inv_h
+        u = -(x_hi[j] - x_lo[j]) * inv_h + b[j]
         out[j] = _pos(u) * (r_lo[j] + s_lo[j]) + _neg(u) * (r_hi[j] - s_hi[j])
         top = max_bits(top, float_bits(abs(u)))
     return top
@@ -98,8 +101,11 @@ def _divergence(line, f_low, f_high, ih2, ih1, out):
         out[j] = -((line[j + 1] - line[j]) * ih2 + (f_high[j] - f_low[j]) * ih1)
 
 
-def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds):
+def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds, drift, has_drift):
     n0, n1, n2 = rho.shape
+    b0, b1, b2 = drift  # face velocities of a non-gradient drift (dummies without one)
+    zeros = np.zeros(n2)
+    zeros_line = np.zeros(max(n2 - 1, 0))
     ih0, ih1, ih2 = inv_h[0], inv_h[1], inv_h[2]  # scalars: loops then touch fewer arrays
     chunks = (n1 + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
     tasks = n0 * chunks
@@ -122,8 +128,9 @@ def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds):
                     s_next)
             _slopes(r[first - 1], r[first], r[min(first + 1, n1 - 1)],
                     second_order and first < n1 - 1, s_cur)
+            b_low = b1[i0, first - 1] if has_drift else zeros
             top1 = _face_flux(r[first - 1], r[first], s_next, s_cur, x[first - 1], x[first],
-                              ih1, f_low)
+                              ih1, b_low, f_low)
         else:
             _slopes(r[0], r[0], r[0], False, s_cur)
         for i1 in range(first, last):
@@ -131,14 +138,16 @@ def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds):
             # contiguous axis 2 (boundary faces carry no flux)
             if second_order and n2 > 2:
                 _slopes(row[:-2], row[1:-1], row[2:], True, half[1:-1])
+            b_line = b2[i0, i1] if has_drift else zeros_line
             top2 = max_bits(top2, _face_flux(row[:-1], row[1:], half[:-1], half[1:], xrow[:-1],
-                                             xrow[1:], ih2, line[1:-1]))
+                                             xrow[1:], ih2, b_line, line[1:-1]))
             # axis 1: the face above this row
             if i1 + 1 < n1:
                 _slopes(row, r[i1 + 1], r[min(i1 + 2, n1 - 1)],
                         second_order and i1 + 1 < n1 - 1, s_next)
+                b_high = b1[i0, i1] if has_drift else zeros
                 top1 = max_bits(top1, _face_flux(row, r[i1 + 1], s_cur, s_next, xrow, x[i1 + 1],
-                                                ih1, f_high))
+                                                ih1, b_high, f_high))
             else:
                 f_high[:] = 0.0
             _divergence(line, f_low, f_high, ih2, ih1, orow)
@@ -149,7 +158,10 @@ def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds):
     axis0_speed = np.zeros(n1, dtype=np.int64)
     if n0 > 1:  # 3-D: axis 0, one sweep over the planes per row index i1
         for i1 in prange(n1):
-            axis0_speed[i1] = _sweep(rho[:, i1], xi[:, i1], ih0, second_order, rate[:, i1])
+            b_planes = b0[:, i1] if has_drift else np.zeros((n0 - 1, n2))[:, :]
+            axis0_speed[i1] = _sweep(
+                rho[:, i1], xi[:, i1], ih0, second_order, b_planes, rate[:, i1]
+            )
     for i1 in range(n1):
         task_speed[0, 0] = max_bits(task_speed[0, 0], axis0_speed[i1])
     for k in range(3):
@@ -160,7 +172,7 @@ def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds):
 
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _sweep(r, x, inv_h, second_order, out):
+def _sweep(r, x, inv_h, second_order, b, out):
     """Add the divergence of the fluxes along the first axis of the 2-D slices ``r``, ``x``
     (rows contiguous) to ``out``; returns the bits of ``max |u|``."""
     n, width = r.shape
@@ -173,7 +185,7 @@ def _sweep(r, x, inv_h, second_order, out):
         if i + 1 < n:
             _slopes(r[i], r[i + 1], r[min(i + 2, n - 1)], second_order and i + 1 < n - 1, s_next)
             top = max_bits(top, _face_flux(r[i], r[i + 1], s_cur, s_next, x[i], x[i + 1],
-                                           inv_h, f_high))
+                                           inv_h, b[i], f_high))
         else:
             f_high[:] = 0.0
         _accumulate(f_low, f_high, inv_h, out[i])
@@ -201,6 +213,9 @@ flux_divergence_serial = njit(cache=True, error_model="numpy", fastmath=_FAST)(_
 flux_divergence_parallel = njit(cache=True, parallel=True, error_model="numpy", fastmath=_FAST)(
     _flux_divergence
 )
+
+
+NO_DRIFT = (np.zeros((1, 1, 1)),) * 3
 
 
 def grid_view(arr: np.ndarray) -> np.ndarray:

@@ -162,6 +162,11 @@ class JKO(Solver):
             raise ParameterError(f"grid: need a Grid, got {type(grid).__name__}")
         self.energy, self.grid = energy, grid
         self.tau = check_positive("tau", tau)
+        if getattr(energy, "drift", None) is not None:
+            raise ValueError(
+                "energy: has a non-gradient drift, which no minimizing movement of E represents; "
+                "use FiniteVolume or Particles"
+            )
         self.method = check_choice("method", method, ("entropic", "lagrangian"))
         h = np.array(grid.spacing)
         self.epsilon = (

@@ -152,7 +152,8 @@ class Particles(Solver):
 
     # ---- physics ---------------------------------------------------------------------------
     def drift(self, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The drift ``−∇Ψ[ρ_N]`` at the particles.
+        """The drift ``−∇Ψ[ρ_N] + b(·; ρ_N)`` at the particles (``b``: the energy's
+        non-gradient drift, if any).
 
         Parameters
         ----------
@@ -172,6 +173,9 @@ class Particles(Solver):
             grad += np.asarray(pot.gradient(x), dtype=float).reshape(x.shape)
         for term in self.energy.interactions:
             grad += interaction_gradient(term, x, weights)
+        drift = self.energy.drift
+        if drift is not None:  # a non-gradient velocity b(x; ρ_N)
+            return drift.velocity_at(x, drift.moments_of_particles(x, weights)) - grad
         return -grad
 
     def particle_energy(self, x: np.ndarray, weights: np.ndarray) -> float:

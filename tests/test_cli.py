@@ -26,7 +26,13 @@ def test_help_documents_every_subcommand(capsys):
 def test_info_prints_versions_and_numba_threads(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "wgflow" in out and "numba" in out and "threads=" in out
+    assert "wgflow" in out and "numba" in out and "numba threads (from the" in out
+    import numba
+
+    from wgflow.threads import PARALLEL_MIN_ITEMS, usable_cpus
+
+    assert f"{numba.get_num_threads()} numba threads" in out
+    assert f"the {usable_cpus()} CPUs" in out and f"≥ {PARALLEL_MIN_ITEMS} cells" in out
 
 
 def test_presets_lists_every_preset_with_its_source(capsys):

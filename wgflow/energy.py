@@ -245,6 +245,10 @@ class FreeEnergy:
     metadata : dict, optional
         JSON-serializable description of the problem (``problem``, ``parameters``), copied into
         the archives of every run.
+    drift : wgflow.drift.MeanFieldDrift, optional
+        A non-gradient velocity ``b(θ; ρ)`` added to ``−∇Ψ`` (see :mod:`wgflow.drift`): the
+        dynamics is then ``∂t ρ = ∇·(ρ(∇Ψ − b))``, no longer a gradient flow of ``E``.
+        FiniteVolume and Particles take it; JKO refuses it.
     dim : int, optional
         The dimension ``D`` the terms are defined in; grids and particles of another
         dimension are refused (numpy broadcasting would otherwise evaluate, e.g., a 3-D
@@ -267,6 +271,7 @@ class FreeEnergy:
         interaction: Interaction | Sequence[Interaction] | None = None,
         internal: InternalEnergy | None = None,
         metadata: dict | None = None,
+        drift=None,
         dim: int | None = None,
     ) -> None:
         if potential is not None and not isinstance(potential, Potential):
@@ -296,6 +301,11 @@ class FreeEnergy:
         self.interactions = interactions
         self.internal = internal
         self.metadata = dict(metadata or {})
+        from .drift import MeanFieldDrift
+
+        if drift is not None and not isinstance(drift, MeanFieldDrift):
+            raise ParameterError(f"drift: need a wgflow.drift.MeanFieldDrift, got {drift!r}")
+        self.drift = drift
         if dim is not None and (
             isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1
         ):
@@ -396,6 +406,7 @@ class FreeEnergy:
             "potential": None if self.potential_term is None else self.potential_term.describe(),
             "interactions": [t.describe() for t in self.interactions],
             "internal": None if self.internal is None else self.internal.describe(),
+            **({} if self.drift is None else {"drift": self.drift.describe()}),
             **self.metadata,
         }
 
