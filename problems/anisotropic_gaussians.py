@@ -44,6 +44,7 @@ import functools
 import numpy as np
 from scipy.special import roots_jacobi
 
+from wgflow.drift import MeanFieldDrift
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import SeparableInteraction
@@ -57,7 +58,7 @@ from wgflow.networks import (
 from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
-from .gaussian_expectations import hermite_moment, pair_moments
+from .gaussian_expectations import hermite_moment, pair_moments, squared_derivative_expectation
 from .two_layer_nn import TwoLayerNN
 
 MEHLER_ORDERS = (0, 2, 4)
@@ -564,6 +565,102 @@ class ReducedAnisotropic:
                 },
                 "components": list(self.axes),
             },
+        )
+
+    # ---- finite step size ------------------------------------------------------------------------
+    def step_size_drift(self, step_size: float) -> MeanFieldDrift:
+        r"""The finite-step-size (``εd``) correction of the reduced dynamics, as a drift.
+
+        Each SGD step moves ``w`` by ``ε (y − f) a σ′(⟨w,x⟩ + b) x``; its squared projection on
+        the ``d − s0`` uninformative directions is ``ε² (y − f)² a² σ′² ‖P⊥x‖²`` with
+        ``‖P⊥x‖² ≈ d − s0``, on the informative ones ``‖Px‖² ≈ s0 (1 ± Δ)²``. Per unit time
+        ``t = kε``, in the limit ``N, d → ∞``, ``εd → c``, ``s0/d → γ`` (``f(x) → M±`` in class
+        ``±``):
+
+        .. math::
+            rac{d r_2^2}{dt} \mathrel{+}= c(1-\gamma)\,	frac12\sum_\pm (y_\pm - M_\pm)^2 a^2
+            D(q_\pm, b), \qquad
+            rac{d r_1^2}{dt} \mathrel{+}= c\gamma\,	frac12\sum_\pm (1\pm\Delta)^2
+            (y_\pm - M_\pm)^2 a^2 D(q_\pm, b),
+
+        ``D(q, b) = E σ′(b + √q G)²`` (relu: ``Φ(b/√q)``), i.e. the velocities
+        ``b_{r_k} = (d r_k²/dt)/(2 r_k)`` (isotropic data: one ``r`` with ``γ = 1``). ``a`` and
+        ``b`` get no correction (their squared increments are ``O(ε)`` per unit time); the
+        fluctuations of ``r_k²`` (``O(ε)`` per unit time) and the ``O(1/d)`` spread of
+        ``‖P⊥x‖²`` and of ``f(x)`` around ``M±`` are dropped. See ``docs/conventions.rst``,
+        "Finite step size".
+
+        Parameters
+        ----------
+        step_size : float
+            SGD's ``ε`` (the correction uses ``c = ε d``).
+
+        Returns
+        -------
+        MeanFieldDrift
+            Velocity on the reduced axes; moments ``M± = ∫ a m(q±, b) dρ̄``.
+        """
+        from wgflow.validation import check_positive as _positive
+
+        eps = _positive("step_size", step_size)
+        p = self.problem
+        c = eps * p.d
+        gamma = 1.0 if p.isotropic else p.s0 / p.d
+        labels = (1.0, -1.0)
+        start = len(p.head)
+        radial = list(range(start, start + len(self.radial_axes)))
+        act, delta = p.activation, p.delta
+
+        def features(points):
+            return self.features(points)[..., :2]
+
+        def velocity(points, moments):
+            a, b, r1, r2 = self.split(points)
+            qs = self.variances(points)
+            pull = [
+                (y - m) ** 2 * a**2 * squared_derivative_expectation(act, b, np.sqrt(q))
+                for y, m, q in zip(labels, moments, qs, strict=True)
+            ]
+            out = np.zeros_like(np.asarray(points, float))
+            informative = 0.5 * sum(
+                (1 + s * delta) ** 2 * term for s, term in zip((1, -1), pull, strict=True)
+            )
+            with np.errstate(divide="ignore"):
+                out[..., radial[0]] = np.where(r1 > 0, c * gamma * informative / (2 * r1), 0.0)
+                if len(radial) == 2:
+                    rest = 0.5 * sum(pull)
+                    out[..., radial[1]] = np.where(
+                        r2 > 0, c * (1 - gamma) * rest / (2 * r2), 0.0
+                    )
+            return out
+
+        return MeanFieldDrift(
+            velocity,
+            features=features,
+            name="finite step size (εd)",
+            parameters={"kind": "step-size", "epsilon": eps, "c": c},
+        )
+
+    def corrected_energy(self, step_size: float) -> FreeEnergy:
+        """:attr:`energy` with the finite-step-size drift :meth:`step_size_drift`.
+
+        Parameters
+        ----------
+        step_size : float
+            SGD's ``ε``.
+
+        Returns
+        -------
+        FreeEnergy
+            Same terms, plus the drift (no longer a gradient flow).
+        """
+        e = self.energy
+        return FreeEnergy(
+            potential=e.potential_term,
+            interaction=list(e.interactions),
+            internal=e.internal,
+            metadata={**e.metadata, "correction": f"step size {step_size:g}"},
+            drift=self.step_size_drift(step_size),
         )
 
     # ---- grids and risk ------------------------------------------------------------------------

@@ -164,6 +164,45 @@ def activation_expectation(activation: Activation, mean, std):
     return activation(mean[..., None] + std[..., None] * nodes) @ weights
 
 
+def squared_derivative_expectation(activation: Activation, mean, std):
+    """``E σ′(mean + std G)²`` for a standard normal ``G``.
+
+    Closed form for piecewise-linear activations (``σ′`` is the slope ``S_k`` between knots:
+    ``Σ_k S_k² [Φ((t_{k+1} − μ)/s) − Φ((t_k − μ)/s)]``; relu: ``Φ(μ/s)``), else composite
+    Gauss–Legendre (480 nodes). It is the size of SGD's squared increments (the step-size
+    correction of :meth:`ReducedAnisotropic.step_size_drift`).
+
+    Parameters
+    ----------
+    activation : Activation or str
+        The activation ``σ``.
+    mean : array_like
+        Mean ``μ``.
+    std : array_like
+        Standard deviation ``s ≥ 0``.
+
+    Returns
+    -------
+    ndarray
+        ``E σ′(μ + sG)²``.
+    """
+    activation = Activation.named(activation)
+    form = piecewise_form(activation)
+    mean, std = np.broadcast_arrays(np.asarray(mean, float), np.asarray(std, float))
+    if form is None:
+        nodes, weights = _SMOOTH_RULE
+        return activation.derivative(mean[..., None] + std[..., None] * nodes) ** 2 @ weights
+    _, knots, changes = form
+    slopes = np.concatenate([[0.0], np.cumsum(changes)])  # σ′ left of, between, right of knots
+    safe = np.where(std > 0, std, 1.0)
+    # P(μ + sG > t) for each knot (a step function when s = 0)
+    above = [np.where(std > 0, ndtr((mean - t) / safe), (mean > t).astype(float)) for t in knots]
+    prob = [1.0 - above[0]]
+    prob += [above[k] - above[k + 1] for k in range(len(knots) - 1)]
+    prob += [above[-1]]
+    return sum(s * s * p for s, p in zip(slopes, prob, strict=True))
+
+
 def m(activation: Activation, q):
     """``m(q) = E σ(√q G)`` for ``q ≥ 0``.
 

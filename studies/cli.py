@@ -497,7 +497,10 @@ def _run(parser, args) -> int:
     return status
 
 
-SUMMARY_VARIABLES = ("risk_sgd", "risk_pde", "risk_gap", "w2", "mass", "free_energy")
+SUMMARY_VARIABLES = (
+    "risk_sgd", "risk_pde", "risk_gap", "w2", "mass", "free_energy", "risk_pde_corrected",
+    "risk_gap_corrected", "w2_corrected",
+)
 
 
 def _non_finite_summary(ds) -> list[str]:
@@ -527,6 +530,13 @@ def _print_summary(ds) -> None:
         print(f"final risk   SGD {float(last.risk_sgd):.5f}   PDE {float(last.risk_pde):.5f}")
         print(f"sup_t |R_SGD − R_PDE| = {float(ds.risk_gap.max()):.5f}")
         print(f"sup_t W2 (reduced coordinates) = {float(ds.w2.max()):.5f}")
+        if "risk_pde_corrected" in ds:
+            print(
+                f"with the εd correction (c = {ds.attrs['correction_c']:g}): final risk "
+                f"{float(last.risk_pde_corrected):.5f}, sup_t |R_SGD − R| = "
+                f"{float(ds.risk_gap_corrected.max()):.5f}, sup_t W2 = "
+                f"{float(ds.w2_corrected.max()):.5f}"
+            )
         if "pde_time" in ds.dims:
             end = float(ds["pde_time"][-1])
             print(f"PDE alone to t = {end:g}: risk {ds.attrs['pde_final_risk']:.5f}")

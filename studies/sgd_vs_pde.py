@@ -33,7 +33,7 @@ from wgflow.networks import neutral_head
 from wgflow.problems import AnisotropicGaussians
 from wgflow.solvers import SGD, FiniteVolume, Particles
 from wgflow.trackers import BoundaryGuard
-from wgflow.validation import check_positive, check_positive_int, strict_keywords
+from wgflow.validation import check_choice, check_positive, check_positive_int, strict_keywords
 
 
 def uniform_radial(low: float = 0.3, high: float = 0.7, dim: int = 2):
@@ -86,6 +86,7 @@ def compare(
     pde_dt: float = 0.01,
     exact_risk: bool | None = None,
     beta: float = np.inf,
+    correction: str | None = None,
     progress: bool = False,
 ) -> xr.Dataset:
     """SGD in dimension ``d`` against the reduced PDE, on the same time axis ``t = kε``.
@@ -139,6 +140,11 @@ def compare(
     beta : float
         Inverse temperature: noisy SGD (``√(2ε/β)`` Gaussian increments) against the reduced
         PDE with entropy and the radial drift of the Laplacian.
+    correction : {None, "step-size"}
+        ``"step-size"``: also solve the reduced PDE with the finite-step-size drift of
+        :meth:`~wgflow.problems.ReducedAnisotropic.step_size_drift` (``c = εd``) and archive it
+        next to the plain one (``risk_pde_corrected``, ``risk_gap_corrected``,
+        ``w2_corrected``, …; attributes ``sup_risk_gap_corrected``, ``sup_w2_corrected``).
     progress : bool
         Progress bars.
 
@@ -162,6 +168,7 @@ def compare(
     if sgd_t_final > t_final:
         raise ValueError(f"sgd_t_final: must be ≤ t_final = {t_final}, got {sgd_t_final}")
     check_positive("stationary_rate", stationary_rate)
+    check_choice("correction", correction, CORRECTIONS)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     if initial_scale is not None:
         check_positive("initial_scale", initial_scale)
@@ -187,12 +194,21 @@ def compare(
     ).run(None, sgd_t_final, min(save_every, sgd_t_final), progress=progress)
     wall_sgd = _time.perf_counter() - start
 
-    start = _time.perf_counter()
-    try:
+    def solve(energy):
         if red.dim <= 2:
-            pde = reduced_grid_pde(red, sample, cells, r_max, t_final, save_every, progress)
-        else:
-            pde = _particle_pde(red, sample[:pde_particles], pde_dt, t_final, save_every, progress)
+            return reduced_grid_pde(
+                red, sample, cells, r_max, t_final, save_every, progress, energy=energy
+            )
+        return _particle_pde(
+            red, sample[:pde_particles], pde_dt, t_final, save_every, progress, energy=energy
+        )
+
+    start = _time.perf_counter()
+    corrected = None
+    try:
+        pde = solve(red.energy)
+        if correction == "step-size":
+            corrected = solve(red.corrected_energy(step_size))
     except KeyboardInterrupt as exc:  # keep the finished SGD run
         exc.dataset = sgd
         raise
@@ -222,6 +238,10 @@ def compare(
         variables.update(_statistics(sgd, pde, red.axes))
     if sgd_t_final < t_final:
         variables.update(_whole_pde(pde))
+    if "density" in pde:  # mean reduced coordinates of both sides
+        variables.update(_grid_means(sgd, pde, red.axes, "pde"))
+    if corrected is not None:
+        variables.update(_corrected_variables(sgd, corrected, red, sgd_t_final < t_final))
     for axis in red.axes:  # SGD neurons in reduced coordinates (the grid axes keep the name)
         variables[f"particle_{axis}"] = sgd[axis].assign_attrs(
             units="1", long_name=f"SGD neurons: {axis}"
@@ -257,6 +277,7 @@ def compare(
         "pde_dt": pde_dt,
         "exact_risk": exact_risk,
         "beta": beta,
+        "correction": correction,
     }
     solver = "SGD + " + ("FiniteVolume" if "density" in pde else "Particles")
     ds.attrs.update(
@@ -277,7 +298,70 @@ def compare(
     )
     if stationary:
         ds.attrs.update(pde_stationary_time=stationary[0], pde_stationary_risk=stationary[1])
+    if corrected is not None:
+        ds.attrs.update(
+            sup_risk_gap_corrected=float(ds["risk_gap_corrected"].max()),
+            sup_w2_corrected=float(ds["w2_corrected"].max()),
+            pde_corrected_final_risk=float(corrected["risk"][-1]),
+            correction_c=float(step_size * d),
+        )
     return ds
+
+
+#: what ``compare(correction=...)`` accepts
+CORRECTIONS = (None, "step-size")
+
+
+def _grid_means(sgd: xr.Dataset, pde: xr.Dataset, axes, label: str) -> dict:
+    """Means of each reduced coordinate: over SGD's neurons and under the PDE's density."""
+    out = {}
+    density = pde["density"].interp(time=sgd["time"])
+    mass = density.sum([a for a in axes])
+    for axis in axes:
+        if label == "pde":
+            out[f"mean_{axis}_sgd"] = sgd[axis].mean("particle").assign_attrs(
+                units="1", long_name=f"mean of {axis} (SGD)"
+            )
+        mean = (density * density[axis]).sum(list(axes)) / mass
+        out[f"mean_{axis}_{label}"] = mean.assign_attrs(
+            units="1", long_name=f"mean of {axis} ({label.replace('_', ' ')})"
+        )
+    return out
+
+
+def _corrected_variables(sgd: xr.Dataset, pde: xr.Dataset, red, whole: bool) -> dict:
+    """The step-size-corrected PDE on SGD's times (and its whole run when longer)."""
+    gap = risk_gap(sgd, pde)
+    out = {
+        "risk_pde_corrected": pde["risk"].interp(time=sgd["time"]).assign_attrs(
+            long_name="PDE risk with the step-size correction", units="1"
+        ),
+        "risk_gap_corrected": gap.assign_attrs(
+            long_name="risk gap |R_N − R_corrected|", units="1"
+        ),
+    }
+    if "density" in pde:
+        out["w2_corrected"] = wasserstein_over_time(sgd, pde).assign_attrs(
+            long_name="W2 between SGD and the corrected PDE (reduced)"
+        )
+        out["density_corrected"] = pde["density"].interp(time=sgd["time"]).assign_attrs(
+            long_name="probability density of the corrected PDE (cell average)"
+        )
+        out.update(_grid_means(sgd, pde, red.axes, "pde_corrected"))
+    else:
+        out["w2_corrected"] = _particle_w2(sgd, pde, red.axes).assign_attrs(
+            long_name="W2 between SGD and the corrected PDE particles (reduced)"
+        )
+        stats = _statistics(sgd, pde, red.axes)
+        out.update({
+            k.replace("_pde", "_pde_corrected"): v for k, v in stats.items() if k.endswith("_pde")
+        })
+    if whole:
+        risk = pde["risk"].rename(time="pde_time").drop_vars("pde_time")
+        out["risk_pde_corrected_full"] = risk.assign_coords(
+            pde_time=xr.DataArray(pde["time"].values, dims="pde_time")
+        ).assign_attrs(long_name="corrected PDE risk, whole run", units="1")
+    return out
 
 
 def _stationary(risk: xr.DataArray, rate: float) -> tuple[float, float] | None:
@@ -343,6 +427,7 @@ def reduced_grid_pde(
     save_every,
     progress: bool = False,
     wall_tolerance: float = 1e-4,
+    energy=None,
 ) -> xr.Dataset:
     """Finite volumes on a reduced problem from the histogram of reduced points.
 
@@ -365,6 +450,9 @@ def reduced_grid_pde(
         Progress bar.
     wall_tolerance : float
         Largest mass fraction allowed in the outermost cells.
+    energy : FreeEnergy, optional
+        Another energy on the reduced axes (default ``red.energy``; e.g.
+        ``red.corrected_energy(ε)``).
 
     Returns
     -------
@@ -373,11 +461,12 @@ def reduced_grid_pde(
     """
 
     grid = red.grid(cells, r_max)
+    energy = red.energy if energy is None else energy
     rho0 = ParticleMeasure(sample).histogram(grid).density
     if np.isfinite(red.beta):  # histograms have empty cells: the explicit entropy flux crawls
-        solver = FiniteVolume(red.energy, grid, scheme="semi-implicit", dt=min(save_every, 0.005))
+        solver = FiniteVolume(energy, grid, scheme="semi-implicit", dt=min(save_every, 0.005))
     else:
-        solver = FiniteVolume(red.energy, grid)
+        solver = FiniteVolume(energy, grid)
     # the upper ends of [0, r_max] are truncations: mass there means r_max is too small
     guard = BoundaryGuard(tolerance=wall_tolerance, sides="upper")
     pde = solver.run(rho0, t_final, save_every, progress=progress, trackers=[guard])
@@ -390,9 +479,9 @@ def reduced_grid_pde(
     return pde
 
 
-def _particle_pde(red, sample, dt, t_final, save_every, progress) -> xr.Dataset:
-
-    pde = Particles(red.energy, dt=dt).run(sample, t_final, save_every, progress=progress)
+def _particle_pde(red, sample, dt, t_final, save_every, progress, energy=None) -> xr.Dataset:
+    energy = red.energy if energy is None else energy
+    pde = Particles(energy, dt=dt).run(sample, t_final, save_every, progress=progress)
     pde["risk"] = xr.DataArray(
         [red.particle_risk(x) for x in pde["positions"].values],
         dims="time",

@@ -17,6 +17,7 @@ MATH_LABELS = {
     "risk_pde": r"PDE $R(\bar\rho_t)$",
     "risk": r"risk $R$",
     "risk_pde_full": r"PDE $R(\bar\rho_t)$",
+    "risk_pde_corrected": r"PDE + $\varepsilon d$ correction",
     "free_energy": r"free energy $E[\rho_t]$",
     "l1_error": r"$\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
     "l1_error_fv": r"finite volumes $\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
@@ -371,7 +372,8 @@ def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
     two_d = len(_grid_axes(ds)) == 2
     fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6),
                              layout="constrained")  # fmt: skip
-    plot_risk_curves(ds, ax=axes[0])
+    names = [n for n in ("risk_sgd", "risk_pde", "risk_pde_corrected") if n in ds]
+    plot_risk_curves(ds, names=names, ax=axes[0])
     options = {}
     if two_d:  # one colour scale for every time
         vmax = max(float(ds["density"].sel(time=t, method="nearest").max()) for t in times)
@@ -458,6 +460,9 @@ def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
     ax = axes[0]
     ax.plot(ds["pde_time"], ds["risk_pde_full"], "-", label=MATH_LABELS["risk_pde"])
+    if "risk_pde_corrected_full" in ds:
+        ax.plot(ds["pde_time"], ds["risk_pde_corrected_full"], "--",
+                label=MATH_LABELS["risk_pde_corrected"])  # fmt: skip
     ax.plot(ds["time"], ds["risk_sgd"], "o", ms=3, label=MATH_LABELS["risk_sgd"])
     ax.set_yscale("log")
     ax.set_xlabel(_label(ds["time"]))
@@ -537,7 +542,7 @@ def summary_figure(ds: xr.Dataset):
 
     if "risk_pde_full" in ds:
         return long_pde_figure(ds)
-    if any(name.startswith("mean_") for name in ds.data_vars) and "risk_sgd" in ds:
+    if any(name.startswith("std_") for name in ds.data_vars) and "risk_sgd" in ds:
         return statistics_figure(ds)
 
     if "risk_sgd" in ds and "kappa" in ds.dims:
