@@ -152,8 +152,9 @@ class Particles(Solver):
 
     # ---- physics ---------------------------------------------------------------------------
     def drift(self, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The drift ``−∇Ψ[ρ_N] + b(·; ρ_N)`` at the particles (``b``: the energy's
-        non-gradient drift, if any).
+        """The drift ``−∇Ψ[ρ_N] + b(·; ρ_N)`` at the particles.
+
+        ``b`` is the energy's non-gradient drift (:mod:`wgflow.drift`), if any.
 
         Parameters
         ----------
