@@ -384,3 +384,17 @@ def test_bool_values_rerun_and_nan_values_refused(tmp_path):
         sweep(sweep_functions.model_run, {"a": [np.nan, 1.0], "seed": [0]}, "synchronous",
               tmp_path / "n.nc", progress=False)
     assert not (tmp_path / "n.nc").exists()
+
+
+def test_a_blow_up_is_reported_once(caplog):
+    """The exception carries the message; the driver does not log it a second time."""
+
+    class Explode(wg.trackers.Tracker):
+        def handle(self, solver, state, t):
+            if t > 0:
+                raise wg.BlowUpError(t, "planted")
+
+    with caplog.at_level("WARNING", logger="wgflow"):
+        with pytest.raises(wg.BlowUpError, match="planted"):
+            fv().run(RHO, 0.2, progress=False, trackers=[Explode()])
+    assert not [r for r in caplog.records if "planted" in r.getMessage()]
