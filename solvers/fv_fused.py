@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .simd import bits_float, float_bits, log_positive, max_bits
+from wgflow.simd import bits_float, float_bits, log_positive, max_bits
 
 
 def _entropy_potential(rho, V, inv_beta, floor, xi):

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from wgflow.networks import ACTIVATION_KINDS
-from wgflow.random import normal_pair, rademacher, uniform
+from wgflow.random import normal_pair, normal_pair_fast, rademacher, uniform
 
 NOISE_NONE, NOISE_GAUSSIAN, NOISE_RADEMACHER = 0, 1, 2
 # activation ids: the ones NetworkModel's Activation.kind gives (compile-time constants)
@@ -124,20 +124,27 @@ def sample_batch(key, step, x, y, law, buf):
                 x[b, j] = buf[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_noise(draw, i, out):
     """Noise increments of neuron ``i`` at step ``draw.step`` into ``out (P,)`` (times
-    ``draw.scale``)."""
+    ``draw.scale``).
+
+    Gaussian increments come from :func:`~wgflow.random.normal_pair_fast` (polynomial
+    ``log``/``sin``/``cos``): the loop over full pairs vectorizes, the odd last entry follows.
+    """
     kind, key, step, n_neurons, scale = draw
     n_p = out.size
     if kind == NOISE_GAUSSIAN:
         hp = (n_p + 1) // 2
         base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(hp)
-        for pp in range(hp):
-            n1, n2 = normal_pair(key, base + np.uint64(pp))
+        full = n_p // 2
+        for pp in range(full):
+            n1, n2 = normal_pair_fast(key, base + np.uint64(pp))
             out[2 * pp] = scale * n1
-            if 2 * pp + 1 < n_p:
-                out[2 * pp + 1] = scale * n2
+            out[2 * pp + 1] = scale * n2
+        if full < hp:
+            n1, _ = normal_pair_fast(key, base + np.uint64(full))
+            out[n_p - 1] = scale * n1
     else:
         words = (n_p + 63) // 64
         base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(64 * words)

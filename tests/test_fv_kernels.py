@@ -52,7 +52,7 @@ def test_bernoulli_function_limits_and_identity():
 
 # ---- the fused explicit step (solvers/fv_fused.py) -------------------------------------------
 from wgflow.solvers import fv_fused  # noqa: E402
-from wgflow.solvers.simd import log_positive  # noqa: E402
+from wgflow.simd import log_positive  # noqa: E402
 
 
 def _reference_rate(rho, xi, spacing, second_order):

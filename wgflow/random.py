@@ -8,6 +8,9 @@ same numbers. Keys come from :class:`numpy.random.SeedSequence`.
 - :func:`uniform`: ``(0, 1)`` with 53 random bits.
 - :func:`normal_pair`: two independent standard normals (Box–Muller) from pair counter ``c``
   (uniforms ``2c`` and ``2c + 1``).
+- :func:`normal_pair_fast`: the same pair with polynomial ``log``, ``sin``, ``cos``
+  (:mod:`wgflow.simd`; within 1e-15 of :func:`normal_pair`), which LLVM vectorizes: the
+  Gaussian noise of noisy SGD.
 - :func:`rademacher`: ``±1`` from bit ``c mod 64`` of word ``c // 64``.
 """
 
@@ -17,6 +20,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .simd import log_positive, sincos_turns
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -51,6 +56,16 @@ def normal_pair(key, pair):
     radius = math.sqrt(-2.0 * math.log(u1))
     angle = _TWO_PI * u2
     return radius * math.cos(angle), radius * math.sin(angle)
+
+
+@njit(cache=True, inline="always")
+def normal_pair_fast(key, pair):
+    """:func:`normal_pair` with vectorizable polynomial ``log``, ``cos``, ``sin``."""
+    u1 = uniform(key, pair * _TWO)
+    u2 = uniform(key, pair * _TWO + _ONE)
+    radius = math.sqrt(-2.0 * log_positive(u1))
+    cos, sin = sincos_turns(u2)
+    return radius * cos, radius * sin
 
 
 @njit(cache=True, inline="always")
