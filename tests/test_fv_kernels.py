@@ -51,8 +51,8 @@ def test_bernoulli_function_limits_and_identity():
 
 
 # ---- the fused explicit step (solvers/fv_fused.py) -------------------------------------------
-from wgflow.solvers import fv_fused  # noqa: E402
 from wgflow.simd import log_positive  # noqa: E402
+from wgflow.solvers import fv_fused  # noqa: E402
 
 
 def _reference_rate(rho, xi, spacing, second_order):
@@ -86,7 +86,7 @@ def test_fused_rate_matches_the_numpy_scheme(shape, second_order, parallel):
     speeds = np.zeros(3)
     kernel = fv_fused.flux_divergence_parallel if parallel else fv_fused.flux_divergence_serial
     kernel(fv_fused.grid_view(rho), fv_fused.grid_view(xi), inv_h, second_order,
-           fv_fused.grid_view(rate), speeds)
+           fv_fused.grid_view(rate), speeds, fv_fused.NO_DRIFT, False)
     ref, ref_speed = _reference_rate(rho, xi, spacing, second_order)
     np.testing.assert_allclose(rate, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
     assert float(speeds @ inv_h) == pytest.approx(ref_speed, rel=1e-14)
