@@ -34,6 +34,7 @@ from .sgd_kernels import (
     Steps,
     Streams,
     initialize_batch,
+    replica_steps,
     sgd_steps,
 )
 
@@ -337,15 +338,27 @@ class SGD(Solver):
             xi = np.ones(n) if self.schedule is None else np.asarray(self.schedule(times), float)
             if xi.shape != (n,) or not np.all(np.isfinite(xi)) or np.any(xi < 0):
                 raise ValueError("schedule: ξ(t) must return finite non-negative values")
-            sgd_steps(
-                state.theta,
-                Batch(state.x, state.y, state.pre, state.f),
-                Batch(x_next, y_next, pre_next, state.f),
-                Steps(state.k, n, coef, xi.astype(self.dtype), self._noise_kind()),
-                self._network,
-                self._law,
-                self.streams,
-            )
+            steps = Steps(state.k, n, coef, xi.astype(self.dtype), self._noise_kind())
+            if self.replicas == 1:  # the serial kernel itself: no parallel region to compile
+                replica_steps(
+                    state.theta[0],
+                    Batch(state.x[0], state.y[0], state.pre[0], state.f[0]),
+                    Batch(x_next[0], y_next[0], pre_next[0], state.f[0]),
+                    steps,
+                    self._network,
+                    self._law,
+                    Streams(self.streams.data[0], self.streams.noise[0]),
+                )
+            else:
+                sgd_steps(
+                    state.theta,
+                    Batch(state.x, state.y, state.pre, state.f),
+                    Batch(x_next, y_next, pre_next, state.f),
+                    steps,
+                    self._network,
+                    self._law,
+                    self.streams,
+                )
             state.k += n
             if not np.all(np.isfinite(state.f)):
                 raise BlowUpError(self.time(state), "network output is not finite (ε too large?)")

@@ -152,7 +152,7 @@ def fill_noise(draw, i, out):
             out[p] = scale * rademacher(key, base + np.uint64(p))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)  # once per run: serial (a parallel region costs seconds of compilation)
 def initialize_batch(theta, batch, step, net, law, keys_data):
     """Sample the batch of ``step`` and compute its pre-activations and outputs (one pass).
 
@@ -162,7 +162,7 @@ def initialize_batch(theta, batch, step, net, law, keys_data):
     n_batch, d = batch.x.shape[1], batch.x.shape[2]
     off = net.has_a + net.has_b
     x, pre, f = batch.x, batch.pre, batch.f
-    for r in prange(n_rep):
+    for r in range(n_rep):
         buf = np.empty(d)
         sample_batch(keys_data[r], step, x[r], batch.y[r], law, buf)
         for b in range(n_batch):
