@@ -132,7 +132,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.formatwarning = _format_warning
+    previous = warnings.formatwarning
+    warnings.formatwarning = _format_warning  # one line each, for this command only
+    try:
+        return _dispatch(parser, args)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _dispatch(parser, args) -> int:
     _configure_logging(args.verbose, args.log_quiet)
     if args.command is None:
         parser.print_help()
