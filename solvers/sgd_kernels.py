@@ -47,8 +47,12 @@ Batch = namedtuple("Batch", ["x", "y", "pre", "f"])
 #: the step rule of a chunk: first global step ``k0``, ``n_steps``, ``coef = [ε, λ, s, 1]``
 #: (``s = √(2ε/β)``), the schedule ``xi (n_steps,)`` and the noise kind
 Steps = namedtuple("Steps", ["k0", "n_steps", "coef", "xi", "noise_kind"])
-#: the noise of one step: kind, key, global step, neuron count and scale ``s √ξ``
-NoiseDraw = namedtuple("NoiseDraw", ["kind", "key", "step", "n_neurons", "scale"])
+#: the noise of one step: kind, key, global step, neuron count, scale ``s √ξ`` and a table
+#: ``(N, 2⌈P/2⌉)`` of the step's Gaussian increments drawn in one pass (``(0, 0)``: unused)
+NoiseDraw = namedtuple("NoiseDraw", ["kind", "key", "step", "n_neurons", "scale", "table"])
+#: widest neuron (``P`` weights) whose Gaussian noise is drawn for the whole step in one loop:
+#: short per-neuron loops do not fill the vector lanes
+TABLE_MAX_PARAMS = 64
 
 
 @njit(cache=True, inline="always")
@@ -132,8 +136,12 @@ def fill_noise(draw, i, out):
     Gaussian increments come from :func:`~wgflow.random.normal_pair_fast` (polynomial
     ``log``/``sin``/``cos``): the loop over full pairs vectorizes, the odd last entry follows.
     """
-    kind, key, step, n_neurons, scale = draw
+    kind, key, step, n_neurons, scale, table = draw
     n_p = out.size
+    if kind == NOISE_GAUSSIAN and table.shape[0] > 0:  # drawn by fill_noise_table
+        for p in range(n_p):
+            out[p] = table[i, p]
+        return
     if kind == NOISE_GAUSSIAN:
         hp = (n_p + 1) // 2
         base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(hp)
@@ -150,6 +158,25 @@ def fill_noise(draw, i, out):
         base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(64 * words)
         for p in range(n_p):
             out[p] = scale * rademacher(key, base + np.uint64(p))
+
+
+@njit(cache=True, error_model="numpy")
+def fill_noise_table(draw):
+    """All neurons' Gaussian increments of step ``draw.step`` into ``draw.table`` (one loop).
+
+    Neuron ``i``'s pairs ``(k N + i) ⌈P/2⌉ + p`` are consecutive over ``i``: the same numbers
+    as :func:`fill_noise` draws neuron by neuron.
+    """
+    table = draw.table
+    n, width = table.shape
+    hp = width // 2
+    base = np.uint64(draw.step) * np.uint64(n) * np.uint64(hp)
+    flat = table.reshape(n * width)
+    scale = draw.scale
+    for t in range(n * hp):
+        n1, n2 = normal_pair_fast(draw.key, base + np.uint64(t))
+        flat[2 * t] = scale * n1
+        flat[2 * t + 1] = scale * n2
 
 
 @njit(cache=True)  # once per run: serial (a parallel region costs seconds of compilation)
@@ -219,6 +246,8 @@ def replica_steps(theta, batch, scratch, steps, net, law, keys):
     grad_w = np.empty(n_batch, dtype=theta.dtype)
     f_next = np.empty(n_batch, dtype=theta.dtype)
     noise = np.zeros(n_p, dtype=theta.dtype)
+    tabled = steps.noise_kind == NOISE_GAUSSIAN and n_p <= TABLE_MAX_PARAMS
+    table = np.zeros((n if tabled else 0, 2 * ((n_p + 1) // 2) if tabled else 0), dtype=theta.dtype)
     zero = coef[3] - coef[3]  # typed like θ (keeps float32 kernels in float32)
     for s in range(steps.n_steps):
         k = steps.k0 + s
@@ -226,7 +255,11 @@ def replica_steps(theta, batch, scratch, steps, net, law, keys):
         rate = coef[0] * xi[s]
         decay = coef[3] - rate * coef[1]
         per_sample = rate / n_batch
-        draw = NoiseDraw(steps.noise_kind, keys.noise, k, n, coef[2] * math.sqrt(xi[s]))
+        draw = NoiseDraw(
+            steps.noise_kind, keys.noise, k, n, coef[2] * math.sqrt(xi[s]), table
+        )
+        if tabled:
+            fill_noise_table(draw)
         for b in range(n_batch):
             residual[b] = y[b] - f[b]
             f_next[b] = zero
