@@ -11,7 +11,7 @@ axis. Here each is one pass over the grid:
    axis uses a line buffer; axis 1 is swept row by row inside each plane (the flux through
    the face below a row and the slopes of the row above are carried), so every face flux and
    slope is computed once and every loop runs over contiguous memory and vectorizes; a 3-D
-   grid adds one such sweep along axis 0.
+   grid adds one such sweep along axis 0 with whole planes as rows (serial).
 3. :func:`euler_stage` / :func:`heun_stage` (in ``fv_kernels``): the Runge–Kutta update with
    the positivity check.
 
@@ -155,15 +155,15 @@ def _flux_divergence(rho, xi, inv_h, second_order, rate, speeds, drift, has_drif
             f_low, f_high = f_high, f_low
         task_speed[task, 1] = top1
         task_speed[task, 2] = top2
-    axis0_speed = np.zeros(n1, dtype=np.int64)
-    if n0 > 1:  # 3-D: axis 0, one sweep over the planes per row index i1
-        for i1 in prange(n1):
-            b_planes = b0[:, i1] if has_drift else np.zeros((n0 - 1, n2))[:, :]
-            axis0_speed[i1] = _sweep(
-                rho[:, i1], xi[:, i1], ih0, second_order, b_planes, rate[:, i1]
-            )
-    for i1 in range(n1):
-        task_speed[0, 0] = max_bits(task_speed[0, 0], axis0_speed[i1])
+    if n0 > 1:  # 3-D: axis 0, one sweep over whole planes (contiguous rows of n1·n2 cells)
+        width = n1 * n2
+        b_planes = (
+            b0.reshape(n0 - 1, width) if has_drift else np.zeros((n0 - 1, width))
+        )
+        task_speed[0, 0] = _sweep(
+            rho.reshape(n0, width), xi.reshape(n0, width), ih0, second_order, b_planes,
+            rate.reshape(n0, width),
+        )
     for k in range(3):
         top = 0
         for task in range(tasks):

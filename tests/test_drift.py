@@ -94,3 +94,21 @@ def test_bad_drifts_are_refused():
     grid = wg.Grid.box([(-5, 5)] * 2, 16)
     with pytest.raises(ValueError, match="shape"):
         FiniteVolume(energy(bad), grid).run(OU.initial_density(grid), 0.1, progress=False)
+
+
+def test_three_dimensional_grid_takes_the_drift_on_every_axis():
+    """3-D OU with a rotation in the (y, z) plane: the mean follows e^{(B−I)t} m0."""
+    b3 = np.zeros((3, 3))
+    b3[1, 2], b3[2, 1] = 1.0, -1.0
+    ou = OrnsteinUhlenbeck(dim=3, diffusion=D, mean0=(0.5, 1.0, 0.0), var0=0.3)
+    drift = MeanFieldDrift(lambda x, m: x @ b3.T, name="rotation")
+    e = wg.FreeEnergy(
+        potential=ou.energy.potential_term, internal=ou.energy.internal, drift=drift, dim=3
+    )
+    grid = wg.Grid.box([(-4, 4)] * 3, 32)
+    rho = FiniteVolume(e, grid).run(ou.initial_density(grid), 0.5, progress=False)
+    final = rho["density"][-1].values
+    points = grid.points()
+    mean = np.tensordot(final, points, axes=3) * grid.cell_volume
+    exact = expm((b3 - np.eye(3)) * 0.5) @ np.array([0.5, 1.0, 0.0])
+    assert np.allclose(mean, exact, atol=5e-3), (mean, exact)
