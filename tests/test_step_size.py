@@ -61,3 +61,28 @@ def test_flagship_quick_is_closer_to_the_corrected_pde():
     off_plain = abs(float(ds["mean_r2_pde"][-1]) - r2_sgd)
     assert off_corrected < 0.2 * r2_sgd and off_corrected < 0.5 * off_plain
     assert ds.attrs["correction_c"] == pytest.approx(0.04)
+
+
+def test_drift_with_trained_a_and_b_matches_monte_carlo():
+    """(a, b, w): the push scales with a² and σ′ is evaluated at b + z; a and b get none."""
+    d, s0, delta, eps = 2000, 400, 0.5, 1e-4
+    prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation="relu", parameters="abw")
+    drift = prob.reduced(beta=50.0).step_size_drift(eps)  # noisy: the same drift is added
+    a, b, r1, r2 = 1.5, 0.2, 0.7, 0.4
+    moments = np.array([0.3, 0.2])
+    velocity = drift.velocity_at(np.array([[a, b, r1, r2]]), moments)[0]
+    assert velocity[0] == 0.0 and velocity[1] == 0.0
+    rng = np.random.default_rng(2)
+    n = 20_000
+    y = rng.choice([1.0, -1.0], size=n)
+    scale = np.where(y > 0, 1 + delta, 1 - delta)
+    x_inf = scale[:, None] * rng.standard_normal((n, s0))
+    x_rest = rng.standard_normal((n, d - s0))
+    z = b + r1 * x_inf[:, 0] + r2 * x_rest[:, 0]
+    f = np.where(y > 0, moments[0], moments[1])
+    weight = (y - f) ** 2 * a**2 * (z > 0)
+    for k, (norm2, r) in enumerate((((x_inf**2).sum(1), r1), ((x_rest**2).sum(1), r2))):
+        samples = weight * norm2
+        mc = eps * samples.mean() / (2 * r)
+        se = eps * samples.std() / np.sqrt(n) / (2 * r)
+        assert abs(velocity[2 + k] - mc) <= 5 * se + 0.01 * abs(mc), (k, velocity, mc)
