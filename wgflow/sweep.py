@@ -81,15 +81,22 @@ def sweep(
     ----------
     fn : callable
         Picklable; returns an ``xarray.Dataset`` (or a dict of scalars/arrays) for one point.
+        An exception, ``sys.exit`` or a return value netCDF cannot hold (bool attribute,
+        nested dict, ragged list, a variable named like a swept parameter) marks that point
+        failed with the reason; a worker process that dies is retried once
+        (:data:`WORKER_RETRIES`), then its point is marked failed.
     parameters : dict of name -> sequence
-        The swept values; each name becomes a dimension of the result (``N``, ``eps``, ``seed``…).
+        The swept values (distinct, finite; numbers, strings or bools, one kind per name);
+        each name becomes a dimension of the result (``N``, ``eps``, ``seed``…).
     scheduler : str, optional
         ``None``: a ``LocalCluster`` on this machine (one single-threaded process per core, or
         ``n_workers``); ``"tcp://host:port"``: an existing cluster; ``"synchronous"``: no dask,
         points run one after the other in this process (debugging).
     output : path, optional
-        A netCDF archive rewritten atomically after each finished point; rerunning with the
-        same ``output`` skips the points already finished (failed ones are retried).
+        A ``.nc`` archive rewritten atomically after each finished point (checked and locked
+        before any work); rerunning with the same ``output`` skips the points already
+        finished (failed ones are retried) and merges new values with the archived ones (other
+        parameter names are refused).
     progress : bool
         Show a progress bar over points (only on a terminal).
     n_workers : int, optional
