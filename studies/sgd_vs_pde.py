@@ -357,10 +357,10 @@ def _corrected_variables(sgd: xr.Dataset, pde: xr.Dataset, red, whole: bool) -> 
             k.replace("_pde", "_pde_corrected"): v for k, v in stats.items() if k.endswith("_pde")
         })
     if whole:
-        risk = pde["risk"].rename(time="pde_time").drop_vars("pde_time")
-        out["risk_pde_corrected_full"] = risk.assign_coords(
-            pde_time=xr.DataArray(pde["time"].values, dims="pde_time")
-        ).assign_attrs(long_name="corrected PDE risk, whole run", units="1")
+        risk = _whole_pde(pde)["risk_pde_full"]
+        out["risk_pde_corrected_full"] = risk.assign_attrs(
+            long_name="corrected PDE risk, whole run", units="1"
+        )
     return out
 
 
@@ -525,12 +525,22 @@ def study_point(N: int, eps: float, d: int, seed: int, **fixed) -> dict:
     Returns
     -------
     dict
-        ``sup_risk_gap``, ``sup_w2``.
+        ``sup_risk_gap``, ``sup_w2``; with ``correction`` in ``fixed`` also
+        ``sup_risk_gap_corrected``, ``sup_w2_corrected`` and the final mean ``r2`` of SGD and
+        of both PDEs (``final_mean_r2_sgd``, ``…_pde``, ``…_pde_corrected``).
     """
     scale = fixed.pop("eps_times_d", False)
     step = eps / d if scale else eps
     ds = compare(d=int(d), n_neurons=int(N), step_size=float(step), seed=int(seed), **fixed)
-    return {"sup_risk_gap": ds.attrs["sup_risk_gap"], "sup_w2": ds.attrs["sup_w2"]}
+    out = {"sup_risk_gap": ds.attrs["sup_risk_gap"], "sup_w2": ds.attrs["sup_w2"]}
+    if fixed.get("correction") is not None:
+        out.update(
+            sup_risk_gap_corrected=ds.attrs["sup_risk_gap_corrected"],
+            sup_w2_corrected=ds.attrs["sup_w2_corrected"],
+        )
+        for source in ("sgd", "pde", "pde_corrected"):
+            out[f"final_mean_r2_{source}"] = float(ds[f"mean_r2_{source}"][-1])
+    return out
 
 
 def study(

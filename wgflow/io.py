@@ -17,6 +17,7 @@ import xarray as xr
 from .compilation import package_version
 from .grid import Grid
 from .outputs import check_output, remove_stale_temporaries, temporary_prefix
+from .threads import PARALLEL_MIN_ITEMS, usable_cpus
 
 # dimensionless time (t = kε for SGD): CF's standard_name "time" would need time units, so the
 # coordinate is marked as the T axis instead
@@ -58,21 +59,15 @@ def numba_environment() -> dict:
     except ValueError:  # no parallel kernel has run yet: numba picks at the first one
         wanted = str(numba.config.THREADING_LAYER)
         layer = f"not chosen yet ({wanted}: tbb, omp or workqueue at the first parallel kernel)"
-    from .threads import PARALLEL_MIN_ITEMS
-
     features = llvm.get_host_cpu_features()
     vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "neon") if features.get(f)]
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
     return {
         "version": numba.__version__,
         "threads": int(numba.get_num_threads()),
         "layer": layer,
         "cpu": llvm.get_host_cpu_name(),
         "cpu_features": " ".join(vector) or "none detected",
-        "usable_cpus": int(cpus),
+        "usable_cpus": usable_cpus(),
         "parallel_min_items": int(PARALLEL_MIN_ITEMS),
     }
 
