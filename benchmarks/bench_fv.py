@@ -35,6 +35,7 @@ import time
 import warnings
 
 import numpy as np
+from roofline import inplace_seconds  # benchmarks/roofline.py (this folder)
 
 import wgflow as wg
 from wgflow.problems import OrnsteinUhlenbeck
@@ -153,19 +154,6 @@ def step_time(solver, rho, repeat=7, inner=20):
     return best
 
 
-def inplace_seconds(size, repeat=7, inner=50):
-    """Best time of ``np.multiply(a, 1, out=a)`` on ``size`` float64 (one read, one write)."""
-    a = np.random.default_rng(0).random(size)
-    np.multiply(a, 1.0, out=a)
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(inner):
-            np.multiply(a, 1.0, out=a)
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best
-
-
 def step_cases():
     """(label, solver, density, passes) for the per-step table."""
     from wgflow.problems import Aggregation, PorousMedium
@@ -200,7 +188,7 @@ def step_table():
     try:
         for label, solver, rho, passes in step_cases():
             seconds = step_time(solver, np.ascontiguousarray(rho))
-            inplace = inplace_seconds(rho.size)
+            inplace = inplace_seconds(rho.size, inner=50)
             bandwidth = 2 * rho.nbytes / inplace
             bound = passes * rho.nbytes / bandwidth
             print(

@@ -18,6 +18,7 @@ import time
 
 import numba
 import numpy as np
+from roofline import inplace_seconds  # benchmarks/roofline.py (this folder)
 
 from wgflow.problems import AnisotropicGaussians
 from wgflow.solvers import SGD
@@ -42,19 +43,6 @@ def steps_per_second(sgd: SGD, steps: int, repeat: int = 5) -> float:
         state = sgd.advance(state, (state.k + steps) * sgd.step_size)
         best = min(best, time.perf_counter() - start)
     return steps / best
-
-
-def inplace_seconds(shape, dtype, repeat: int = 7, inner: int = 200) -> float:
-    w = np.random.default_rng(0).random(shape).astype(dtype)
-    one = np.array(1, dtype)
-    np.multiply(w, one, out=w)
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(inner):
-            np.multiply(w, one, out=w)
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best
 
 
 def main(argv=None):
