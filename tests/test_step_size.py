@@ -25,6 +25,27 @@ def test_squared_derivative_expectation_matches_monte_carlo(name):
         assert abs(float(squared_derivative_expectation(act, mean, std)) - mc) <= 5 * se + 1e-12
 
 
+def assert_push_matches_monte_carlo(velocity, activation, d, s0, delta, eps, a, b, r1, r2,
+                                    moments, seed):  # fmt: skip
+    """``velocity (r1, r2)`` against ``ε E[(y − M±)² a² σ′(z)² ‖P x‖²] / (2 r)`` sampled in
+    ``d`` dimensions (``w = r1 e_1 + r2 e_{s0+1}``, ``f`` replaced by its class mean)."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    y = rng.choice([1.0, -1.0], size=n)
+    scale = np.where(y > 0, 1 + delta, 1 - delta)
+    x_inf = scale[:, None] * rng.standard_normal((n, s0))  # informative coordinates
+    x_rest = rng.standard_normal((n, d - s0))
+    z = b + r1 * x_inf[:, 0] + r2 * x_rest[:, 0]
+    f = np.where(y > 0, moments[0], moments[1])
+    weight = (y - f) ** 2 * a**2 * Activation.named(activation).derivative(z) ** 2
+    terms = [(weight * (x_inf**2).sum(1), r1), (weight * (x_rest**2).sum(1), r2)]
+    for k, (samples, r) in enumerate(terms):
+        mc = eps * samples.mean() / (2 * r)
+        se = eps * samples.std() / np.sqrt(n) / (2 * r)
+        # Monte Carlo error plus the O(1/d) terms the d = ∞ formula drops
+        assert abs(velocity[k] - mc) <= 5 * se + 0.01 * abs(mc), (k, velocity[k], mc, se)
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_drift_velocity_is_the_mean_squared_sgd_increment(activation):
     d, s0, delta, eps = 2000, 400, 0.5, 1e-4
@@ -33,22 +54,8 @@ def test_drift_velocity_is_the_mean_squared_sgd_increment(activation):
     r1, r2 = 0.7, 0.4
     moments = np.array([0.3, 0.2])  # M+, M−: the network's class means
     velocity = drift.velocity_at(np.array([[r1, r2]]), moments)[0]
-    rng = np.random.default_rng(1)
-    n = 20_000
-    y = rng.choice([1.0, -1.0], size=n)
-    scale = np.where(y > 0, 1 + delta, 1 - delta)
-    x_inf = scale[:, None] * rng.standard_normal((n, s0))  # informative coordinates
-    x_rest = rng.standard_normal((n, d - s0))
-    z = r1 * x_inf[:, 0] + r2 * x_rest[:, 0]  # w = r1 e_1 + r2 e_{s0+1}
-    f = np.where(y > 0, moments[0], moments[1])
-    act = Activation.named(activation)
-    weight = (y - f) ** 2 * act.derivative(z) ** 2
-    terms = [(weight * (x_inf**2).sum(1), r1), (weight * (x_rest**2).sum(1), r2)]
-    for k, (samples, r) in enumerate(terms):
-        mc = eps * samples.mean() / (2 * r)
-        se = eps * samples.std() / np.sqrt(n) / (2 * r)
-        # Monte Carlo error plus the O(1/d) terms the d = ∞ formula drops
-        assert abs(velocity[k] - mc) <= 5 * se + 0.01 * abs(mc), (k, velocity[k], mc, se)
+    assert_push_matches_monte_carlo(velocity, activation, d, s0, delta, eps, 1.0, 0.0, r1, r2,
+                                    moments, seed=1)  # fmt: skip
 
 
 def test_flagship_quick_is_closer_to_the_corrected_pde():
@@ -72,17 +79,5 @@ def test_drift_with_trained_a_and_b_matches_monte_carlo():
     moments = np.array([0.3, 0.2])
     velocity = drift.velocity_at(np.array([[a, b, r1, r2]]), moments)[0]
     assert velocity[0] == 0.0 and velocity[1] == 0.0
-    rng = np.random.default_rng(2)
-    n = 20_000
-    y = rng.choice([1.0, -1.0], size=n)
-    scale = np.where(y > 0, 1 + delta, 1 - delta)
-    x_inf = scale[:, None] * rng.standard_normal((n, s0))
-    x_rest = rng.standard_normal((n, d - s0))
-    z = b + r1 * x_inf[:, 0] + r2 * x_rest[:, 0]
-    f = np.where(y > 0, moments[0], moments[1])
-    weight = (y - f) ** 2 * a**2 * (z > 0)
-    for k, (norm2, r) in enumerate((((x_inf**2).sum(1), r1), ((x_rest**2).sum(1), r2))):
-        samples = weight * norm2
-        mc = eps * samples.mean() / (2 * r)
-        se = eps * samples.std() / np.sqrt(n) / (2 * r)
-        assert abs(velocity[2 + k] - mc) <= 5 * se + 0.01 * abs(mc), (k, velocity, mc)
+    assert_push_matches_monte_carlo(velocity[2:], "relu", d, s0, delta, eps, a, b, r1, r2,
+                                    moments, seed=2)  # fmt: skip
