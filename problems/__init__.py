@@ -4,6 +4,7 @@ from .aggregation import Aggregation
 from .anisotropic_gaussians import AnisotropicGaussians, ReducedAnisotropic
 from .fokker_planck import OrnsteinUhlenbeck
 from .porous_medium import PorousMedium
+from .teacher_student import ReducedTeacherStudent, TeacherNetwork, TeacherStudent
 from .two_layer_nn import TwoLayerNN
 
 __all__ = [
@@ -12,5 +13,8 @@ __all__ = [
     "OrnsteinUhlenbeck",
     "PorousMedium",
     "ReducedAnisotropic",
+    "ReducedTeacherStudent",
+    "TeacherNetwork",
+    "TeacherStudent",
     "TwoLayerNN",
 ]

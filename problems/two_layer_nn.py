@@ -102,6 +102,8 @@ class TwoLayerNN(ParametersRepr):
             raise ParameterError(f"data: need a GaussianMixture, got {type(data).__name__}")
         self.activation = Activation.named(activation)
         self.data = data
+        #: the law of the inputs ``x`` (the pair moments of ``U`` depend on it only)
+        self.inputs = data
         self.parameters = check_choice("parameters", parameters, ("w", "aw", "abw"))
         self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         self.has_a = parameters in ("aw", "abw")
@@ -133,13 +135,13 @@ class TwoLayerNN(ParametersRepr):
         a = theta[..., 0] if self.has_a else np.ones(theta.shape[:-1])
         b = theta[..., 1] if self.has_b else np.zeros(theta.shape[:-1])
         w = theta[..., off:]
-        if self.data.rotation is not None:
-            w = w @ self.data.rotation
+        if self.inputs.rotation is not None:
+            w = w @ self.inputs.rotation
         return a, b, w
 
     def _to_theta_gradient(self, ga, gb, gw) -> np.ndarray:
-        if self.data.rotation is not None:
-            gw = gw @ self.data.rotation.T
+        if self.inputs.rotation is not None:
+            gw = gw @ self.inputs.rotation.T
         head = [ga[..., None]] if self.has_a else []
         if self.has_b:
             head.append(gb[..., None])
@@ -226,7 +228,7 @@ class TwoLayerNN(ParametersRepr):
         a1, b1, w1 = self.split(theta1)
         a2, b2, w2 = self.split(theta2)
         total = 0.0
-        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+        for p, s in zip(self.inputs.probabilities, self._scales, strict=True):
             total = total + p * self._class_pairs(b1, w1, b2, w2, s)["value"]
         return a1 * a2 * total
 
@@ -250,7 +252,7 @@ class TwoLayerNN(ParametersRepr):
         shape = np.broadcast_shapes(a1.shape, a2.shape)
         ga, gb = np.zeros(shape), np.zeros(shape)
         gw = np.zeros((*shape, self.d))
-        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+        for p, s in zip(self.inputs.probabilities, self._scales, strict=True):
             mom = self._class_pairs(b1, w1, b2, w2, s)
             ga = ga + p * a2 * mom["value"]
             gb = gb + p * a1 * a2 * mom["d_mean1"]
@@ -277,7 +279,7 @@ class TwoLayerNN(ParametersRepr):
         a, b, w = self.split(theta)
         n = a.size
         ga, gb, gw = np.zeros(n), np.zeros(n), np.zeros((n, self.d))
-        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+        for p, s in zip(self.inputs.probabilities, self._scales, strict=True):
             mom = self._particle_pairs(b, w, s)
             coupling = p * weights[None, :] * a[None, :]  # (N, N) over j
             ga += np.sum(coupling * mom["value"], axis=1)
@@ -304,11 +306,16 @@ class TwoLayerNN(ParametersRepr):
         """
         a, b, w = self.split(theta)
         total = np.zeros((a.size, a.size))
-        for p, s in zip(self.data.probabilities, self._scales, strict=True):
+        for p, s in zip(self.inputs.probabilities, self._scales, strict=True):
             total += p * self._particle_pairs(b, w, s)["value"]
         return a[:, None] * a[None, :] * total
 
     # ---- risk ------------------------------------------------------------------------------
+    @property
+    def second_moment(self) -> float:
+        """``E y²``."""
+        return self.data.second_moment
+
     def population_risk(self, theta: np.ndarray) -> float:
         """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (``O(N²)`` pair terms).
 
@@ -325,7 +332,7 @@ class TwoLayerNN(ParametersRepr):
         theta = np.atleast_2d(np.asarray(theta, float))
         n = theta.shape[0]
         return float(
-            self.data.second_moment
+            self.second_moment
             + 2 * np.mean(self.potential(theta))
             + np.sum(self.interaction_matrix(theta)) / n**2
         )
@@ -389,7 +396,7 @@ class TwoLayerNN(ParametersRepr):
             interaction=interaction,
             internal=Entropy(beta) if np.isfinite(beta) else None,
             metadata={
-                "problem": "TwoLayerNN",
+                "problem": type(self).__name__,
                 "problem_parameters": {**self.describe(), "beta": beta},
                 "components": self.components,
             },

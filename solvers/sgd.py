@@ -11,7 +11,7 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.errors import BlowUpError, ParameterError
-from wgflow.networks import NetworkModel
+from wgflow.networks import NetworkModel, TeacherData
 from wgflow.random import children, seed_sequence, stream_keys
 from wgflow.resources import check_memory
 from wgflow.solver import Solver
@@ -173,16 +173,7 @@ class SGD(Solver):
             data=np.ascontiguousarray(keys[:, 0]), noise=np.ascontiguousarray(keys[:, 1])
         )
         self._test_rng = np.random.default_rng(streams[-1])
-        data = model.data
-        self._law = DataLaw(
-            labels=data.labels.astype(self.dtype),
-            cumprob=np.cumsum(data.probabilities),
-            scales=data.scales.astype(self.dtype),
-            rotation=(np.eye(data.dim) if data.rotation is None else data.rotation).astype(
-                self.dtype
-            ),
-            rotated=data.rotation is not None,
-        )
+        self._law = data_law(model.data, self.dtype)
         self._network = Network(
             activation=model.activation.kind,
             activation_params=model.activation.params.astype(self.dtype),
@@ -499,3 +490,41 @@ class SGD(Solver):
         if not np.all(np.isfinite(theta)):
             raise ValueError("theta0: contains non-finite weights")
         return theta
+
+
+def data_law(data, dtype) -> DataLaw:
+    """The compiled kernel's :class:`~wgflow.solvers.sgd_kernels.DataLaw` of a data law.
+
+    Parameters
+    ----------
+    data : GaussianMixture or TeacherData
+        The law of ``(x, y)``.
+    dtype : numpy dtype
+        The weights' floating type.
+
+    Returns
+    -------
+    DataLaw
+        Arrays in ``dtype`` (teacher arrays in float64).
+    """
+    d = data.dim
+    if isinstance(data, TeacherData):
+        return DataLaw(
+            labels=np.zeros(1, dtype), cumprob=np.ones(1), scales=np.ones((1, d), dtype),
+            rotation=np.eye(d, dtype=dtype), rotated=False, regression=True,
+            teacher_basis=np.ascontiguousarray(data.basis, float),
+            teacher_weights=np.ascontiguousarray(data.weights, float),
+            teacher_a=data.a.astype(float), teacher_b=data.b.astype(float),
+            teacher_activation=data.activation.kind,
+            teacher_params=data.activation.params.astype(float),
+            label_noise=float(data.noise),
+        )  # fmt: skip
+    return DataLaw(
+        labels=data.labels.astype(dtype), cumprob=np.cumsum(data.probabilities),
+        scales=data.scales.astype(dtype),
+        rotation=(np.eye(d) if data.rotation is None else data.rotation).astype(dtype),
+        rotated=data.rotation is not None, regression=False,
+        teacher_basis=np.zeros((0, d)), teacher_weights=np.zeros((0, 0)),
+        teacher_a=np.zeros(0), teacher_b=np.zeros(0), teacher_activation=0,
+        teacher_params=np.zeros(0), label_noise=0.0,
+    )  # fmt: skip

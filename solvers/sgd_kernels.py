@@ -8,7 +8,8 @@ counter-based (:mod:`wgflow.random`), so results do not depend on the thread cou
 Counter layout (shared with the numpy reference in the tests):
 
 - sample ``s = k B + b`` of step ``k``: normals from pairs ``s (h + 1) + j // 2``
-  (``h = ⌈d/2⌉``), class from uniform ``2 (s (h + 1) + h)``, key ``keys_data[r]``;
+  (``h = ⌈d/2⌉``), class from uniform ``2 (s (h + 1) + h)``, key ``keys_data[r]``; a
+  teacher law's label noise from the first normal of pair ``s (h + 1) + h``;
 - Gaussian noise of neuron ``i`` at step ``k``: pairs ``(k N + i) ⌈P/2⌉ + p // 2``;
   Rademacher noise: bit counter ``(k N + i) · 64 ⌈P/64⌉ + p``, key ``keys_noise[r]``.
 """
@@ -35,9 +36,18 @@ _FAST = {"contract", "reassoc", "nsz"}
 # Argument bundles (numba namedtuples: named fields, one type each, cached like arrays).
 #: the architecture: activation id and parameters (knots then values), which heads are trained
 Network = namedtuple("Network", ["activation", "activation_params", "has_a", "has_b"])
-#: the Gaussian-mixture data law: labels (K,), cumulative probabilities (K,), per-class scales
-#: (K, d), rotation (d, d) and whether to apply it
-DataLaw = namedtuple("DataLaw", ["labels", "cumprob", "scales", "rotation", "rotated"])
+#: the data law: a Gaussian mixture — labels (K,), cumulative probabilities (K,), per-class
+#: scales (K, d), rotation (d, d) and whether to apply it — or, when ``regression``, a
+#: teacher on ``x ~ N(0, I)``: basis (k, d), weights (M, k), heads ``a*``, ``b*`` (M,), its
+#: activation id and parameters, and the label-noise standard deviation
+DataLaw = namedtuple(
+    "DataLaw",
+    [
+        "labels", "cumprob", "scales", "rotation", "rotated", "regression", "teacher_basis",
+        "teacher_weights", "teacher_a", "teacher_b", "teacher_activation", "teacher_params",
+        "label_noise",
+    ],
+)  # fmt: skip
 #: counter-based stream keys: ``data`` draws samples, ``noise`` the SGD noise (uint64 each, or
 #: (R,) arrays with one key per replica) — named, so the two can never be swapped silently
 Streams = namedtuple("Streams", ["data", "noise"])
@@ -126,6 +136,31 @@ def sample_batch(key, step, x, y, law, buf):
         else:
             for j in range(d):
                 x[b, j] = buf[j]
+        if law.regression:
+            y[b] = _teacher_label(law, key, base + np.uint64(h), buf)
+
+
+@njit(cache=True)
+def _teacher_label(law, key, pair, x):
+    """``f*(x) + τ G`` for one input ``x (d,)``; ``G`` from normal pair ``pair`` (the class
+    uniform's counter, unused by a regression law)."""
+    basis, weights = law.teacher_basis, law.teacher_weights
+    k, d = basis.shape
+    m = weights.shape[0]
+    proj = np.empty(k)
+    for l in range(k):  # noqa: E741
+        acc = 0.0
+        for j in range(d):
+            acc += basis[l, j] * x[j]
+        proj[l] = acc
+    total = 0.0
+    for t in range(m):
+        z = law.teacher_b[t]
+        for l in range(k):  # noqa: E741
+            z += weights[t, l] * proj[l]
+        total += law.teacher_a[t] * activation(z, law.teacher_activation, law.teacher_params)
+    g, _ = normal_pair(key, pair)
+    return total / m + law.label_noise * g
 
 
 @njit(cache=True, error_model="numpy")

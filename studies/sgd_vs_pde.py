@@ -1,4 +1,4 @@
-r"""How close is SGD on a finite network to the mean-field PDE? (anisotropic Gaussians)
+r"""How close is SGD on a finite network to the mean-field PDE? (any reduced problem)
 
 Mei–Misiakiewicz–Montanari (COLT 2019) bound, for bounded activations and ``ε ≲ 1/D``,
 
@@ -27,10 +27,16 @@ import numpy as np
 import xarray as xr
 
 from wgflow import io
+from wgflow.errors import ParameterError
 from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate, risk_gap, wasserstein_over_time
 from wgflow.networks import neutral_head
-from wgflow.problems import AnisotropicGaussians
+from wgflow.problems import (
+    AnisotropicGaussians,
+    ReducedTeacherStudent,
+    TeacherNetwork,
+    TeacherStudent,
+)
 from wgflow.solvers import SGD, FiniteVolume, Particles
 from wgflow.trackers import BoundaryGuard
 from wgflow.validation import check_choice, check_positive, check_positive_int, strict_keywords
@@ -64,11 +70,15 @@ def _uniform_radial(low, high, dim, n, rng):
 
 @strict_keywords
 def compare(
-    d: int = 320,
+    problem="anisotropic",
+    d: int | None = None,
     s0: int | None = None,
-    delta: float = 0.5,
-    activation: str = "relu",
-    parameters: str = "w",
+    delta: float | None = None,
+    activation: str | None = None,
+    parameters: str | None = None,
+    k: int | None = None,
+    teacher_width: int | None = None,
+    label_noise: float | None = None,
     n_neurons: int = 800,
     step_size: float = 2e-4,
     t_final: float = 2.0,
@@ -80,7 +90,7 @@ def compare(
     initial_scale: float | None = None,
     cells: int = 64,
     r_max: float = 1.5,
-    order: int = 2,
+    order: int | None = None,
     pde_samples: int = 200_000,
     pde_particles: int = 4000,
     pde_dt: float = 0.01,
@@ -93,16 +103,29 @@ def compare(
 
     Parameters
     ----------
-    d, s0 : int
-        Dimension and informative dimension of the
-        :class:`~wgflow.problems.AnisotropicGaussians` problem (``s0`` default ``d // 4``;
-        ``s0 = d`` is the isotropic 1-D reduction).
+    problem : {"anisotropic", "teacher-student"} or problem object
+        ``"anisotropic"``: :class:`~wgflow.problems.AnisotropicGaussians` (Gaussian-mixture
+        classification); ``"teacher-student"``: :class:`~wgflow.problems.TeacherStudent`
+        (regression on a teacher of ``teacher_width`` unit neurons spread over a ``k``-dimensional
+        subspace, :meth:`~wgflow.problems.TeacherNetwork.spread`). Or any object with the same
+        protocol (``d``, ``head``, ``activation``, ``parameters``, ``model``, ``reduced``,
+        ``population_risk``, ``initial_reduced``, ``describe``); then the problem settings below
+        must be left out.
+    d : int
+        Dimension (default 320).
+    s0 : int
+        Anisotropic: informative dimension (default ``d // 4``; ``s0 = d`` is the isotropic
+        1-D reduction).
     delta : float
-        ``Δ``.
+        Anisotropic: ``Δ`` (default 0.5).
     activation : str
-        The activation's name.
+        The activation's name (default relu).
     parameters : {"w", "aw", "abw"}
-        Trained parameters.
+        Trained parameters (default ``w``; teacher–student ``aw``).
+    k, teacher_width : int
+        Teacher–student: the teacher's subspace dimension and width (default 2 and 4).
+    label_noise : float
+        Teacher–student: label-noise standard deviation (default 0).
     n_neurons : int
         SGD's ``N``.
     step_size : float
@@ -119,14 +142,16 @@ def compare(
     seed : int
         Seed of SGD and of the PDE's initial sample.
     radial : callable, optional
-        ``(n, rng) ↦ (n, D̄)`` reduced start ``ρ̄0`` (default :func:`uniform_radial`).
+        ``(n, rng) ↦ (n, D̄)`` reduced start ``ρ̄0`` without the head columns (default
+        :func:`uniform_radial`; teacher–student :func:`teacher_start`).
     initial_scale : float, optional
         Start from ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` instead (the PDE starts from the
         exact reduced law of that Gaussian, :meth:`AnisotropicGaussians.initial_reduced`).
     cells, r_max : int, float
         Finite-volume grid (``cells`` per radial axis on ``[0, r_max]``) when ``D̄ ≤ 2``.
-    order : {0, 2, 4}
-        Mehler order of the reduced interaction (finite-d correction).
+    order : {0, 2, 4}, optional
+        Mehler order of the reduced interaction (finite-d correction; default 2 for the
+        anisotropic problem, 0 — the only one — for teacher–student).
     pde_samples : int
         Draws of ``ρ̄0`` histogrammed into the PDE's initial density.
     pde_particles : int
@@ -157,10 +182,13 @@ def compare(
         attributes ``sup_risk_gap``, ``sup_w2``, ``wall_time_sgd``, ``wall_time_pde``.
     """
 
-    s0 = d // 4 if s0 is None else s0
-    prob = AnisotropicGaussians(
-        d=d, s0=s0, delta=delta, activation=activation, parameters=parameters
-    )
+    prob = build_problem(
+        problem, d=d, s0=s0, delta=delta, activation=activation, parameters=parameters, k=k,
+        teacher_width=teacher_width, label_noise=label_noise,
+    )  # fmt: skip
+    d, parameters = prob.d, prob.parameters
+    if order is None:
+        order = 2 if isinstance(prob, AnisotropicGaussians) else 0
     red = prob.reduced(beta=beta, order=order)
     check_positive_int("pde_samples", pde_samples)
     check_positive("t_final", t_final)
@@ -169,20 +197,27 @@ def compare(
         raise ValueError(f"sgd_t_final: must be ≤ t_final = {t_final}, got {sgd_t_final}")
     check_positive("stationary_rate", stationary_rate)
     check_choice("correction", correction, CORRECTIONS)
+    if correction is not None and not hasattr(red, "corrected_energy"):
+        raise ValueError(
+            f"correction: the step-size correction is derived for AnisotropicGaussians only, "
+            f"not for {type(prob).__name__}"
+        )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    h = len(prob.head)
     if initial_scale is not None:
         check_positive("initial_scale", initial_scale)
         sample = prob.initial_reduced(pde_samples, initial_scale, rng)
         model = prob.model(initial_scale=initial_scale, exact_risk=False)
     else:
-        radial = uniform_radial(dim=len(red.radial_axes)) if radial is None else radial
+        radial = default_start(red) if radial is None else radial
         sample = radial(pde_samples, rng)
-        h = len(prob.head)
         sample = np.column_stack([*neutral_head(pde_samples, h), sample])
         model = prob.model(radial=_with_head(radial, h), exact_risk=False)
-    radii = sample[:, len(prob.head) :]
-    if np.any(radii >= r_max):
-        raise ValueError(f"r_max: the initial law reaches {radii.max():.3g} ≥ r_max = {r_max}")
+    radii = sample[:, h:]
+    if np.any(np.abs(radii) >= r_max):
+        raise ValueError(
+            f"r_max: the initial law reaches {np.abs(radii).max():.3g} ≥ r_max = {r_max}"
+        )
     if exact_risk is None:
         exact_risk = prob.activation.name == "relu" and parameters != "abw"
     if exact_risk:
@@ -254,12 +289,8 @@ def compare(
             ds[f"{axis}_bnds"] = pde[f"{axis}_bnds"]
     ds["time"].attrs.update(sgd["time"].attrs)
     params = {
-        "d": d,
-        "s0": s0,
-        "delta": delta,
-        "activation": activation,
+        **problem_settings(prob),
         "activation_params": prob.activation.params.tolist(),
-        "parameters": parameters,
         "n_neurons": n_neurons,
         "step_size": step_size,
         "t_final": t_final,
@@ -282,8 +313,8 @@ def compare(
     solver = "SGD + " + ("FiniteVolume" if "density" in pde else "Particles")
     ds.attrs.update(
         io.provenance(
-            "SGD vs reduced mean-field PDE (anisotropic Gaussians)",
-            "AnisotropicGaussians",
+            f"SGD vs reduced mean-field PDE ({type(prob).__name__})",
+            type(prob).__name__,
             solver,
             params,
         )
@@ -310,6 +341,133 @@ def compare(
 
 #: what ``compare(correction=...)`` accepts
 CORRECTIONS = (None, "step-size")
+#: the problems ``compare(problem=...)`` builds by name
+PROBLEMS = ("anisotropic", "teacher-student")
+_ANISOTROPIC_ONLY = ("s0", "delta")
+_TEACHER_ONLY = ("k", "teacher_width", "label_noise")
+
+
+def build_problem(problem="anisotropic", **settings):
+    """The problem :func:`compare` runs, from its name and settings (or the object itself).
+
+    Parameters
+    ----------
+    problem : {"anisotropic", "teacher-student"} or problem object
+        See :func:`compare`.
+    **settings
+        ``d``, ``s0``, ``delta``, ``activation``, ``parameters``, ``k``, ``teacher_width``,
+        ``label_noise`` (``None``: the default; settings of the other problem must be ``None``).
+
+    Returns
+    -------
+    AnisotropicGaussians or TeacherStudent or object
+        The problem.
+    """
+    given = {name: value for name, value in settings.items() if value is not None}
+    if not isinstance(problem, str):
+        if not all(hasattr(problem, a) for a in ("reduced", "model", "population_risk", "d")):
+            raise ParameterError(
+                f"problem: need one of {PROBLEMS} or a problem object with reduced(), model(), "
+                f"population_risk() and d, got {type(problem).__name__}"
+            )
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: set by the problem object; leave them out of compare()"
+            )
+        return problem
+    check_choice("problem", problem, PROBLEMS)
+    foreign = _TEACHER_ONLY if problem == "anisotropic" else _ANISOTROPIC_ONLY
+    wrong = [name for name in foreign if name in given]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)}: not a setting of the {problem} problem")
+    d = int(given.get("d", 320))
+    activation = given.get("activation", "relu")
+    if problem == "anisotropic":
+        return AnisotropicGaussians(
+            d=d, s0=int(given.get("s0", d // 4)), delta=given.get("delta", 0.5),
+            activation=activation, parameters=given.get("parameters", "w"),
+        )  # fmt: skip
+    teacher = TeacherNetwork.spread(
+        check_positive_int("k", given.get("k", 2)),
+        check_positive_int("teacher_width", given.get("teacher_width", 4)),
+    )
+    return TeacherStudent(
+        d=d, teacher=teacher, activation=activation, noise=given.get("label_noise", 0.0),
+        parameters=given.get("parameters", "aw"),
+    )  # fmt: skip
+
+
+def problem_settings(problem) -> dict:
+    """The scalar settings of a problem that :func:`compare` archives.
+
+    Parameters
+    ----------
+    problem : AnisotropicGaussians or TeacherStudent or object
+        The problem.
+
+    Returns
+    -------
+    dict
+        ``d``, ``activation``, ``parameters`` and the problem's own (``s0``, ``delta`` or
+        ``k``, ``teacher_width``, ``label_noise``).
+    """
+    out = {
+        "problem": type(problem).__name__,
+        "d": problem.d,
+        "activation": problem.activation.name,
+        "parameters": problem.parameters,
+    }
+    if isinstance(problem, AnisotropicGaussians):
+        out.update(s0=problem.s0, delta=problem.delta)
+    elif isinstance(problem, TeacherStudent):
+        out.update(k=problem.k, teacher_width=problem.teacher.width, label_noise=problem.noise)
+    return out
+
+
+def teacher_start(k: int, u_range: float = 0.6, low: float = 0.3, high: float = 0.7):
+    """Teacher–student start: ``u ~ Unif[−u_range, u_range]^k``, ``r ~ Unif[low, high]``.
+
+    Parameters
+    ----------
+    k : int
+        The teacher's subspace dimension.
+    u_range : float
+        Half-width of each ``u`` coordinate.
+    low, high : float
+        Range of ``r``, ``0 ≤ low < high``.
+
+    Returns
+    -------
+    callable
+        A picklable sampler ``(n, rng) ↦ (n, k + 1)``.
+    """
+    if not 0 <= low < high:
+        raise ValueError(f"low, high: need 0 ≤ low < high, got {low}, {high}")
+    return functools.partial(
+        _teacher_start, check_positive_int("k", k), check_positive("u_range", u_range), low, high
+    )
+
+
+def _teacher_start(k, u_range, low, high, n, rng):
+    return np.column_stack([rng.uniform(-u_range, u_range, (n, k)), rng.uniform(low, high, n)])
+
+
+def default_start(red):
+    """The reduced start :func:`compare` uses without ``radial`` or ``initial_scale``.
+
+    Parameters
+    ----------
+    red : ReducedAnisotropic or ReducedTeacherStudent
+        A reduced problem.
+
+    Returns
+    -------
+    callable
+        :func:`teacher_start` or :func:`uniform_radial` on its axes.
+    """
+    if isinstance(red, ReducedTeacherStudent):
+        return teacher_start(red.problem.k)
+    return uniform_radial(dim=len(red.radial_axes))
 
 
 def _grid_means(sgd: xr.Dataset, pde: xr.Dataset, axes, label: str) -> dict:

@@ -293,6 +293,129 @@ class GaussianMixture:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class TeacherData:
+    r"""Teacher–student regression: ``x ~ N(0, I_d)``, ``y = f*(x) + τ G``.
+
+    The teacher is a two-layer network on the ``k``-dimensional subspace ``S`` spanned by the
+    orthonormal rows of ``basis``:
+    ``f*(x) = (1/M) Σ_j a*_j σ(⟨c_j, B x⟩ + b*_j)`` (``B`` the basis, ``c_j ∈ R^k``).
+
+    Parameters
+    ----------
+    basis : array_like, shape (k, d)
+        Orthonormal rows spanning ``S``.
+    weights : array_like, shape (M, k)
+        Teacher weights ``c_j`` in the coordinates of ``basis``.
+    a, b : array_like, shape (M,)
+        Teacher output weights and biases.
+    activation : str or Activation
+        The teacher's ``σ``.
+    noise : float
+        Label-noise standard deviation ``τ ≥ 0``.
+    """
+
+    basis: np.ndarray
+    weights: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    activation: str | Activation = "relu"
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        basis = np.atleast_2d(real_array("basis", self.basis))
+        weights = np.atleast_2d(real_array("weights", self.weights))
+        k, d = basis.shape
+        if basis.ndim != 2 or not np.allclose(basis @ basis.T, np.eye(k), atol=1e-10):
+            raise ValueError(f"basis: need orthonormal rows, shape (k, d), got {basis.shape}")
+        if weights.ndim != 2 or weights.shape[1] != k:
+            raise ValueError(f"weights: need shape (M, k={k}), got {weights.shape}")
+        m = weights.shape[0]
+        a = np.broadcast_to(real_array("a", self.a), (m,)).astype(float)
+        b = np.broadcast_to(real_array("b", self.b), (m,)).astype(float)
+        noise = float(self.noise)
+        if not (np.isfinite(noise) and noise >= 0):
+            raise ValueError(f"noise: need a finite standard deviation ≥ 0, got {self.noise!r}")
+        object.__setattr__(self, "basis", basis)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "activation", Activation.named(self.activation))
+        object.__setattr__(self, "noise", noise)
+
+    @property
+    def dim(self) -> int:
+        """The input dimension ``d``."""
+        return self.basis.shape[1]
+
+    @property
+    def full_weights(self) -> np.ndarray:
+        """The teacher's weights in ``R^d``, ``w*_j = Bᵀ c_j``, shape ``(M, d)``."""
+        return self.weights @ self.basis
+
+    def target(self, x: np.ndarray) -> np.ndarray:
+        """``f*(x)`` (numpy reference).
+
+        Parameters
+        ----------
+        x : ndarray, shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            Teacher outputs.
+        """
+        pre = (np.asarray(x, float) @ self.basis.T) @ self.weights.T + self.b
+        return self.activation(pre) @ self.a / self.a.size
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw samples with numpy.
+
+        Parameters
+        ----------
+        n : int
+            Number of samples.
+        rng : numpy.random.Generator
+            Randomness.
+
+        Returns
+        -------
+        x : ndarray, shape (n, d)
+            Inputs.
+        y : ndarray, shape (n,)
+            Noisy teacher outputs.
+        """
+        x = rng.standard_normal((n, self.dim))
+        return x, self.target(x) + self.noise * rng.standard_normal(n)
+
+    def describe(self) -> dict:
+        """JSON-serializable description stored in archives.
+
+        Returns
+        -------
+        dict
+            Everything needed to rebuild it.
+        """
+        return {
+            "kind": "teacher",
+            "dim": self.dim,
+            "k": self.basis.shape[0],
+            "width": self.a.size,
+            "weights": self.weights.tolist(),
+            "a": self.a.tolist(),
+            "b": self.b.tolist(),
+            "activation": self.activation.name,
+            "activation_params": self.activation.params.tolist(),
+            "noise": self.noise,
+            "basis_sha256": hashlib.sha256(np.ascontiguousarray(self.basis).tobytes()).hexdigest(),
+        }
+
+
+#: the data laws SGD can sample in its kernel
+DATA_LAWS = (GaussianMixture, TeacherData)
+
+
 def component_names(parameters: str, d: int) -> list[str]:
     """Column names of the weight array: the head (``a``, ``b``) then ``w0 … w{d-1}``.
 
@@ -343,7 +466,7 @@ class NetworkModel:
 
     Parameters
     ----------
-    data : GaussianMixture
+    data : GaussianMixture or TeacherData
         The law of ``(x, y)``.
     activation : str or Activation
         The activation ``σ`` (a name or an :class:`Activation`).
@@ -361,7 +484,7 @@ class NetworkModel:
         JSON-serializable description (problem name and parameters) copied into archives.
     """
 
-    data: GaussianMixture
+    data: GaussianMixture | TeacherData
     activation: str | Activation = "relu"
     parameters: str = "w"
     population_risk: Callable[[np.ndarray], float] | None = None
@@ -371,8 +494,10 @@ class NetworkModel:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.data, GaussianMixture):
-            raise ParameterError(f"data: need a GaussianMixture, got {type(self.data).__name__}")
+        if not isinstance(self.data, DATA_LAWS):
+            raise ParameterError(
+                f"data: need a GaussianMixture or TeacherData, got {type(self.data).__name__}"
+            )
         object.__setattr__(self, "activation", Activation.named(self.activation))
         check_choice("parameters", self.parameters, PARAMETER_SETS)
         if self.initial_weights is None:
