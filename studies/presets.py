@@ -1,4 +1,5 @@
-"""Named experiments: the flagship SGD-vs-PDE run and the seed talk's three experiments.
+"""Named experiments: the flagship SGD-vs-PDE run, the seed talk's three experiments and a
+teacher–student run.
 
 Every preset is a set of keyword arguments of :func:`wgflow.studies.sgd_vs_pde.compare` plus a
 ``quick`` override (reduced size, same code path) used by the tests and ``WGFLOW_QUICK=1``.
@@ -169,6 +170,45 @@ PRESETS: dict[str, dict] = {
             "step_size = 2e-6 (the seed gives none for this figure)",
             "t_final",
             "cells, r_max",
+        ],
+    },
+    "teacher-relu": {
+        "description": "teacher–student regression on x ~ N(0, I_d): relu student a σ(⟨w,x⟩) "
+        "(d=320, N=800) learning a width-4 teacher on a 2-D subspace, SGD vs the d-free 4-D "
+        "reduced dynamics on (a, u ∈ R², r) (particles)",
+        "source": "wgflow's teacher–student demonstration (no figure of the seed): the teacher "
+        "(1/4) Σ relu(⟨w*_j, x⟩), w*_j = ±e1, ±e2, i.e. f*(x) = (|x1| + |x2|)/4, at the "
+        "seed's SGD sizes (d = 320, N = 800, ε = 2e-4)",
+        "settings": {
+            "problem": "teacher-student",
+            "d": 320,
+            "k": 2,
+            "teacher_width": 4,
+            "label_noise": 0.0,
+            "activation": "relu",
+            "parameters": "aw",
+            "n_neurons": 800,
+            "step_size": 2e-4,
+            "t_final": 10.0,
+            "save_every": 0.5,
+            "pde_particles": 1000,
+            "pde_samples": 1000,
+            "pde_dt": 0.02,
+        },
+        "quick": {
+            "d": 80,
+            "n_neurons": 200,
+            "step_size": 5e-4,
+            "t_final": 1.0,
+            "save_every": 0.25,
+            "pde_particles": 300,
+            "pde_samples": 300,
+        },
+        "unconfirmed": [
+            "the whole setting is wgflow's: k = 2, M = 4 teacher ±e1, ±e2, a* = 1, no noise",
+            "start a = 1, u ~ Unif[−0.6, 0.6]², r ~ Unif[0.3, 0.7] (w = u + r e, e uniform on "
+            "the sphere of S⊥)",
+            "t_final, pde_particles, pde_dt",
         ],
     },
 }

@@ -38,12 +38,13 @@ def test_info_prints_versions_and_numba_threads(capsys):
 def test_presets_lists_every_preset_with_its_source(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    assert out.count("unconfirmed (wgflow's choices):") == 4
+    assert out.count("unconfirmed (wgflow's choices):") == 5
     for name in (
         "flagship",
         "mmn-relu",
         "mmn-isotropic",
         "mmn-nonmonotone",
+        "teacher-relu",
         "ou",
         "porous-medium",
         "aggregation",
