@@ -55,3 +55,19 @@ def killed_at(a, log):
     if a == 2:
         os.kill(os.getpid(), signal.SIGKILL)
     return {"x": float(a)}
+
+
+def sees_earlier_points(order, path):
+    """Point ``order`` waits (≤ 20 s) until the archive holds the points before it."""
+    import time
+
+    deadline = time.monotonic() + 20.0
+    while order > 0 and time.monotonic() < deadline:
+        try:
+            with xr.open_dataset(path) as ds:
+                if int((ds["sweep_status"] == "ok").sum()) >= order:
+                    return {"saw": 1.0}
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.05)
+    return {"saw": 1.0 if order == 0 else 0.0}

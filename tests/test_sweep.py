@@ -39,6 +39,21 @@ def test_sweep_on_a_local_dask_cluster(tmp_path):
     assert not np.allclose(ds["risk"].sel(a=1, seed=0), ds["risk"].sel(a=1, seed=1))
 
 
+def test_a_dask_sweep_rewrites_its_archive_while_it_runs(tmp_path):
+    """One worker, points in order: each finds the earlier ones already archived (the
+    background saver writes while the client is running; it used to fail with "no Client
+    active", so nothing was archived before the sweep ended)."""
+    pytest.importorskip("dask.distributed")
+    import functools
+
+    from .sweep_functions import sees_earlier_points
+
+    out = tmp_path / "live.nc"
+    fn = functools.partial(sees_earlier_points, path=str(out))
+    ds = sweep(fn, {"order": [0, 1, 2]}, output=out, progress=False, n_workers=1)
+    assert ds["saw"].values.tolist() == [1.0, 1.0, 1.0]
+
+
 def test_bad_sweep_input(tmp_path):
     with pytest.raises(ValueError, match="parameters"):
         sweep(model_run, {}, scheduler="synchronous")

@@ -275,9 +275,10 @@ def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
         else:
             cluster, client = None, Client(address=scheduler, set_as_default=False)
         try:
-            # as_current: this client only inside the loop (netCDF writes must not find it)
-            with client.as_current():
-                _collect(client, fn, todo, record, bar)
+            # the client is passed explicitly, never made current: Client.as_current() sets
+            # dask's global scheduler config, and the saver thread's netCDF writes (xarray asks
+            # dask for its scheduler) then fail with "no Client active"
+            _collect(client, fn, todo, record, bar)
         finally:
             client.close()
             if cluster is not None:
@@ -292,7 +293,9 @@ def _collect(client, fn, todo, record, bar) -> None:
     futures = {client.submit(_call, fn, point, pure=False): point for point in todo}
     # each result is gathered as soon as its point ends and released at once, so a worker
     # that dies later holds no finished result to recompute
-    for future in as_completed(futures):
+    with client.as_current():  # as_completed finds its client here; nothing is saved yet
+        finished = as_completed(futures)
+    for future in finished:
         point = futures.pop(future)
         failed = future.status == "error"
         outcome = future.exception() if failed else future.result()
