@@ -172,3 +172,51 @@ def test_gradient_flow_in_d_dimensions_approaches_the_reduced_flow_like_one_over
     assert fit_rate(dims, gaps).slope < -0.8, gaps
     assert -1.5 < fit_rate(dims, w2).slope < -0.4, w2
     assert gaps[-1] < 3e-5  # the risk is ≈ 0.028 here
+
+
+def test_compare_runs_on_the_teacher_student_problem():
+    """The same comparison machinery: k = 1, w only → 2-D reduced PDE by finite volumes on
+    (u, r); the SGD risk follows it (gap < 5 % of the risk)."""
+    from wgflow.studies.sgd_vs_pde import compare
+
+    ds = compare(
+        problem="teacher-student", d=80, k=1, teacher_width=2, parameters="w", n_neurons=200,
+        step_size=5e-4, t_final=0.5, save_every=0.25, cells=32, pde_samples=20_000,
+    )  # fmt: skip
+    assert ds.attrs["problem"] == "TeacherStudent" and ds.attrs["solver"] == "SGD + FiniteVolume"
+    assert set(ds["density"].dims) == {"time", "u", "r"}
+    assert float(ds["risk_gap"].max()) < 0.05 * float(ds["risk_pde"][0])
+    assert np.all(np.diff(ds["risk_pde"].values) < 0)  # a gradient flow: the risk falls
+
+
+def test_compare_refuses_settings_of_the_other_problem():
+    from wgflow.studies.sgd_vs_pde import compare
+
+    with pytest.raises(ValueError, match="s0: not a setting of the teacher-student problem"):
+        compare(problem="teacher-student", s0=3)
+    with pytest.raises(ValueError, match="k: not a setting of the anisotropic problem"):
+        compare(problem="anisotropic", k=2)
+    with pytest.raises(ValueError, match="correction: the step-size correction"):
+        compare(problem="teacher-student", d=8, correction="step-size")
+    prob = TeacherStudent(d=8, teacher=TeacherNetwork.spread(2, 4))
+    with pytest.raises(ValueError, match="d: set by the problem object"):
+        compare(problem=prob, d=16)
+    with pytest.raises(ValueError, match="problem"):
+        compare(problem="teacher")
+
+
+def test_approximation_study_excess_risk_falls_with_n_and_not_with_d():
+    """Trained students (L-BFGS on the exact risk): the excess risk falls faster than Barron's
+    1/N, and at N = 4 every d reaches the same minimum (the neurons end in S: r → 0)."""
+    from wgflow.studies import approximation
+
+    ds = approximation.study(
+        n_values=(4, 8, 16), d_values=(20, 80, 320), seeds=(0,), max_iter=400,
+        scheduler="synchronous", progress=False,
+    )  # fmt: skip
+    fits = approximation.fit(ds)
+    for d, f in fits["N"].items():
+        assert f.slope < -1.0, (d, f)
+    at4 = ds["excess_risk"].sel(N=4).values.ravel()
+    assert np.ptp(at4) < 1e-3 * at4.mean()
+    assert float(ds["max_r"].sel(N=4).max()) < 1e-3
