@@ -339,6 +339,14 @@ def compare(
     return ds
 
 
+#: the settings ``main`` adds per problem (teacher–student: a 2-D reduced PDE on a grid)
+PROBLEM_STUDIES = {
+    "anisotropic": {},
+    "teacher-student": {
+        "problem": "teacher-student", "k": 1, "teacher_width": 2, "parameters": "w",
+        "cells": 48,
+    },
+}  # fmt: skip
 #: what ``compare(correction=...)`` accepts
 CORRECTIONS = (None, "step-size")
 #: the problems ``compare(problem=...)`` builds by name
@@ -785,9 +793,13 @@ def fit_slopes(results: dict[str, xr.Dataset], quantity: str = "sup_risk_gap") -
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.sgd_vs_pde [--quick] [--output PREFIX] [--scheduler ADDR]``.
+    """``python -m wgflow.studies.sgd_vs_pde [--quick] [--problem P] [--output PREFIX]
+    [--scheduler ADDR]``.
 
-    Runs the three sweeps, prints the fitted slopes and draws ``PREFIX.png``.
+    Runs the three sweeps, prints the fitted slopes and draws ``PREFIX.png``. ``--problem
+    teacher-student`` runs them on :class:`~wgflow.problems.TeacherStudent` (a single-index
+    relu teacher ``(relu(x1) + relu(−x1))/2``, only ``w`` trained: the 2-D reduced PDE on
+    ``(u, r)`` by finite volumes).
 
     Parameters
     ----------
@@ -805,8 +817,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default="sgd-vs-pde", help="archive prefix (resumable)")
     parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
     parser.add_argument("--quick", action="store_true", help="the small version run by tests")
+    parser.add_argument("--problem", default="anisotropic", choices=PROBLEMS)
     args = parser.parse_args(argv)
-    options = QUICK if args.quick else {}
+    options = {**(QUICK if args.quick else {}), **PROBLEM_STUDIES[args.problem]}
     results = study(scheduler=args.scheduler, output_prefix=args.output, **options)
     for quantity in ("sup_risk_gap", "sup_w2"):
         for name, fit in fit_slopes(results, quantity).items():
