@@ -10,7 +10,14 @@ import xarray as xr
 import wgflow as wg
 from tests.sweep_functions import model_run
 from wgflow.networks import GaussianMixture, NetworkModel
-from wgflow.problems import AnisotropicGaussians, OrnsteinUhlenbeck, PorousMedium, TwoLayerNN
+from wgflow.problems import (
+    AnisotropicGaussians,
+    OrnsteinUhlenbeck,
+    PorousMedium,
+    TeacherNetwork,
+    TeacherStudent,
+    TwoLayerNN,
+)
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
 from wgflow.studies import coupling, global_convergence, presets, sgd_vs_pde
 from wgflow.studies.cli import main
@@ -22,6 +29,7 @@ GRID = wg.Grid.box([(-1, 1)], 8)
 OU = OrnsteinUhlenbeck(dim=1)
 RHO = OU.initial_density(GRID)
 DIRAC0, DIRAC1 = wg.ParticleMeasure([[0.0]]), wg.ParticleMeasure([[1.0]])
+TEACHER = TeacherNetwork([[1.0, 0.0], [0.0, 1.0]])
 MODEL = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], np.ones((2, 3))), "relu", "w")
 
 
@@ -294,6 +302,48 @@ CASES = {
     ],
     ("ReducedAnisotropic", "order"): [
         lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).reduced(order=1)
+    ],
+    ("TeacherNetwork", "weights"): [
+        lambda t: TeacherNetwork([[1.0, 0.0], [0.0, 0.0]]),
+        lambda t: TeacherNetwork([[np.nan, 1.0]]),
+        lambda t: TeacherNetwork(np.zeros((0, 2))),
+    ],
+    ("TeacherNetwork", "a"): [
+        lambda t: TeacherNetwork([[1.0]], a=[0.0]),
+        lambda t: TeacherNetwork([[1.0]], a=[1.0, 2.0]),
+        lambda t: TeacherNetwork([[1.0]], a=[np.nan]),
+    ],
+    ("TeacherStudent", "teacher"): [
+        lambda t: TeacherStudent(d=1, teacher=TeacherNetwork([[1.0, 0.0]])),
+        lambda t: TeacherStudent(d=3, teacher=[[1.0, 0.0]]),
+    ],
+    ("TeacherStudent", "directions"): [
+        lambda t: TeacherStudent(d=3, teacher=TEACHER, directions=[[1, 0, 0], [2, 0, 0]]),
+        lambda t: TeacherStudent(d=3, teacher=TEACHER, directions=[[0, 0, 0], [1, 0, 0]]),
+        lambda t: TeacherStudent(d=3, teacher=TEACHER, directions=[[1, 0, 0]]),
+    ],
+    ("TeacherStudent", "noise"): [
+        lambda t: TeacherStudent(d=3, teacher=TEACHER, noise=-0.1),
+        lambda t: TeacherStudent(d=3, teacher=TEACHER, noise=np.nan),
+    ],
+    ("ReducedTeacherStudent", "order"): [
+        lambda t: TeacherStudent(d=3, teacher=TEACHER).reduced(order=2),
+    ],
+    ("sgd_vs_pde.compare", "problem"): [
+        lambda t: sgd_vs_pde.compare(problem="teacher"),
+        lambda t: sgd_vs_pde.compare(problem=OU),
+    ],
+    ("sgd_vs_pde.compare", "k"): [
+        lambda t: sgd_vs_pde.compare(problem="anisotropic", k=2),
+        lambda t: sgd_vs_pde.compare(problem="anisotropic", teacher_width=2, k=1),
+        lambda t: sgd_vs_pde.compare(problem=TeacherStudent(d=3, teacher=TEACHER), k=1),
+    ],
+    ("sgd_vs_pde.compare", "s0"): [
+        lambda t: sgd_vs_pde.compare(problem="teacher-student", s0=2, k=1),
+        lambda t: sgd_vs_pde.compare(problem=TeacherStudent(d=3, teacher=TEACHER), s0=2),
+    ],
+    ("sgd_vs_pde.compare", "correction"): [
+        lambda t: sgd_vs_pde.compare(problem="teacher-student", d=8, correction="step-size"),
     ],
     ("sgd_vs_pde.compare", "r_max"): [
         lambda t: sgd_vs_pde.compare(d=20, n_neurons=5, t_final=0.1, save_every=0.1, r_max=0.5)
