@@ -16,7 +16,8 @@ exact population risk (L-BFGS on ``R_N``, the ``ε → 0``, infinite-data limit 
 at finite ``ε`` has an ``O(ε)`` floor that hides small excess risks). The ``N = ∞`` value is the
 risk of the reduced (``d``-free) PDE, solved by particles, at its final time.
 
-Run: ``python -m wgflow.studies.approximation [--quick] [--output PREFIX] [--scheduler ADDR]``.
+Run: ``python -m wgflow.studies.approximation [--quick] [--seeds 0 1] [--max-iter 5000]
+[--output PREFIX] [--scheduler ADDR]``.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ def fit(results: xr.Dataset, floor: float = 1e-9) -> dict[str, dict[int, RateFit
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.approximation [--quick] [--output PREFIX] [--scheduler A]``.
+    """``python -m wgflow.studies.approximation [--quick] [--seeds S …] [--max-iter M]
+    [--output PREFIX] [--scheduler A]``.
 
     Parameters
     ----------
@@ -258,8 +260,14 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default="approximation", help="archive prefix (resumable)")
     parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
     parser.add_argument("--quick", action="store_true", help="the small version run by tests")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1; quick 0)")
+    parser.add_argument("--max-iter", type=int, help="L-BFGS iterations per training")
     args = parser.parse_args(argv)
     options = dict(QUICK if args.quick else FULL)
+    if args.seeds:
+        options["seeds"] = tuple(args.seeds)
+    if args.max_iter:
+        options["max_iter"] = check_positive_int("max_iter", args.max_iter)
     results = study(**options, scheduler=args.scheduler, output=f"{args.output}.nc")
     mean = results["excess_risk"].mean("seed")
     print("excess risk at convergence (mean over seeds); rows N, columns d")
