@@ -199,6 +199,60 @@ def step_table():
         numba.set_num_threads(threads)
 
 
+def implicit_table(repeat=7):
+    """Semi-implicit step parts: the compiled assembly against the numpy COO assembly (the
+    baseline, same run), forming ``I − Δt A``, and the sparse LU solve."""
+    from wgflow.problems import Aggregation, PorousMedium
+
+    def best(func):
+        func()
+        out = np.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            func()
+            out = min(out, time.perf_counter() - start)
+        return out
+
+    print("\nSemi-implicit step (ms): assembly of A and of I − Δt A, compiled vs numpy triplets\n")
+    print(f"{'case':<28}{'A numpy':>9}{'A':>8}{'ratio':>7}{'I−ΔtA numpy':>13}{'I−ΔtA':>8}"
+          f"{'LU+solve':>10}{'step gain':>11}")  # fmt: skip
+    cases = []
+    for n in (64, 128, 256):
+        prob = OrnsteinUhlenbeck(dim=2, diffusion=D, mean0=(1.0, 1.0), var0=0.3)
+        grid = wg.Grid.box([BOUNDS] * 2, n)
+        cases.append((f"OU 2-D {n}^2", prob.energy, grid, prob.initial_density(grid)))
+    pm = PorousMedium(dim=2, m=2.0)
+    grid = wg.Grid.box([(-3, 3)] * 2, 128)
+    cases.append(("porous 2-D 128^2", pm.energy, grid, pm.initial_density(grid)))
+    agg = Aggregation(dim=2, diffusion=0.1)
+    grid = wg.Grid.box([(-2, 2)] * 2, 128)
+    cases.append(("aggregation+diff 2-D 128^2", agg.energy, grid, agg.initial_density(grid)))
+    for label, energy, grid, rho in cases:
+        _implicit_row(label, FiniteVolume(energy, grid, scheme="semi-implicit", dt=1e-3), rho,
+                      best)  # fmt: skip
+
+
+def _implicit_row(label, fv, rho, best):
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from wgflow.solvers.fv_implicit import operator_numpy
+
+    a = fv.generator(rho)
+    ref = operator_numpy(fv, rho)
+    ident = sp.identity(fv.grid.size, format="csc")
+    matrix = fv._pattern.shifted(a, 1e-3)
+    t_ref = best(lambda: operator_numpy(fv, rho))
+    t_new = best(lambda: fv.generator(rho))
+    t_shift_ref = best(lambda: (ident - 1e-3 * ref).tocsc())
+    t_shift = best(lambda: fv._pattern.shifted(a, 1e-3))
+    t_lu = best(lambda: spla.splu(matrix).solve(rho.ravel()))
+    old, new = t_ref + t_shift_ref + t_lu, t_new + t_shift + t_lu
+    print(f"{label:<28}{t_ref * 1e3:>9.2f}{t_new * 1e3:>8.2f}{t_ref / t_new:>7.1f}"
+          f"{t_shift_ref * 1e3:>13.2f}{t_shift * 1e3:>8.2f}{t_lu * 1e3:>10.2f}"
+          f"{old / new:>11.2f}")  # fmt: skip
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
@@ -207,6 +261,7 @@ def main(argv=None):
     parser.add_argument("--steps-only", action="store_true", help="only the per-step table")
     args = parser.parse_args(argv)
     step_table()
+    implicit_table()
     if args.steps_only:
         return
     rows = {"wgflow": [], "numpy": [], "py-pde solve()": [], "py-pde stepper": []}

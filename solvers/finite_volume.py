@@ -21,8 +21,8 @@ from wgflow.threads import parallel_worthwhile
 from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
 
 from . import fv_fused
+from .fv_implicit import OperatorPattern
 from .fv_kernels import (
-    bernoulli,
     euler_stage,
     euler_stage_serial,
     heun_stage,
@@ -172,6 +172,7 @@ class FiniteVolume(Solver):
         self._constant_operator = linear and drift_constant
         self._lu_cache: dict[float, object] = {}
         self._operator = None
+        self._pattern = None  # the operator's CSC structure, built at the first assembly
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, rho0) -> FVState:
@@ -457,33 +458,12 @@ class FiniteVolume(Solver):
         grid = self.grid
         xi = self.discrete.frozen_potential(rho)
         internal = self.energy.internal
-        diff = np.zeros(grid.shape) if internal is None else internal.diffusivity(rho)
-        index = np.arange(grid.size).reshape(grid.shape)
-        rows, cols, vals = [], [], []
+        diff = np.zeros(grid.size) if internal is None else internal.diffusivity(rho)
+        if self._pattern is None:
+            self._pattern = OperatorPattern(grid.shape, self._h)
         drift = self.face_drift(rho)
-        for axis, h in enumerate(self._h):
-            lo = [slice(None)] * grid.dim
-            hi = [slice(None)] * grid.dim
-            lo[axis] = slice(0, -1)
-            hi[axis] = slice(1, None)
-            lo, hi = tuple(lo), tuple(hi)
-            p, q = index[lo].ravel(), index[hi].ravel()
-            u = (-(xi[hi] - xi[lo]) / h).ravel()
-            if drift:
-                u = u + drift[axis].ravel()
-            d = (0.5 * (diff[lo] + diff[hi])).ravel()
-            has_d = d > 0
-            z = np.where(has_d, -u * h / np.where(has_d, d, 1.0), 0.0)
-            bz = bernoulli(z)
-            alpha = np.where(has_d, d / h * bz, np.maximum(u, 0.0)) / h
-            gamma = np.where(has_d, d / h * (bz + z), np.maximum(-u, 0.0)) / h
-            rows += [p, p, q, q]
-            cols += [p, q, p, q]
-            vals += [-alpha, gamma, alpha, -gamma]
-        n = grid.size
-        return sp.csc_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-        )
+        faces = np.concatenate([b.ravel() for b in drift]) if drift else None
+        return self._pattern.operator(np.ravel(xi), np.ravel(diff), faces)
 
     def _default_implicit_dt(self, rho) -> float:
         xi = self.discrete.frozen_potential(rho)
@@ -504,13 +484,11 @@ class FiniteVolume(Solver):
             if key not in self._lu_cache:
                 if len(self._lu_cache) > 4:
                     self._lu_cache.clear()
-                self._lu_cache[key] = spla.splu(
-                    (sp.identity(self.grid.size, format="csc") - dt * self._operator).tocsc()
-                )
+                self._lu_cache[key] = spla.splu(self._pattern.shifted(self._operator, dt))
             solver = self._lu_cache[key]
         else:
-            matrix = sp.identity(self.grid.size, format="csc") - dt * self.generator(rho)
-            solver = spla.splu(matrix.tocsc())
+            operator = self.generator(rho)  # builds the pattern on the first call
+            solver = spla.splu(self._pattern.shifted(operator, dt))
         new = solver.solve(rho.ravel()).reshape(self.grid.shape)
         if not np.all(np.isfinite(new)):
             raise BlowUpError(t, "non-finite density after a semi-implicit step")
