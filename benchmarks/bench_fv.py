@@ -253,6 +253,25 @@ def _implicit_row(label, fv, rho, best):
           f"{old / new:>11.2f}")  # fmt: skip
 
 
+def implicit_solves():
+    """Whole semi-implicit solves to ``t = 1``: BiCGSTAB (default) against SuperLU."""
+    print("\nSemi-implicit solves of 2-D OU to t = 1 (default Δt), iterative vs direct\n")
+    print(f"{'cells':>7}{'steps':>7}{'direct [s]':>12}{'iterative [s]':>15}{'ratio':>8}"
+          f"{'L1 direct':>12}{'L1 iterative':>14}")  # fmt: skip
+    for n in (64, 128, 256):
+        grid = wg.Grid.box([BOUNDS] * 2, n)
+        rho0 = PROBLEM.initial_density(grid)
+        out = {}
+        for solver in ("direct", "iterative"):
+            fv = FiniteVolume(PROBLEM.energy, grid, scheme="semi-implicit", linear_solver=solver)
+            seconds, ds = best_time(
+                lambda fv=fv, r=rho0: fv.run(r, T_FINAL, save_every=T_FINAL, progress=False), 2
+            )
+            out[solver] = (seconds, l1(grid, ds["density"][-1].values), int(ds["steps"][-1]))
+        (sd, ed, steps), (si, ei, _) = out["direct"], out["iterative"]
+        print(f"{n:>6}²{steps:>7}{sd:>12.3f}{si:>15.3f}{sd / si:>8.1f}{ed:>12.3e}{ei:>14.3e}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
@@ -262,6 +281,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     step_table()
     implicit_table()
+    implicit_solves()
     if args.steps_only:
         return
     rows = {"wgflow": [], "numpy": [], "py-pde solve()": [], "py-pde stepper": []}

@@ -178,3 +178,29 @@ def test_package_layout_maps_solvers_and_problems_folders():
 
     assert Path(wgflow.solvers.__file__).parent.name == "solvers"
     assert Path(wgflow.problems.__file__).parent.name == "problems"
+
+
+@pytest.mark.parametrize("case", ["ou", "porous"])
+def test_semi_implicit_iterative_and_direct_solves_agree(case, monkeypatch):
+    """BiCGSTAB (the default) and SuperLU give the same densities to 1e-10, mass to round-off;
+    a BiCGSTAB failure falls back to SuperLU."""
+    if case == "ou":
+        prob = OrnsteinUhlenbeck(dim=2, diffusion=0.5, mean0=(1.0, 0.5), var0=0.3)
+        grid = wg.Grid.box([(-5, 5)] * 2, 48)
+        rho0 = prob.initial_density(grid)
+    else:
+        prob = PorousMedium(dim=2, m=2.0)
+        grid = wg.Grid.box([(-2, 2)] * 2, 40)
+        rho0 = prob.exact_density(grid, 0.05)
+    runs = {}
+    for solver in ("iterative", "direct"):
+        fv = FiniteVolume(prob.energy, grid, scheme="semi-implicit", dt=0.02,
+                          linear_solver=solver)  # fmt: skip
+        runs[solver] = fv.run(rho0, 0.2, 0.1, progress=False)
+    a, b = runs["iterative"]["density"].values, runs["direct"]["density"].values
+    assert np.abs(a - b).max() < 1e-10 * b.max()
+    assert abs(float(runs["iterative"]["mass"][-1]) - float(runs["iterative"]["mass"][0])) < 1e-13
+    monkeypatch.setattr(FiniteVolume, "_iterative_solve", staticmethod(lambda m, b: None))
+    fv = FiniteVolume(prob.energy, grid, scheme="semi-implicit", dt=0.02)
+    fallback = fv.run(rho0, 0.2, 0.1, progress=False)["density"].values
+    assert np.abs(fallback - b).max() < 1e-13 * b.max()
