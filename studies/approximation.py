@@ -241,8 +241,9 @@ def fit(results: xr.Dataset, floor: float = 1e-9) -> dict[str, dict[int, RateFit
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.approximation [--quick] [--seeds S …] [--max-iter M]
-    [--output PREFIX] [--scheduler A]``.
+    """The command line ``python -m wgflow.studies.approximation``.
+
+    Options ``[--quick] [--seeds S …] [--max-iter M] [--output PREFIX] [--scheduler A]``.
 
     Parameters
     ----------

@@ -793,10 +793,10 @@ def fit_slopes(results: dict[str, xr.Dataset], quantity: str = "sup_risk_gap") -
 
 
 def main(argv=None) -> int:
-    """``python -m wgflow.studies.sgd_vs_pde [--quick] [--problem P] [--output PREFIX]
-    [--scheduler ADDR]``.
+    """The command line ``python -m wgflow.studies.sgd_vs_pde``.
 
-    Runs the three sweeps, prints the fitted slopes and draws ``PREFIX.png``. ``--problem
+    Options ``[--quick] [--problem P] [--output PREFIX] [--scheduler ADDR]``. Runs the three
+    sweeps, prints the fitted slopes and draws ``PREFIX.png``. ``--problem
     teacher-student`` runs them on :class:`~wgflow.problems.TeacherStudent` (a single-index
     relu teacher ``(relu(x1) + relu(−x1))/2``, only ``w`` trained: the 2-D reduced PDE on
     ``(u, r)`` by finite volumes).
