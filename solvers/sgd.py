@@ -339,6 +339,7 @@ class SGD(Solver):
                     self._network,
                     self._law,
                     Streams(self.streams.data[0], self.streams.noise[0]),
+                    self._network.activation,
                 )
             else:
                 sgd_steps(
@@ -349,6 +350,7 @@ class SGD(Solver):
                     self._network,
                     self._law,
                     self.streams,
+                    self._network.activation,
                 )
             state.k += n
             if not np.all(np.isfinite(state.f)):

@@ -20,7 +20,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange
 
 from wgflow.networks import ACTIVATION_KINDS
 from wgflow.random import normal_pair, normal_pair_fast, rademacher, uniform
@@ -242,7 +242,7 @@ def initialize_batch(theta, batch, step, net, law, keys_data):
 
 
 @njit(cache=True, parallel=True)
-def sgd_steps(theta, batch, scratch, steps, net, law, keys):
+def sgd_steps(theta, batch, scratch, steps, net, law, keys, act_kind):
     """Advance every replica ``steps.n_steps`` online-SGD steps from global step ``steps.k0``.
 
     ``θ_i ← (1 − εξλ) θ_i + (εξ/B) Σ_b (y_b − f(x_b)) ∇_θ σ*(x_b; θ_i) + s √ξ g_i`` with
@@ -252,8 +252,12 @@ def sgd_steps(theta, batch, scratch, steps, net, law, keys):
     :class:`Streams` of ``(R,)`` keys. On entry ``batch`` holds the batch of step ``k0`` (from
     :func:`initialize_batch` or the previous call); on exit the batch of step ``k0 + n_steps``.
     Replicas run in parallel; each runs the serial kernel :func:`replica_steps` (outlined so that
-    it is optimized as plain serial code).
+    it is optimized as plain serial code). ``act_kind`` is ``net.activation`` passed again:
+    each kernel is compiled for its value (a compile-time constant, so the activation's
+    branches fold away; a run-time id costs about 3× at d = 40), and only for the activations
+    a process uses.
     """
+    literally(act_kind)
     n_rep = theta.shape[0]
     for r in prange(n_rep):
         replica_steps(
@@ -264,13 +268,15 @@ def sgd_steps(theta, batch, scratch, steps, net, law, keys):
             net,
             law,
             Streams(keys.data[r], keys.noise[r]),
+            act_kind,
         )
 
 
 @njit(cache=True, fastmath=_FAST)
-def replica_steps(theta, batch, scratch, steps, net, law, keys):
+def replica_steps(theta, batch, scratch, steps, net, law, keys, act_kind):
     """One replica: ``theta (N, P)``, ``batch.x (B, d)``, ``batch.pre (N, B)``; keys are
-    scalars; see :func:`sgd_steps`."""
+    scalars; ``act_kind`` a literal ``net.activation``; see :func:`sgd_steps`."""
+    literally(act_kind)
     x, y, pre, f = batch
     x_next, y_next, pre_next = scratch.x, scratch.y, scratch.pre
     coef, xi = steps.coef, steps.xi
@@ -301,12 +307,12 @@ def replica_steps(theta, batch, scratch, steps, net, law, keys):
         if n_batch == 1:
             f_next[0] = _single_sample_pass(
                 theta, pre, pre_next, x[0], x_next[0], residual[0], decay, per_sample, zero,
-                coef[3], noise, draw, net,
+                coef[3], noise, draw, net, act_kind,
             )  # fmt: skip
         else:
             _batch_pass(
                 theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample,
-                zero, coef[3], noise, draw, net,
+                zero, coef[3], noise, draw, net, act_kind,
             )  # fmt: skip
         for b in range(n_batch):
             f[b] = f_next[b] / n
@@ -319,13 +325,14 @@ def replica_steps(theta, batch, scratch, steps, net, law, keys):
 
 @njit(cache=True, fastmath=_FAST)
 def _single_sample_pass(
-    theta, pre, pre_next, x0, xn, residual, decay, per_sample, zero, one, noise, draw, net
-):
+    theta, pre, pre_next, x0, xn, residual, decay, per_sample, zero, one, noise, draw, net,
+    act_kind,
+):  # fmt: skip
     """B = 1: update every neuron and return ``Σ_i a_i σ(pre_next_i)`` (one pass over θ)."""
     n = theta.shape[0]
     d = x0.size
     has_a, has_b = net.has_a, net.has_b
-    act_kind, act_p = net.activation, net.activation_params
+    act_p = net.activation_params
     off = has_a + has_b
     f_next = zero
     typed = np.empty(1, dtype=theta.dtype)  # casts g to θ's dtype: no float64 in float32 loops
@@ -363,13 +370,13 @@ def _single_sample_pass(
 @njit(cache=True, fastmath=_FAST)
 def _batch_pass(
     theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample, zero, one,
-    noise, draw, net,
+    noise, draw, net, act_kind,
 ):  # fmt: skip
     """B > 1: update every neuron with the batch gradient; accumulate ``f_next (B,)``."""
     n = theta.shape[0]
     n_batch, d = x.shape
     has_a, has_b = net.has_a, net.has_b
-    act_kind, act_p = net.activation, net.activation_params
+    act_p = net.activation_params
     off = has_a + has_b
     for i in range(n):
         a_old = theta[i, 0] if has_a else one
