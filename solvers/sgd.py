@@ -507,13 +507,14 @@ def data_law(data, dtype) -> DataLaw:
     Returns
     -------
     DataLaw
-        Arrays in ``dtype`` (teacher arrays in float64).
+        Arrays in ``dtype`` (teacher arrays in float64; no ``(d, d)`` identity when the data
+        are not rotated).
     """
     d = data.dim
     if isinstance(data, TeacherData):
         return DataLaw(
             labels=np.zeros(1, dtype), cumprob=np.ones(1), scales=np.ones((1, d), dtype),
-            rotation=np.eye(d, dtype=dtype), rotated=False, regression=True,
+            rotation=np.zeros((0, 0), dtype), rotated=False, regression=True,
             teacher_basis=np.ascontiguousarray(data.basis, float),
             teacher_weights=np.ascontiguousarray(data.weights, float),
             teacher_a=data.a.astype(float), teacher_b=data.b.astype(float),
@@ -524,7 +525,7 @@ def data_law(data, dtype) -> DataLaw:
     return DataLaw(
         labels=data.labels.astype(dtype), cumprob=np.cumsum(data.probabilities),
         scales=data.scales.astype(dtype),
-        rotation=(np.eye(d) if data.rotation is None else data.rotation).astype(dtype),
+        rotation=(np.zeros((0, 0)) if data.rotation is None else data.rotation).astype(dtype),
         rotated=data.rotation is not None, regression=False,
         teacher_basis=np.zeros((0, d)), teacher_weights=np.zeros((0, 0)),
         teacher_a=np.zeros(0), teacher_b=np.zeros(0), teacher_activation=0,

@@ -37,9 +37,9 @@ _FAST = {"contract", "reassoc", "nsz"}
 #: the architecture: activation id and parameters (knots then values), which heads are trained
 Network = namedtuple("Network", ["activation", "activation_params", "has_a", "has_b"])
 #: the data law: a Gaussian mixture — labels (K,), cumulative probabilities (K,), per-class
-#: scales (K, d), rotation (d, d) and whether to apply it — or, when ``regression``, a
-#: teacher on ``x ~ N(0, I)``: basis (k, d), weights (M, k), heads ``a*``, ``b*`` (M,), its
-#: activation id and parameters, and the label-noise standard deviation
+#: scales (K, d), rotation (d, d; (0, 0) when unused) and whether to apply it — or, when
+#: ``regression``, a teacher on ``x ~ N(0, I)``: basis (k, d), weights (M, k), heads ``a*``,
+#: ``b*`` (M,), its activation id and parameters, and the label-noise standard deviation
 DataLaw = namedtuple(
     "DataLaw",
     [
