@@ -204,15 +204,6 @@ def implicit_table(repeat=7):
     baseline, same run), forming ``I − Δt A``, and the sparse LU solve."""
     from wgflow.problems import Aggregation, PorousMedium
 
-    def best(func):
-        func()
-        out = np.inf
-        for _ in range(repeat):
-            start = time.perf_counter()
-            func()
-            out = min(out, time.perf_counter() - start)
-        return out
-
     print("\nSemi-implicit step (ms): assembly of A and of I − Δt A, compiled vs numpy triplets\n")
     print(f"{'case':<28}{'A numpy':>9}{'A':>8}{'ratio':>7}{'I−ΔtA numpy':>13}{'I−ΔtA':>8}"
           f"{'LU+solve':>10}{'step gain':>11}")  # fmt: skip
@@ -229,10 +220,10 @@ def implicit_table(repeat=7):
     cases.append(("aggregation+diff 2-D 128^2", agg.energy, grid, agg.initial_density(grid)))
     for label, energy, grid, rho in cases:
         _implicit_row(label, FiniteVolume(energy, grid, scheme="semi-implicit", dt=1e-3), rho,
-                      best)  # fmt: skip
+                      repeat)  # fmt: skip
 
 
-def _implicit_row(label, fv, rho, best):
+def _implicit_row(label, fv, rho, repeat):
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
@@ -242,6 +233,10 @@ def _implicit_row(label, fv, rho, best):
     ref = operator_numpy(fv, rho)
     ident = sp.identity(fv.grid.size, format="csc")
     matrix = fv._pattern.shifted(a, 1e-3)
+
+    def best(func):
+        return best_time(func, repeat)[0]
+
     t_ref = best(lambda: operator_numpy(fv, rho))
     t_new = best(lambda: fv.generator(rho))
     t_shift_ref = best(lambda: (ident - 1e-3 * ref).tocsc())
