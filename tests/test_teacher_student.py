@@ -220,3 +220,19 @@ def test_approximation_study_excess_risk_falls_with_n_and_not_with_d():
     at4 = ds["excess_risk"].sel(N=4).values.ravel()
     assert np.ptp(at4) < 1e-3 * at4.mean()
     assert float(ds["max_r"].sel(N=4).max()) < 1e-3
+
+
+def test_the_dense_reduced_interaction_is_built_once_per_grid():
+    """The solver and the risk curve share the grid's dense matrix (O(n²) kernel calls each);
+    another grid gets its own."""
+    red = TeacherStudent(d=8, teacher=TeacherNetwork.spread(1, 2), parameters="w").reduced()
+    calls = []
+    interaction = red.energy.interactions[0]
+    kernel = interaction.kernel
+    interaction.kernel = lambda a, b: calls.append(1) or kernel(a, b)
+    grid = red.grid(12, 1.5)
+    rho = np.ones(grid.shape) / grid.integrate(np.ones(grid.shape))
+    first = interaction.on_grid(grid)
+    red.risk_curve(grid, [rho])
+    assert interaction.on_grid(red.grid(12, 1.5)) is first and len(calls) == 1
+    assert interaction.on_grid(red.grid(10, 1.5)) is not first and len(calls) == 2

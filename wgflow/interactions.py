@@ -385,9 +385,14 @@ class GeneralInteraction(ParametersRepr):
         self.particle_kernel = particle_kernel
         self.max_cells = int(max_cells)
         self.name = name
+        self._on_grid: tuple[Grid, GridGeneral] | None = None
 
     def on_grid(self, grid: Grid) -> GridGeneral:
-        return GridGeneral(self, grid)
+        # the dense matrix costs O(n²) kernel calls (seconds at 64²) and depends only on the
+        # grid: a solver and a risk evaluation on the same grid share it
+        if self._on_grid is None or self._on_grid[0] != grid:
+            self._on_grid = (grid, GridGeneral(self, grid))
+        return self._on_grid[1]
 
     def describe(self) -> dict:
         return {"kind": "general", "name": self.name}
