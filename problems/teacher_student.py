@@ -310,7 +310,7 @@ class TeacherStudent(TwoLayerNN):
         """``E y² = τ² + E f*(x)²`` (exact)."""
         c, tb = self.data.weights, self.data.b
         q = np.sum(c * c, axis=1)
-        closed = self._closed_teacher or (self.activation.name == "relu" and not np.any(tb))
+        closed = self.activation.name == "relu" and not np.any(tb)  # teacher pairs: no student b
         mom = _pairs(self.activation, closed, tb[:, None], q[:, None], tb, q, c @ c.T)
         ta = self.data.a / self.teacher.width
         return float(self.noise**2 + ta @ mom["value"] @ ta)

@@ -184,7 +184,7 @@ class FiniteVolume(Solver):
         # a measure-dependent drift changes the operator at every step
         drift_constant = energy.drift is None or energy.drift.features is None
         self._constant_operator = linear and drift_constant
-        self._lu_cache: dict[float, list] = {}  # Δt → [I − Δt A, its LU or None]
+        self._solve_cache: dict[float, list] = {}  # Δt → [I − Δt A, its LU or None]
         self._operator = None
         self._pattern = None  # the operator's CSC structure, built at the first assembly
 
@@ -496,11 +496,11 @@ class FiniteVolume(Solver):
             if self._operator is None:
                 self._operator = self.generator(rho)
             key = round(dt, 15)
-            if key not in self._lu_cache:  # I − Δt A per step size (and its LU once needed)
-                if len(self._lu_cache) > 4:
-                    self._lu_cache.clear()
-                self._lu_cache[key] = [self._pattern.shifted(self._operator, dt), None]
-            entry = self._lu_cache[key]
+            if key not in self._solve_cache:  # I − Δt A per step size (and its LU once needed)
+                if len(self._solve_cache) > 4:
+                    self._solve_cache.clear()
+                self._solve_cache[key] = [self._pattern.shifted(self._operator, dt), None]
+            entry = self._solve_cache[key]
         else:
             operator = self.generator(rho)  # builds the pattern on the first call
             entry = [self._pattern.shifted(operator, dt), None]
