@@ -13,6 +13,7 @@ configure_numba_cache()  # before any kernel module is imported
 from . import driver, errors, io, metrics, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .errors import (
+    ApproximationWarning,
     BlowUpError,
     BoundaryReached,
     ParameterError,
@@ -32,6 +33,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "ApproximationWarning",
     "BlowUpError",
     "BoundaryReached",
     "Entropy",

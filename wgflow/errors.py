@@ -7,6 +7,9 @@
   :class:`BoundaryReached`: mass at the wall of a bounded grid),
   :class:`WallTimeExceeded`, :class:`TargetReached` (a tracker's target, not a failure).
 - :class:`RunInterrupted`: Ctrl-C during a run (a ``KeyboardInterrupt``).
+- Warnings, all subclasses of :class:`WgflowWarning`: :class:`LongRunWarning`,
+  :class:`ApproximationWarning` (an approximation chosen on the user's behalf, with the fix),
+  :class:`CompilationNotice` (a user callable that runs uncompiled).
 
 Each run exception carries ``dataset``: the snapshots computed before it (or ``None``).
 """
@@ -121,5 +124,23 @@ class RunInterrupted(KeyboardInterrupt):
         self.dataset = None
 
 
-class LongRunWarning(UserWarning):
+class WgflowWarning(UserWarning):
+    """Base class of wgflow's own warnings (filter them all with this category)."""
+
+
+class LongRunWarning(WgflowWarning):
     """A run whose estimated step count exceeds :data:`wgflow.resources.LONG_RUN_STEPS`."""
+
+
+class ApproximationWarning(WgflowWarning):
+    """A solver or metric substituted an approximation whose error it cannot bound.
+
+    The message names the quantity, the approximation and the setting that avoids it.
+    """
+
+
+class CompilationNotice(WgflowWarning):
+    """A user callable could not be compiled with numba and runs as plain Python/numpy.
+
+    The result is the same; only the speed differs. The message says why compilation failed.
+    """
