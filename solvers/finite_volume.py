@@ -71,7 +71,12 @@ class FiniteVolume(Solver):
     diffusivity ``P′(ρ) = ρH″(ρ)`` at the old time; fluxes are of Scharfetter–Gummel type,
     ``F = (D/h)[B(z) ρ_p − B(−z) ρ_q]``, ``z = (ξ_q − ξ_p)/D``, ``B(z) = z/(e^z − 1)``, which
     reduce to upwind fluxes when ``D = 0`` and keep the discrete Gibbs state
-    ``e^{-(V + Uρ)/D}`` exact.
+    ``e^{-(V + Uρ)/D}`` exact. Degenerate diffusion (porous medium, ``D = P′(ρ) → 0`` in empty
+    tails) uses the upwind limit wherever ``|z| ≥ 64``, where the two agree to ``e^{−64}``
+    (double well + ``ρ^m/(m−1)``, L1 error to the exact steady state ``((m−1)(C − V)₊/m)^{1/(m−1)}``
+    at 100 / 200 cells: m = 2 1.7e-3 / 6.0e-4, m = 3 9.1e-3 / 3.9e-3; first order at the
+    support's edge, second inside). A failure of the linear algebra becomes
+    :class:`~wgflow.BlowUpError` with the time and the snapshots so far.
     The matrix is an M-matrix with zero column sums, so each step preserves mass and positivity
     for **any** ``Δt``; for ``V``-only problems with entropy the discrete free energy decays for
     any ``Δt`` (the step is a Markov kernel reversible w.r.t. the discrete Gibbs state). First

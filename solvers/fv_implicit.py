@@ -9,7 +9,8 @@ compiled pass over the faces (no COO triplets, no sorting, no numpy temporaries)
 Face ``f`` between cells ``p < q`` (neighbours along one axis, spacing ``h``), velocity
 ``u = −(ξ_q − ξ_p)/h (+ b)`` and diffusivity ``d = ½(D_p + D_q)``: with ``z = −u h / d``,
 ``α = d B(z)/h²``, ``γ = d B(−z)/h² = d (B(z) + z)/h²`` (``B(z) = z/(eᶻ − 1)``), or the upwind
-``α = max(u, 0)/h``, ``γ = max(−u, 0)/h`` where ``d = 0``; entries ``A_pp −= α``,
+``α = max(u, 0)/h``, ``γ = max(−u, 0)/h`` where ``|z| ≥ 64`` (``d = 0`` included: degenerate
+diffusion, where ``z`` would overflow; the two agree to ``e^{−64}`` there); entries ``A_pp −= α``,
 ``A_pq += γ``, ``A_qp += α``, ``A_qq −= γ`` (zero column sums: mass is conserved).
 """
 
@@ -20,6 +21,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
+
+UPWIND_PECLET = 64.0  # |z| above which the Scharfetter–Gummel flux is evaluated as upwind
 
 
 @njit(cache=True, inline="always")
@@ -46,7 +49,7 @@ def fill_operator(xi, diff, drift, has_drift, p_idx, q_idx, inv_h, positions, da
         if has_drift:
             u += drift[f]
         d = 0.5 * (diff[p] + diff[q])
-        if d > 0.0:
+        if abs(u) < UPWIND_PECLET * d * ih:  # |z| < 64; beyond, SG equals upwind to 1e-26
             z = -u / (d * ih)
             bz = _bernoulli(z)
             alpha = d * ih * bz * ih
@@ -199,7 +202,7 @@ def operator_numpy(fv, rho) -> sp.csc_matrix:
         p, q = index[lo].ravel(), index[hi].ravel()
         u = (-(xi[hi] - xi[lo]) / h).ravel() + (drift[axis].ravel() if drift else 0.0)
         d = (0.5 * (diff[lo] + diff[hi])).ravel()
-        has = d > 0
+        has = np.abs(u) < UPWIND_PECLET * d / h  # degenerate (tiny d) faces: upwind
         z = np.where(has, -u * h / np.where(has, d, 1.0), 0.0)
         bz = bernoulli(z)
         alpha = np.where(has, d / h * bz, np.maximum(u, 0.0)) / h

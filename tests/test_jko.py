@@ -1,5 +1,7 @@
 """JKO solvers: order in τ, entropic floor, Barenblatt, energy decay, stability, FV agreement."""
 
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -49,18 +51,50 @@ def test_default_epsilon_never_overflows_on_a_fine_grid():
         assert float(ds["mass"][-1]) == pytest.approx(1.0, abs=1e-12)
 
 
-def test_blur_that_cannot_be_removed_is_refused_or_warned(caplog):
+def test_blur_that_cannot_be_removed_is_refused_or_warned():
     grid = wg.Grid.box([(-5, 5)], 64)
     with pytest.raises(ValueError, match="epsilon: the entropic blur"):
         JKO(OU_1D.energy, grid, tau=0.01, epsilon=0.05)  # ε/(4τ) = 1.25 > 1/β = 0.5
-    JKO(OU_1D.energy, grid, tau=0.01, epsilon=0.05, debias=False)
-    assert "exceeds τ" in caplog.text
-    caplog.clear()
+    with pytest.warns(wg.ApproximationWarning, match="larger than τ"):
+        JKO(OU_1D.energy, grid, tau=0.01, epsilon=0.05, debias=False)
+    with pytest.raises(ValueError, match="only an entropy term can absorb"):
+        JKO(PorousMedium(dim=1).energy, grid, tau=0.05)  # no entropy: refused by default
+    with pytest.raises(ValueError, match="method='lagrangian'"):
+        JKO(wg.FreeEnergy(potential=lambda x: (x**2).sum(-1)), grid, tau=0.05)
     fine = wg.Grid.box([(-2.5, 2.5)], 400)
-    JKO(PorousMedium(dim=1).energy, fine, tau=0.05)  # no entropy, default ε = 2h²: blur 1.6e-3
-    assert caplog.text == ""
-    JKO(PorousMedium(dim=1).energy, grid, tau=0.05)  # coarse grid: the default is biased, said
-    assert "exceeds τ" in caplog.text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # blur 1.6e-3 < τ: accepted quietly when asked for
+        JKO(PorousMedium(dim=1).energy, fine, tau=0.05, debias=False)
+    with pytest.warns(wg.ApproximationWarning, match="pinned"):
+        JKO(OU_1D.energy, grid, tau=0.1, epsilon=0.5 * grid.spacing[0] ** 2)
+
+
+def test_default_epsilon_keeps_the_blur_removable_or_refuses_with_the_fix():
+    """Keller–Segel-like setting (β = 1, 64 cells on [−8, 8], h² = 0.0625): the old default
+    ε = 2h² left a blur ε/(4τ) = 1.25 > 1/β at τ = 0.025 and silently skipped its removal."""
+    energy = wg.FreeEnergy(potential=lambda x: 0.5 * (x**2).sum(-1), internal=wg.Entropy(1.0))
+    grid = wg.Grid.box([(-8, 8)], 64)
+    h2 = grid.spacing[0] ** 2
+    solver = JKO(energy, grid, tau=0.025)  # 4τ/β = 0.1 ≥ h²: ε = 0.08 ∈ [h², 2h²)
+    assert solver.debias and h2 <= solver.epsilon < 4 * 0.025
+    assert JKO(energy, grid, tau=0.1).epsilon == 2 * h2  # the usual default where it works
+    with pytest.raises(ValueError, match=r"tau: .*use tau ≥ 0\.0195.*spacing h ≤ 0\.179"):
+        JKO(energy, grid, tau=0.01)  # 4τ/β = 0.04 < h²: nothing removes the blur
+    # the chosen ε gives the right physics: OU variance s(t) = 1 + (s0 − 1) e^{−2t}
+    x = grid.coordinates[0]
+    rho0 = np.exp(-0.5 * x**2 / 0.25)
+    ds = solver.run(rho0 / grid.integrate(rho0), 0.5, 0.5, progress=False)
+    var = grid.integrate(ds["density"][-1].values * x**2)
+    exact = 1 + (0.25 - 1) * np.exp(-1.0)
+    assert var == pytest.approx(exact, rel=0.03), (var, exact)  # O(τ) + O(h²) scheme
+
+
+def test_short_final_step_is_debiased_as_far_as_possible():
+    grid = wg.Grid.box([(-5, 5)], 256)
+    # save_every = 0.105 with τ = 0.05 leaves a final step of 0.005 (s = 2τ/(εβ) ≈ 1.6)
+    error_short, _ = ou_error(OU_1D, grid, 0.05, t_final=0.105)
+    error_even, _ = ou_error(OU_1D, grid, 0.0525, t_final=0.105)
+    assert error_short < 1.5 * error_even, (error_short, error_even)
 
 
 @pytest.mark.parametrize("dim", [1, 2])
@@ -133,7 +167,7 @@ CASES = {
     "entropic-porous": lambda: (
         PorousMedium(dim=1, m=2.0),
         wg.Grid.box([(-2.5, 2.5)], 200),
-        {"tau": 0.05},
+        {"tau": 0.05, "debias": False},
     ),
     "entropic-aggregation": lambda: (
         Aggregation(dim=1, diffusion=0.1),
@@ -228,7 +262,7 @@ class ConcaveEnergy:
         (lambda e, g: JKO(e, g, tau=0.1, method="exact"), "method"),
         (lambda e, g: JKO(wg.FreeEnergy(internal=ConcaveEnergy()), g, tau=0.1), "convex"),
         (lambda e, g: JKO(e, wg.Grid.box([(0, 1)] * 2, 4), tau=0.1, method="lagrangian"), "1-D"),
-        (lambda e, g: JKO(e, g, tau=0.1).run(-np.ones(16), 1.0), "rho0"),
+        (lambda e, g: JKO(e, g, tau=1.0).run(-np.ones(16), 1.0), "rho0"),
         (lambda e, g: JKO(e, g, tau=0.1, n_quantiles=2, method="lagrangian"), "n_quantiles"),
     ],
 )

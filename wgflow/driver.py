@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from . import io
-from .errors import ParameterError, RunInterrupted, RunStopped
+from .errors import BlowUpError, ParameterError, RunInterrupted, RunStopped
 from .outputs import OutputLock, check_output
 from .resources import check_run_size
 from .trackers import CHECKPOINT_PREFIX as _PREFIX
@@ -262,6 +262,16 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
         stop = RunInterrupted(solver.time(last_good))
         stop.dataset = partial()
         save_last_good("interrupted")
+        raise stop from exc
+    except (ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
+        # a numerical library failed inside a step (a singular factorization, an overflow):
+        # wgflow's error with the time and the snapshots so far, the original chained
+        t_good = solver.time(last_good)
+        stop = BlowUpError(
+            t_good, f"the step after t = {t_good:.6g} failed: {type(exc).__name__}: {exc}"
+        )
+        stop.dataset = partial()
+        save_last_good("stopped: " + stop.cause)
         raise stop from exc
     finally:
         for tracker in observers:
