@@ -97,7 +97,8 @@ def test_free_energy_measure_interface():
         (lambda: wg.Entropy(float("nan")), "beta"),
         (lambda: wg.PorousMediumEnergy(1.0), "m"),
         (lambda: wg.PorousMediumEnergy(0.5), "m"),
-        (lambda: wg.Potential(np.array([1.0, np.nan])), "value"),
+        (lambda: wg.Potential(np.array([1.0, np.nan])), "^potential: .* 1 non-finite entry"),
+        (lambda: wg.FreeEnergy(potential=np.array([np.inf, np.nan])), "^potential: .* 2 non-"),
         (lambda: wg.FreeEnergy(interaction=3), "interaction"),
         (lambda: wg.FreeEnergy(potentail=lambda x: x), "potentail"),
         (lambda: wg.PairwiseInteraction(lambda z: z, quadrature=3), "quadrature"),
@@ -107,6 +108,15 @@ def test_free_energy_measure_interface():
 def test_bad_energy_terms_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_a_potential_written_for_another_dimension_names_itself():
+    """A 2-D formula on a 1-D grid raised IndexError from inside the user's lambda."""
+    energy = wg.FreeEnergy(potential=lambda x: x[..., 0] ** 2 + x[..., 1] ** 2)
+    with pytest.raises(ValueError, match=r"potential V: evaluating it on 1-D points .*IndexError"):
+        energy.on_grid(wg.Grid.box([(-1, 1)], 8))
+    with pytest.raises(ValueError, match="the energy is defined in 2 dimension"):
+        wg.FreeEnergy(potential=energy.potential_term, dim=2).on_grid(wg.Grid.box([(-1, 1)], 8))
 
 
 def test_potential_array_of_wrong_shape_is_refused():

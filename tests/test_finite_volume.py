@@ -285,3 +285,12 @@ def test_a_library_failure_inside_a_step_becomes_blow_up_error(monkeypatch, tmp_
     assert info.value.time == pytest.approx(0.3) and isinstance(info.value.__cause__, RuntimeError)
     assert info.value.dataset.sizes["time"] == 4  # t = 0, 0.1, 0.2, 0.3
     assert float(wg.open(path)["time"][-1]) == pytest.approx(0.3)
+
+
+def test_density_of_mass_other_than_one_is_not_labelled_a_probability_density():
+    prob, grid = ou_setup(n=16, dim=1)
+    rho = 4 * np.pi * prob.initial_density(grid)
+    ds = FiniteVolume(prob.energy, grid).run(rho, 0.1, 0.1, progress=False)
+    assert ds["density"].attrs["long_name"] == "density of mass 12.57 (cell average)"
+    ds = FiniteVolume(prob.energy, grid).run(rho / (4 * np.pi), 0.1, 0.1, progress=False)
+    assert ds["density"].attrs["long_name"] == "probability density (cell average)"

@@ -21,6 +21,41 @@ from .reprs import ParametersRepr
 from .validation import check_positive, check_real, strict_keywords
 
 
+def call_user(function: Callable, points: np.ndarray, what: str):
+    """Evaluate a user callable on points of shape ``(..., D)``; its failure names ``what``.
+
+    Parameters
+    ----------
+    function : callable
+        The user's function (``V``, ``W``, ``φ``…), vectorized over the leading axes.
+    points : ndarray, shape (..., D)
+        Where to evaluate it.
+    what : str
+        The name used in the error (``potential V``, ``kernel W``).
+
+    Returns
+    -------
+    object
+        What ``function`` returned.
+
+    Raises
+    ------
+    ValueError
+        When ``function`` raises: the message names ``what``, the points' dimension and the
+        original error (chained), e.g. a 2-D formula evaluated on a 1-D grid.
+    """
+    try:
+        return function(points)
+    except Exception as exc:
+        dim = points.shape[-1]
+        raise ValueError(
+            f"{what}: evaluating it on {dim}-D points of shape {points.shape} failed with "
+            f"{type(exc).__name__}: {exc}. Is it written for {dim}-D points x[..., 0:{dim}], "
+            "vectorized over the leading axes? FreeEnergy(dim=D) states the dimension and "
+            "refuses grids and particles of another one"
+        ) from exc
+
+
 class Potential(ParametersRepr):
     """External potential ``V(θ)``.
 
@@ -40,7 +75,11 @@ class Potential(ParametersRepr):
         if not callable(value):
             arr = np.asarray(value, dtype=float)
             if not np.all(np.isfinite(arr)):
-                raise ValueError("value: potential array contains non-finite values")
+                bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+                raise ValueError(
+                    f"potential: the array of V values has {bad} non-finite entr"
+                    f"{'y' if bad == 1 else 'ies'} (NaN or inf); V must be finite on every cell"
+                )
             value = arr
         if gradient is not None and not callable(gradient):
             raise ParameterError("gradient: need a callable or None")
@@ -62,7 +101,7 @@ class Potential(ParametersRepr):
             The cell averages (callables: Gauss–Legendre rule per cell).
         """
         if callable(self.value):
-            v = np.asarray(self.value(grid.points()), dtype=float)
+            v = np.asarray(call_user(self.value, grid.points(), f"potential {self.name}"), float)
         else:
             v = self.value
         if v.shape != grid.shape:

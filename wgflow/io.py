@@ -180,10 +180,15 @@ def density_dataset(grid: Grid, times, densities, series: dict) -> xr.Dataset:
     coords = {"time": xr.DataArray(np.array(times), dims="time", attrs=TIME_ATTRS)}
     coords.update(grid_coords(grid))
     ds = xr.Dataset(coords=coords)
+    stacked = np.stack(densities)
+    mass = float(stacked[0].sum() * grid.cell_volume) if len(stacked) else 1.0
+    long_name = (
+        "probability density (cell average)"
+        if abs(mass - 1.0) <= 1e-8
+        else f"density of mass {mass:.4g} (cell average)"
+    )
     ds["density"] = xr.DataArray(
-        np.stack(densities),
-        dims=("time", *grid.axes),
-        attrs={"units": "1", "long_name": "probability density (cell average)"},
+        stacked, dims=("time", *grid.axes), attrs={"units": "1", "long_name": long_name}
     )
     for name, (values, long_name) in series.items():
         ds[name] = xr.DataArray(
