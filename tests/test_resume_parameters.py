@@ -17,6 +17,7 @@ from wgflow.solver import parameter_differences
 from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
 
 GRID = wg.Grid.box([(-4, 4)], 24)
+JKO_GRID = wg.Grid.box([(-4, 4)], 64)  # h² < 4τ/β: the entropic blur can be removed
 OU = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
 OU_OTHER = OrnsteinUhlenbeck(dim=1, diffusion=0.4, mean0=(0.5,), var0=0.3)
 MODEL = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], [[1.5, 1, 1], [0.5, 1, 1]]), "tanh")
@@ -34,7 +35,7 @@ def fv(**kw):
 
 
 def jko(**kw):
-    return JKO(kw.pop("energy", OU.energy), kw.pop("grid", GRID), **{"tau": 0.05, **kw})
+    return JKO(kw.pop("energy", OU.energy), kw.pop("grid", JKO_GRID), **{"tau": 0.05, **kw})
 
 
 def particles(**kw):
@@ -47,7 +48,7 @@ def sgd(**kw):
 
 SOLVERS = {
     "FiniteVolume": (fv, lambda: OU.initial_density(GRID)),
-    "JKO": (jko, lambda: OU.initial_density(GRID)),
+    "JKO": (jko, lambda: OU.initial_density(JKO_GRID)),
     "Particles": (particles, lambda: np.random.default_rng(0).normal(size=(8, 1))),
     "SGD": (sgd, lambda: None),
 }
