@@ -6,20 +6,33 @@
   ``pairwise_forces_numpy``), measured in the same run; the results are checked to agree.
 - Separable: ``K = 8`` features, N = 10³ … 10⁶: time per drift evaluation and the fitted
   exponent of time vs N (1 means linear).
+- Custom kernels (``--custom``): one noiseless ``Particles`` step at N = 2,000 in 2-D, ms/step,
+  for the same kernel written four ways — the built-in family, a user's
+  ``PairwiseInteraction.radial_profile`` (scalar φ, φ′ compiled by numba), a user's vectorized
+  ``PairwiseInteraction(kernel, gradient)`` compiled by numba, and the same user functions on
+  the numpy fallback (written with ``keepdims=True``, which numba does not compile) — for the
+  aggregation kernel ``|x|²/2 − log|x|`` and a Morse kernel. Rounds are interleaved (best of
+  ``--repeat``) so a busy machine slows all variants alike; ratios are to the built-in in the
+  same run.
 
-Run: ``python benchmarks/bench_particles.py`` (about a minute; ``--quick`` for smaller N).
+Run: ``python benchmarks/bench_particles.py`` (about a minute; ``--quick`` for smaller N;
+``--custom`` for the custom-kernel table alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
+import warnings
 
+import numba
 import numpy as np
 
 import wgflow as wg
+from wgflow.solvers import Particles
 from wgflow.solvers.particle_kernels import pairwise_forces, pairwise_forces_numpy
-from wgflow.solvers.particles import interaction_gradient
+from wgflow.solvers.particles import interaction_gradient, pairwise_backend
 
 
 def best(func, repeat=3):
@@ -32,10 +45,102 @@ def best(func, repeat=3):
     return min(times), out
 
 
+def _aggregation_variants():
+    def grad(z):  # ∇(|z|²/2 − log|z|), numba-compilable
+        r2 = np.sum(z * z, axis=-1)
+        return z - z / r2[..., None]
+
+    def kernel(z):
+        r2 = np.sum(z * z, axis=-1)
+        return 0.5 * r2 - 0.5 * np.log(r2)
+
+    def grad_keepdims(z):  # the same, in a style numba does not compile
+        return z - z / np.sum(z * z, axis=-1, keepdims=True)
+
+    return {
+        "built-in": wg.PairwiseInteraction.power_law(2.0, 0.0),
+        "user radial_profile": wg.PairwiseInteraction.radial_profile(
+            lambda r: 0.5 * r * r - math.log(r), lambda r: r - 1.0 / r
+        ),
+        "user vectorized": wg.PairwiseInteraction(kernel, grad),
+        "user numpy (fallback)": wg.PairwiseInteraction(kernel, grad_keepdims),
+    }
+
+
+def _morse_variants():
+    ca, la, cr, lr = 1.0, 1.0, 0.5, 0.5
+
+    def grad(z):
+        r = np.sqrt(np.sum(z * z, axis=-1))
+        slope = ca / la * np.exp(-r / la) - cr / lr * np.exp(-r / lr)
+        return z * (slope / r)[..., None]
+
+    def kernel(z):
+        r = np.sqrt(np.sum(z * z, axis=-1))
+        return -ca * np.exp(-r / la) + cr * np.exp(-r / lr)
+
+    def grad_keepdims(z):
+        r = np.sqrt(np.sum(z * z, axis=-1, keepdims=True))
+        return z * (ca / la * np.exp(-r / la) - cr / lr * np.exp(-r / lr)) / r
+
+    return {
+        "built-in": wg.PairwiseInteraction.morse(ca, la, cr, lr),
+        "user radial_profile": wg.PairwiseInteraction.radial_profile(
+            lambda r: -ca * math.exp(-r / la) + cr * math.exp(-r / lr),
+            lambda r: ca / la * math.exp(-r / la) - cr / lr * math.exp(-r / lr),
+        ),
+        "user vectorized": wg.PairwiseInteraction(kernel, grad),
+        "user numpy (fallback)": wg.PairwiseInteraction(kernel, grad_keepdims),
+    }
+
+
+def custom_kernels(n=2_000, repeat=5):
+    """ms per noiseless Particles step at N = n, 2-D: built-in vs user-compiled vs numpy."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(n, 2))
+    print(
+        f"\ncustom pairwise kernels: one Particles step, N = {n:,}, 2-D, "
+        f"{numba.get_num_threads()} thread(s), best of {repeat} interleaved rounds\n"
+    )
+    print(
+        f"{'kernel':<12}{'variant':<24}{'path':>16}{'ms/step':>10}{'× built-in':>12}{'max rel':>10}"
+    )
+    for label, variants in (("aggregation", _aggregation_variants()), ("morse", _morse_variants())):
+        steps, paths, forces = {}, {}, {}
+        for name, term in variants.items():
+            solver = Particles(wg.FreeEnergy(interaction=term), dt=1e-3)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the fallback's CompilationNotice
+                state = solver.initial_state(x0)  # compiles the user functions
+            paths[name] = pairwise_backend(term, 2).path
+            forces[name] = interaction_gradient(term, x0, state.weights)
+            solver.advance(state, solver.dt)  # warm
+            steps[name] = (solver, state)
+        best = dict.fromkeys(variants, np.inf)
+        for _ in range(repeat):
+            for name, (solver, state) in steps.items():
+                start = time.perf_counter()
+                solver.advance(state, solver.dt)
+                best[name] = min(best[name], time.perf_counter() - start)
+        ref = forces["built-in"]
+        for name in variants:
+            diff = np.abs(forces[name] - ref).max() / np.abs(ref).max()
+            ratio = best[name] / best["built-in"]
+            print(
+                f"{label:<12}{name:<24}{paths[name]:>16}{best[name] * 1e3:>10.1f}"
+                f"{ratio:>12.2f}{diff:>10.0e}"
+            )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--custom", action="store_true", help="only the custom-kernel table")
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
+    custom_kernels(repeat=args.repeat)
+    if args.custom:
+        return
     term = wg.PairwiseInteraction.power_law(2.0, 0.0)
     kind, params = term.radial
     rng = np.random.default_rng(0)

@@ -2,7 +2,12 @@ r"""Interacting particles: Euler–Maruyama for the McKean–Vlasov SDE of a fre
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import re
+import warnings
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +15,7 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.energy import Entropy, FreeEnergy
-from wgflow.errors import BlowUpError, ParameterError
+from wgflow.errors import BlowUpError, CompilationNotice, ParameterError
 from wgflow.interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from wgflow.measures import ParticleMeasure
 from wgflow.random import children, seed_sequence
@@ -18,7 +23,17 @@ from wgflow.resources import check_memory
 from wgflow.solver import Solver
 from wgflow.validation import check_choice, check_positive, real_array, strict_keywords
 
-from .particle_kernels import chunked_pair_sum, pairwise_energy, pairwise_forces
+from .particle_kernels import (
+    chunked_pair_sum,
+    family_energy,
+    family_forces,
+    pairwise_energy_numpy,
+    pairwise_forces_numpy,
+    profile_energy,
+    profile_forces,
+    vector_energy,
+    vector_forces,
+)
 
 
 @dataclass
@@ -49,10 +64,20 @@ class Particles(Solver):
     energy's :class:`~wgflow.Entropy` term (no internal energy: noiseless); porous-medium
     energies have no particle form.
 
-    Interaction costs: pairwise kernels from :meth:`PairwiseInteraction.power_law` /
-    :meth:`PairwiseInteraction.gaussian` use a compiled ``O(N²)`` ``prange`` kernel; other
-    pairwise kernels (with a numpy ``gradient``) and :class:`GeneralInteraction` use a chunked
-    ``O(N²)`` numpy sum (the slow path); :class:`SeparableInteraction` costs ``O(N K)``.
+    Interaction costs: pairwise kernels from the constructors of :class:`PairwiseInteraction`
+    (``newtonian``, ``morse``, ``exponential``, ``yukawa``, ``power_law``, ``gaussian``) use a
+    compiled ``O(N²)`` kernel (threads from ``PARALLEL_MIN_ITEMS`` pairs up). A user's own
+    pairwise kernel — ``PairwiseInteraction(kernel, gradient)`` with numpy functions of
+    ``z`` of shape ``(..., D)``, or :meth:`PairwiseInteraction.radial_profile` with scalar
+    functions of ``r`` — is compiled with numba when the run starts (checked against numpy on
+    a probe) and called inside the same kind of ``O(N²)`` loop; what does not compile runs on a
+    chunked numpy sum, with one :class:`~wgflow.errors.CompilationNotice` giving the reason.
+    The self term ``j = i`` and coincident pairs are skipped on every path, so kernels singular
+    at 0 work; a kernel or gradient of the wrong output shape is refused (``ValueError`` naming
+    it). :class:`GeneralInteraction` uses a chunked numpy sum (the slow path),
+    :class:`SeparableInteraction` costs ``O(N K)``. If the drift becomes non-finite at finite
+    positions, the run stops (:class:`wgflow.BlowUpError`) naming the term, and for a pairwise
+    kernel the distance and the pair.
 
     Parameters
     ----------
@@ -82,6 +107,13 @@ class Particles(Solver):
     :class:`~wgflow.ParticleMeasure` (its weights are used; default ``1/N``), and returns
     ``positions(time, [replica,] particle, component)``, ``weights(particle)``,
     ``energy(time[, replica])``, ``free_energy`` when noiseless and ``steps(time)``.
+
+    ``energy`` is ``∫V dρ_N + ½∫∫U dρ_N dρ_N`` of the weighted empirical measure (coincident
+    pairs skipped). Noiseless, that is the free energy (also stored as ``free_energy``). With an
+    :class:`~wgflow.Entropy` term it is **not**: a point cloud has no density, so the entropy
+    ``β⁻¹∫ρ log ρ`` is left out, no ``free_energy`` is stored, and ``energy``'s ``long_name``
+    and ``comment`` say so (estimate the entropy from a density estimate of the positions if
+    needed).
 
     Examples
     --------
@@ -180,7 +212,7 @@ class Particles(Solver):
         return -grad
 
     def particle_energy(self, x: np.ndarray, weights: np.ndarray) -> float:
-        """``∫V dρ_N + ½∫∫U dρ_N dρ_N`` (coincident pairs skipped; no entropy term).
+        """``∫V dρ_N + ½∫∫U dρ_N dρ_N`` (coincident pairs skipped; the entropy is left out).
 
         Parameters
         ----------
@@ -217,23 +249,20 @@ class Particles(Solver):
             Positions, weights and generators at ``t = 0``.
         """
         positions, weights = self._check_initial(x0)
+        self._prepare(positions.shape[2])
         rngs = [np.random.default_rng(s) for s in children(self.seed_sequence, self.replicas)]
         return ParticleState(0.0, positions.astype(self.dtype, order="C"), weights, rngs)
 
+    def _prepare(self, dim: int) -> None:
+        """Compile (or choose the numpy path for) each pairwise kernel in ``dim`` dimensions."""
+        for term in self.energy.interactions:
+            if isinstance(term, PairwiseInteraction):
+                pairwise_backend(term, dim)
+
     def advance(self, state: ParticleState, t_next: float) -> ParticleState:
-        n_steps = max(1, int(np.ceil((t_next - state.t) / self.dt * (1 - 1e-12))))
-        dt = (t_next - state.t) / n_steps
-        x = state.positions.copy()
-        rngs = copy.deepcopy(state.rngs)  # a failed advance leaves `state` intact
-        noise_scale = 0.0 if np.isinf(self.beta) else np.sqrt(2.0 * dt / self.beta)
-        for _ in range(n_steps):
-            for r in range(self.replicas):
-                xr_ = x[r].astype(np.float64, copy=False)
-                step = dt * self.drift(xr_, state.weights)
-                if noise_scale:
-                    step += noise_scale * rngs[r].standard_normal(xr_.shape)
-                x[r] += step.astype(self.dtype, copy=False)
+        x, rngs, n_steps = self._steps(state, t_next, diagnose=False)
         if not np.all(np.isfinite(x)):
+            self._steps(state, t_next, diagnose=True)  # replay to name the culprit
             raise BlowUpError(state.t, "non-finite particle positions (reduce dt?)")
         if self.domain is not None:
             outside = np.any((x < self.domain[:, 0]) | (x > self.domain[:, 1]), axis=-1)
@@ -244,6 +273,30 @@ class Particles(Solver):
                     f"{state.t:.6g} and {t_next:.6g}",
                 )
         return ParticleState(t_next, x, state.weights, rngs, state.steps + n_steps)
+
+    def _steps(self, state: ParticleState, t_next: float, diagnose: bool):
+        """The Euler–Maruyama steps from ``state`` to ``t_next``.
+
+        ``diagnose``: check every step and raise :class:`BlowUpError` naming the term whose
+        drift is non-finite (the same steps, bit for bit: a replay after a failed advance).
+        """
+        n_steps = max(1, int(np.ceil((t_next - state.t) / self.dt * (1 - 1e-12))))
+        dt = (t_next - state.t) / n_steps
+        x = state.positions.copy()
+        rngs = copy.deepcopy(state.rngs)  # a failed advance leaves `state` intact
+        noise_scale = 0.0 if np.isinf(self.beta) else np.sqrt(2.0 * dt / self.beta)
+        for k in range(n_steps):
+            for r in range(self.replicas):
+                xr_ = x[r].astype(np.float64, copy=False)
+                with np.errstate(all="ignore") if diagnose else contextlib.nullcontext():
+                    step = dt * self.drift(xr_, state.weights)
+                if diagnose and np.all(np.isfinite(xr_)) and not np.all(np.isfinite(step)):
+                    cause = explain_non_finite(self.energy, xr_, state.weights)
+                    raise BlowUpError(state.t + k * dt, f"{cause} (replica {r})")
+                if noise_scale:
+                    step += noise_scale * rngs[r].standard_normal(xr_.shape)
+                x[r] += step.astype(self.dtype, copy=False)
+        return x, rngs, n_steps
 
     def checkpoint_state(self, state: ParticleState) -> tuple[dict, dict]:
         arrays = {"positions": state.positions, "weights": state.weights}
@@ -256,6 +309,7 @@ class Particles(Solver):
             raise ValueError(
                 f"path: checkpoint has {positions.shape[0]} replicas, solver {self.replicas}"
             )
+        self._prepare(positions.shape[2])
         rngs = [np.random.default_rng() for _ in range(self.replicas)]
         for rng, saved in zip(rngs, meta["rng_states"], strict=True):
             rng.bit_generator.state = saved
@@ -284,9 +338,7 @@ class Particles(Solver):
 
     def observables(self, state: ParticleState) -> dict:
         x = state.positions.astype(np.float64)
-        energy = np.array(
-            [self.particle_energy(x[r], state.weights) for r in range(self.replicas)]
-        )
+        energy = np.array([self.particle_energy(x[r], state.weights) for r in range(self.replicas)])
         return {"energy": energy, "steps": state.steps}
 
     def initial_condition(self) -> str:
@@ -324,10 +376,19 @@ class Particles(Solver):
             attrs={"units": "1", "long_name": "particle weights"},
         )
         energy = np.stack([obs["energy"] for obs in recorder.observables])
-        long = "energy ∫V dρ_N + ½∫∫U dρ_N dρ_N of the empirical measure (no entropy term)"
-        ds["energy"] = xr.DataArray(
-            energy, dims=("time", "replica"), attrs={"units": "1", "long_name": long}
-        )
+        attrs = {"units": "1"}
+        if np.isinf(self.beta):
+            attrs["long_name"] = "energy ∫V dρ_N + ½∫∫U dρ_N dρ_N of the empirical measure"
+        else:
+            attrs["long_name"] = (
+                "interaction + potential energy ∫V dρ_N + ½∫∫U dρ_N dρ_N (entropy term not "
+                "included: particles carry no density)"
+            )
+            attrs["comment"] = (
+                f"the free energy adds β⁻¹∫ρ log ρ (β = {self.beta:g}), which an empirical "
+                "measure does not have; estimate it from a density estimate of the positions"
+            )
+        ds["energy"] = xr.DataArray(energy, dims=("time", "replica"), attrs=attrs)
         if np.isinf(self.beta):
             ds["free_energy"] = ds["energy"].assign_attrs(long_name="free energy of ρ_N")
         ds["steps"] = xr.DataArray(
@@ -393,15 +454,293 @@ class Particles(Solver):
         return x, w
 
 
+@dataclass(frozen=True)
+class PairwiseBackend:
+    """How the particle solver evaluates one :class:`PairwiseInteraction` in ``D`` dimensions.
+
+    Attributes
+    ----------
+    forces : callable
+        ``(x (N, D), w (N,)) ↦ Σ_j w_j ∇W(x_i − x_j)``, shape ``(N, D)`` (self term skipped).
+    energy : callable
+        ``(x, w) ↦ ½ Σ_{i≠j} w_i w_j W(x_i − x_j)``.
+    path : str
+        ``"family"`` (built-in compiled radial family), ``"profile"`` (compiled user
+        ``φ(r)``), ``"compiled"`` (compiled user ``W(z)``/``∇W(z)``), ``"numpy"`` (chunked
+        numpy), or two of them ``"forces/energy"`` when only one compiled.
+    """
+
+    forces: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    energy: Callable[[np.ndarray, np.ndarray], float]
+    path: str
+
+
+_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pairwise_backend(term: PairwiseInteraction, dim: int) -> PairwiseBackend:
+    """Set up (once per term and dimension) the particle evaluation of a pairwise kernel.
+
+    Built-in radial families use the cached compiled kernels. A user's kernel is first probed
+    with numpy on displacements of shape ``(2, 3, D)`` (a wrong output shape is a
+    ``ValueError`` naming ``kernel`` or ``gradient``), then compiled with ``numba.njit``: the
+    scalar ``φ``, ``φ′`` of :meth:`PairwiseInteraction.radial_profile`, or the vectorized
+    ``W``, ``∇W``. The compiled functions are test-called and compared with numpy (forces on
+    a few particles, relative difference ≤ 1e-10); whatever fails to compile or to agree runs
+    on the numpy path, with one :class:`~wgflow.errors.CompilationNotice` saying why.
+
+    Parameters
+    ----------
+    term : PairwiseInteraction
+        The interaction.
+    dim : int
+        The particles' dimension ``D``.
+
+    Returns
+    -------
+    PairwiseBackend
+        The force and energy evaluators and the path taken.
+
+    Raises
+    ------
+    ValueError
+        ``kernel`` or ``gradient`` returns the wrong shape (or fails) on the probe.
+    """
+    per_dim = _BACKENDS.setdefault(term, {})
+    if dim not in per_dim:
+        per_dim[dim] = _make_backend(term, dim)
+    return per_dim[dim]
+
+
+def _make_backend(term: PairwiseInteraction, dim: int) -> PairwiseBackend:
+    if term.radial is not None:
+        kind, params = term.radial
+        return PairwiseBackend(
+            lambda x, w: family_forces(x, w, kind, params),
+            lambda x, w: family_energy(x, w, kind, params),
+            "family",
+        )
+    if term.gradient is None:
+        raise ValueError(f"energy: interaction {term.name!r} needs a gradient for particles")
+    z = _probe_displacements(dim)
+    ref_w = _probe_call(term.kernel, "kernel", z, z.shape[:-1])
+    ref_g = _probe_call(term.gradient, "gradient", z, z.shape)
+    x, w = _probe_particles(dim)
+
+    def numpy_forces(x, w):
+        return pairwise_forces_numpy(x, w, term.gradient)
+
+    def numpy_energy(x, w):
+        return pairwise_energy_numpy(x, w, term.kernel)
+
+    forces, energy, reasons = numpy_forces, numpy_energy, []
+    if term.profile is not None:
+        phi, dphi = term.profile
+        jphi, why = _jit_scalar(phi, "profile φ", term.kernel, z)
+        fd = dphi is None
+        jdphi, why_d = (jphi, None) if fd else _jit_scalar(dphi, "derivative φ′", None, z)
+        if jphi is None or jdphi is None:
+            reasons.append(why or why_d)
+        else:
+
+            def forces(x, w, jphi=jphi, jdphi=jdphi, fd=fd):
+                return profile_forces(x, w, jphi, jdphi, fd)
+
+            def energy(x, w, jphi=jphi):
+                return profile_energy(x, w, jphi)
+
+        path = "profile"
+    else:
+        jg, why_g = _jit_vector(term.gradient, "gradient", z, ref_g)
+        jk, why_k = _jit_vector(term.kernel, "kernel", z, ref_w)
+        if jg is None:
+            reasons.append(why_g)
+        else:
+
+            def forces(x, w, jg=jg):
+                return vector_forces(x, w, jg)
+
+        if jk is None:
+            reasons.append(why_k)
+        else:
+
+            def energy(x, w, jk=jk):
+                return vector_energy(x, w, jk)
+
+        path = "compiled"
+    # the compiled O(N²) loops: compile now and compare with numpy on a few particles
+    if forces is not numpy_forces:
+        forces, why = _check_compiled("gradient", forces, numpy_forces, x, w)
+        reasons += [why] if why else []
+    if energy is not numpy_energy:
+        energy, why = _check_compiled("kernel", energy, numpy_energy, x, w)
+        reasons += [why] if why else []
+    slow = [
+        label
+        for label, f, ref in (("forces", forces, numpy_forces), ("energy", energy, numpy_energy))
+        if f is ref
+    ]
+    if reasons:
+        warnings.warn(
+            CompilationNotice(
+                f"interaction {term.name!r}: {' and '.join(slow)} on the numpy path (same "
+                f"result, slower): {'; '.join(reasons)}"
+            ),
+            stacklevel=_outside_wgflow(),
+        )
+    if len(slow) == 2:
+        path = "numpy"
+    elif slow == ["forces"]:
+        path = f"numpy/{path}"
+    elif slow == ["energy"]:
+        path = f"{path}/numpy"
+    return PairwiseBackend(forces, energy, path)
+
+
+def _outside_wgflow() -> int:
+    """``stacklevel`` of the first caller outside wgflow (so a warning names the user's line)."""
+    import sys
+    from pathlib import Path
+
+    import wgflow
+
+    base = Path(__file__).resolve().parents[1]  # the source tree, or site-packages/wgflow
+    roots = [str(Path(wgflow.__file__).resolve().parent)]
+    roots += [str(base / name) for name in ("solvers", "problems", "studies")]
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        filename = str(Path(frame.f_code.co_filename).resolve())
+        if not any(filename.startswith(root + "/") for root in roots):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
+
+
+def _probe_displacements(dim: int) -> np.ndarray:
+    """Fixed non-zero displacements of shape ``(2, 3, D)`` with distinct lengths."""
+    rng = np.random.default_rng(20240613)
+    z = rng.uniform(0.3, 1.2, size=(2, 3, dim)) * rng.choice([-1.0, 1.0], size=(2, 3, dim))
+    return z
+
+
+def _probe_particles(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seven particles (two coincident) and uneven weights for the compiled-vs-numpy check."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1.0, 1.0, size=(7, dim))
+    x[3] = x[5]
+    return x, rng.uniform(0.5, 1.5, size=7)
+
+
+def _probe_call(func, label: str, z: np.ndarray, shape: tuple) -> np.ndarray:
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(func(z.copy()), dtype=float)
+    except Exception as exc:  # noqa: BLE001 - reported with the parameter's name
+        raise ValueError(
+            f"{label}: calling it on displacements z of shape {z.shape} (..., D) failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if out.shape != shape:
+        what = "W(z)" if label == "kernel" else "∇W(z)"
+        raise ValueError(
+            f"{label}: {what} must map z of shape (..., D) to shape "
+            f"{'(...)' if label == 'kernel' else '(..., D)'}; on z of shape {z.shape} "
+            f"expected {shape}, got {out.shape}"
+        )
+    return out
+
+
+def _numba_reason(exc: Exception) -> str:
+    """One line out of a numba error: what failed and where."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Failed in", "During:", "- ", "There are"))]
+    text = useful[0] if useful else type(exc).__name__
+    call = next((ln for ln in lines if ln.startswith(">>>")), None)
+    if call:
+        text = f"{text} {call[3:].strip()}"
+    place = next((m for m in (re.match(r'File "(.+)", line (\d+)', ln) for ln in lines) if m), None)
+    if place:
+        text += f" ({place.group(1).rsplit('/', 1)[-1]}:{place.group(2)})"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _jit(func):
+    import numba
+    from numba.extending import is_jitted
+
+    return func if is_jitted(func) else numba.njit(func)
+
+
+def _jit_vector(func, label: str, z: np.ndarray, ref: np.ndarray):
+    """``numba.njit(func)`` test-called on ``z`` as ``(m, D)``; ``(jitted, None)`` or
+    ``(None, reason)``."""
+    flat = np.ascontiguousarray(z.reshape(-1, z.shape[-1]))
+    try:
+        jitted = _jit(func)
+        got = np.asarray(jitted(flat.copy()), dtype=float)
+    except Exception as exc:  # noqa: BLE001 - any numba failure means: stay with numpy
+        return None, f"{label} does not compile with numba: {_numba_reason(exc)}"
+    want = ref.reshape(flat.shape[0], *ref.shape[z.ndim - 1 :])
+    if got.shape != want.shape or not _close(got, want):
+        return None, f"{label}: the numba-compiled function disagrees with numpy on a probe"
+    return jitted, None
+
+
+def _jit_scalar(func, label: str, reference, z: np.ndarray):
+    """``numba.njit(func)`` test-called on a few scalar ``r``."""
+    r = np.sqrt(np.sum(z * z, axis=-1)).ravel()
+    try:
+        jitted = _jit(func)
+        got = np.array([float(jitted(float(v))) for v in r])
+    except Exception as exc:  # noqa: BLE001
+        return None, f"{label} does not compile with numba: {_numba_reason(exc)}"
+    if reference is not None and not _close(got, np.asarray(reference(z), float).ravel()):
+        return None, f"{label}: the numba-compiled function disagrees with numpy on a probe"
+    return jitted, None
+
+
+def _check_compiled(label, compiled, reference, x, w):
+    """Run a compiled O(N²) evaluator on a few particles; fall back to ``reference``."""
+    try:
+        got = compiled(x.copy(), w.copy())
+    except Exception as exc:  # noqa: BLE001
+        return reference, f"{label}: the compiled pair loop failed: {_numba_reason(exc)}"
+    if not _close(np.asarray(got, float), np.asarray(reference(x, w), float)):
+        return reference, f"{label}: compiled pair sums disagree with numpy on a probe"
+    return compiled, None
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-10) -> bool:
+    if a.shape != b.shape:
+        return False
+    finite = np.isfinite(b)
+    if not np.array_equal(finite, np.isfinite(a)):
+        return False
+    scale = np.max(np.abs(b[finite]), initial=0.0)
+    return bool(np.all(np.abs(a[finite] - b[finite]) <= rtol * scale + 1e-300))
+
+
 def interaction_gradient(term, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``Σ_j w_j ∇_θ U(x_i, x_j)`` for one interaction term; x (N, D) float64."""
+    """``Σ_j w_j ∇_θ U(x_i, x_j)`` for one interaction term; x (N, D) float64.
+
+    Pairwise kernels skip the self term ``j = i`` and coincident pairs on every path.
+
+    Parameters
+    ----------
+    term : PairwiseInteraction, SeparableInteraction or GeneralInteraction
+        The interaction.
+    x : ndarray, shape (N, D)
+        Positions.
+    weights : ndarray, shape (N,)
+        Particle weights.
+
+    Returns
+    -------
+    ndarray, shape (N, D)
+        The interaction part of ``∇Ψ`` at the particles.
+    """
     if isinstance(term, PairwiseInteraction):
-        if term.radial is not None:
-            out = np.empty_like(x)
-            kind, params = term.radial
-            pairwise_forces(x, weights, kind, params, out)
-            return out
-        return chunked_pair_sum(x, weights, lambda a, b: term.gradient(a - b), (x.shape[1],))
+        return pairwise_backend(term, x.shape[1]).forces(x, weights)
     if isinstance(term, SeparableInteraction):
         phi = np.asarray(term.features(x), dtype=float)  # (N, K)
         dphi = np.asarray(term.gradient(x), dtype=float)  # (N, K, D)
@@ -415,23 +754,79 @@ def interaction_gradient(term, x: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 def interaction_energy(term, x: np.ndarray, weights: np.ndarray) -> float:
-    """``½ Σ_{i,j} w_i w_j U(x_i, x_j)`` (pairwise: coincident pairs skipped)."""
+    """``½ Σ_{i,j} w_i w_j U(x_i, x_j)`` (pairwise: coincident pairs skipped).
+
+    Parameters
+    ----------
+    term : PairwiseInteraction, SeparableInteraction or GeneralInteraction
+        The interaction.
+    x : ndarray, shape (N, D)
+        Positions.
+    weights : ndarray, shape (N,)
+        Particle weights.
+
+    Returns
+    -------
+    float
+        The interaction energy of the weighted empirical measure.
+    """
     if isinstance(term, PairwiseInteraction):
-        if term.radial is not None:
-            kind, params = term.radial
-            return float(pairwise_energy(x, weights, kind, params))
-
-        def masked(a, b):
-            z = a - b
-            same = np.all(z == 0, axis=-1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                values = term.kernel(np.where(same[..., None], 1.0, z))
-            return np.where(same, 0.0, values)
-
-        return 0.5 * float(weights @ chunked_pair_sum(x, weights, masked, ()))
+        return pairwise_backend(term, x.shape[1]).energy(x, weights)
     if isinstance(term, SeparableInteraction):
         moments = weights @ np.asarray(term.features(x), dtype=float)
         return 0.5 * float(term.coefficients @ moments**2)
     if term.particle_kernel is not None:
         return 0.5 * float(weights @ term.particle_kernel(x) @ weights)
     return 0.5 * float(weights @ chunked_pair_sum(x, weights, term.kernel, ()))
+
+
+def explain_non_finite(energy: FreeEnergy, x: np.ndarray, weights: np.ndarray) -> str:
+    """Which term of the drift is non-finite at finite positions, and where.
+
+    Parameters
+    ----------
+    energy : FreeEnergy
+        The particles' energy.
+    x : ndarray, shape (N, D)
+        Finite positions at which the drift is not finite.
+    weights : ndarray, shape (N,)
+        Particle weights.
+
+    Returns
+    -------
+    str
+        E.g. ``interaction 'W': its gradient ∇W returned non-finite values at distance
+        |z| = 1e-170 (particles 3 and 17)``.
+    """
+    pot = energy.potential_term
+    if pot is not None:
+        with np.errstate(all="ignore"):
+            g = np.asarray(pot.gradient(x), dtype=float).reshape(x.shape)
+        bad = np.flatnonzero(~np.all(np.isfinite(g), axis=-1))
+        if bad.size:
+            i = int(bad[0])
+            return (
+                f"potential {pot.name!r}: its gradient ∇V returned non-finite values at "
+                f"θ = {np.array2string(x[i], precision=4)} (particle {i})"
+            )
+    for term in energy.interactions:
+        with np.errstate(all="ignore"):
+            g = interaction_gradient(term, x, weights)
+        bad = np.flatnonzero(~np.all(np.isfinite(g), axis=-1))
+        if not bad.size:
+            continue
+        i = int(bad[0])
+        if isinstance(term, PairwiseInteraction):
+            z = x[i] - x
+            with np.errstate(all="ignore"):
+                gi = np.asarray(term.gradient(z), dtype=float).reshape(z.shape)
+            r = np.sqrt(np.sum(z * z, axis=-1))
+            pairs = np.flatnonzero((r > 0) & ~np.all(np.isfinite(gi), axis=-1))
+            if pairs.size:
+                j = int(pairs[0])
+                return (
+                    f"interaction {term.name!r}: its gradient ∇W returned non-finite values at "
+                    f"distance |z| = {r[j]:.6g} (particles {i} and {j})"
+                )
+        return f"interaction {term.name!r}: non-finite force on particle {i}"
+    return "the non-gradient drift b(θ; ρ_N) is not finite"
