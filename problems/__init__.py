@@ -2,7 +2,10 @@
 
 from .aggregation import Aggregation
 from .anisotropic_gaussians import AnisotropicGaussians, ReducedAnisotropic
+from .double_well import DoubleWellPorousMedium
 from .fokker_planck import OrnsteinUhlenbeck
+from .keller_segel import KellerSegel
+from .morse_swarm import MorseSwarm
 from .porous_medium import PorousMedium
 from .teacher_student import ReducedTeacherStudent, TeacherNetwork, TeacherStudent
 from .two_layer_nn import TwoLayerNN
@@ -10,6 +13,9 @@ from .two_layer_nn import TwoLayerNN
 __all__ = [
     "Aggregation",
     "AnisotropicGaussians",
+    "DoubleWellPorousMedium",
+    "KellerSegel",
+    "MorseSwarm",
     "OrnsteinUhlenbeck",
     "PorousMedium",
     "ReducedAnisotropic",

@@ -10,12 +10,13 @@ from .compilation import configure_numba_cache
 
 configure_numba_cache()  # before any kernel module is imported
 
-from . import driver, errors, io, metrics, plotting, trackers
+from . import driver, errors, io, metrics, observables, plotting, trackers
 from .energy import Entropy, FreeEnergy, GridEnergy, PorousMediumEnergy, Potential
 from .errors import (
     ApproximationWarning,
     BlowUpError,
     BoundaryReached,
+    ConcentrationDetected,
     ParameterError,
     RunInterrupted,
     RunStopped,
@@ -26,6 +27,7 @@ from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .io import open, save
 from .measures import GridMeasure, ParticleMeasure
+from .observables import centre_of_mass, moments
 
 try:
     __version__ = version("wgflow")
@@ -36,6 +38,7 @@ __all__ = [
     "ApproximationWarning",
     "BlowUpError",
     "BoundaryReached",
+    "ConcentrationDetected",
     "Entropy",
     "FreeEnergy",
     "GeneralInteraction",
@@ -52,10 +55,13 @@ __all__ = [
     "SeparableInteraction",
     "TargetReached",
     "WallTimeExceeded",
+    "centre_of_mass",
     "driver",
     "errors",
     "io",
     "metrics",
+    "moments",
+    "observables",
     "open",
     "plotting",
     "save",

@@ -3,8 +3,9 @@
 - :class:`ParameterError`: an unknown or badly typed parameter (both a ``ValueError`` and a
   ``TypeError``); out-of-range values raise plain ``ValueError`` naming the parameter.
 - :class:`RunStopped` and its kinds: a run that ended before ``t_final`` —
-  :class:`BlowUpError` (non-finite or negative state, a step below its floor; its kind
-  :class:`BoundaryReached`: mass at the wall of a bounded grid),
+  :class:`BlowUpError` (non-finite or negative state, a step below its floor; its kinds
+  :class:`BoundaryReached`: mass at the wall of a bounded grid, and
+  :class:`ConcentrationDetected`: a peak narrower than the grid can resolve),
   :class:`WallTimeExceeded`, :class:`TargetReached` (a tracker's target, not a failure).
 - :class:`RunInterrupted`: Ctrl-C during a run (a ``KeyboardInterrupt``).
 - Warnings, all subclasses of :class:`WgflowWarning`: :class:`LongRunWarning`,
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "BlowUpError",
     "BoundaryReached",
+    "ConcentrationDetected",
     "ParameterError",
     "RunInterrupted",
     "RunStopped",
@@ -95,6 +97,36 @@ class BoundaryReached(BlowUpError):
         super().__init__(t, cause)
         self.axis = axis
         self.side = side
+
+
+class ConcentrationDetected(BlowUpError):
+    """The density concentrated below the grid's resolution (a grid-limited peak).
+
+    Raised by :class:`wgflow.trackers.ConcentrationGuard`, e.g. when a supercritical
+    Keller–Segel solution blows up: past this point the grid solution is a discrete artefact
+    (mass piled into a few cells), no longer an approximation of the PDE.
+
+    Parameters
+    ----------
+    t : float
+        Simulated time of the observation that saw it.
+    cause : str
+        The message: which criterion fired, the measured value and the threshold.
+    peak : tuple of float
+        Cell centre of the density's maximum, one coordinate per axis.
+    width : float
+        Full width at half maximum of the peak, in cells (the smallest over the axes).
+    mass_fraction : float
+        Fraction of the total mass in the heaviest block of ``2^D`` adjacent cells.
+    """
+
+    def __init__(
+        self, t: float, cause: str, peak: tuple, width: float, mass_fraction: float
+    ) -> None:
+        super().__init__(t, cause)
+        self.peak = tuple(float(x) for x in peak)
+        self.width = float(width)
+        self.mass_fraction = float(mass_fraction)
 
 
 class WallTimeExceeded(RunStopped):

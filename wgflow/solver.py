@@ -30,7 +30,7 @@ from . import driver, io
 from .docstrings import copy_docstrings
 from .reprs import ParametersRepr
 from .reprs import short as _short
-from .trackers import Tracker
+from .trackers import Tracker, add_recorded_variables, recording
 from .validation import strict_keywords
 
 __all__ = ["Solver", "parameter_differences"]
@@ -229,7 +229,7 @@ class Solver(ParametersRepr, abc.ABC):
         xarray.Dataset
             The archive.
         """
-        ds = self.build_dataset(recorder, state)
+        ds = add_recorded_variables(self.build_dataset(recorder, state), self, recorder.times)
         params = {
             **self.parameters(),
             **run_parameters,
@@ -270,7 +270,8 @@ class Solver(ParametersRepr, abc.ABC):
         progress : bool
             Show a progress bar (only on a terminal).
         trackers : sequence of Tracker
-            Extra observers (see :mod:`wgflow.trackers`).
+            Extra observers (see :mod:`wgflow.trackers`); the values of recording trackers
+            (:class:`~wgflow.trackers.RecordingTracker`) become variables of the Dataset.
         checkpoint : path, optional
             A netCDF file rewritten atomically every ``checkpoint_every`` (simulated time;
             default every snapshot), on failure or Ctrl-C (last good state) and at the end;
@@ -294,18 +295,20 @@ class Solver(ParametersRepr, abc.ABC):
                 else ""
             )
             raise ValueError(f"t_final: required (a final time > 0){hint}")
-        return driver.run(
-            self,
-            initial,
-            t_final,
-            save_every,
-            progress=progress,
-            trackers=trackers,
-            spacing=spacing,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            overwrite=overwrite,
-        )
+        trackers = driver.check_trackers(trackers)
+        with recording(self, trackers):  # recording trackers' values reach the Dataset
+            return driver.run(
+                self,
+                initial,
+                t_final,
+                save_every,
+                progress=progress,
+                trackers=trackers,
+                spacing=spacing,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+                overwrite=overwrite,
+            )
 
     @strict_keywords
     def resume(
@@ -337,7 +340,9 @@ class Solver(ParametersRepr, abc.ABC):
             The checkpoint was written by a solver with other parameters (each differing
             parameter is named), or ``path`` is not a checkpoint.
         """
-        return driver.resume(self, path, progress=progress, trackers=trackers)
+        trackers = driver.check_trackers(trackers)
+        with recording(self, trackers):
+            return driver.resume(self, path, progress=progress, trackers=trackers)
 
     def check_parameters(self, archived: dict, path: str) -> None:
         """Refuse archived parameters that differ from this solver's (naming each one).

@@ -1,7 +1,15 @@
-"""Run observers called by :func:`wgflow.driver.run` at every observation time."""
+"""Run observers called by :func:`wgflow.driver.run` at every observation time.
+
+Recording trackers (:class:`RecordingTracker`: :class:`MomentTracker`,
+:class:`EnergyTermsTracker`, :class:`ConcentrationGuard`) measure the solver's state at every
+observation time; their values become variables of the Dataset that ``solver.run`` and
+``solver.resume`` return (and of checkpoints, and of the ``dataset`` a stopped run carries).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import math
 import time as _time
@@ -10,9 +18,16 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from . import io
+from . import io, observables
 from .docstrings import copy_docstrings
-from .errors import BlowUpError, BoundaryReached, TargetReached, WallTimeExceeded
+from .errors import (
+    BlowUpError,
+    BoundaryReached,
+    ConcentrationDetected,
+    TargetReached,
+    WallTimeExceeded,
+)
+from .validation import check_positive, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -339,3 +354,466 @@ class StopWhenBelow(Tracker):
             raise ValueError(f"observable: {self.observable!r} is not one of {sorted(values)}")
         if np.all(np.asarray(values[self.observable]) <= self.target):
             raise TargetReached(t, f"{self.observable} ≤ {self.target:.6g}")
+
+
+# ---- recording trackers: observables stored in the run's Dataset ---------------------------
+
+#: (solver, tracker) pairs of the runs in progress in this thread (see :func:`recording`)
+_RECORDING: contextvars.ContextVar[tuple] = contextvars.ContextVar(
+    "wgflow_recording_trackers", default=()
+)
+
+
+@contextlib.contextmanager
+def recording(solver, trackers):
+    """While a run of ``solver`` lasts, its Datasets include the recording trackers' values.
+
+    :meth:`wgflow.solver.Solver.run` and :meth:`~wgflow.solver.Solver.resume` enter it around
+    the time loop; :meth:`~wgflow.solver.Solver.to_dataset` (the final Dataset, checkpoints,
+    the ``dataset`` of a stopped run) then calls :func:`add_recorded_variables`. A context
+    variable, so concurrent runs in other threads do not see each other's trackers.
+
+    Parameters
+    ----------
+    solver : wgflow.solver.Solver
+        The solver running.
+    trackers : sequence of Tracker
+        The run's trackers (those that are not :class:`RecordingTracker` are ignored here).
+
+    Yields
+    ------
+    None
+        Inside the block the trackers are registered.
+    """
+    own = tuple((solver, t) for t in trackers if isinstance(t, RecordingTracker))
+    token = _RECORDING.set(_RECORDING.get() + own)
+    try:
+        yield
+    finally:
+        _RECORDING.reset(token)
+
+
+def add_recorded_variables(ds: xr.Dataset, solver, times) -> xr.Dataset:
+    """Add the values of the recording trackers of ``solver``'s run in progress to ``ds``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The solver's variables (:meth:`~wgflow.solver.Solver.build_dataset`).
+    solver : wgflow.solver.Solver
+        The solver running.
+    times : sequence of float
+        The recorded observation times (``ds``'s ``time`` coordinate).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with one variable per recorded observable (unchanged outside a run).
+    """
+    for owner, tracker in _RECORDING.get():
+        if owner is solver:
+            ds = tracker.add_to(ds, times)
+    return ds
+
+
+class RecordingTracker(Tracker):
+    """A tracker whose measurements become variables of the run's Dataset.
+
+    At each observation time :meth:`measure` is called on the solver's state (the whole
+    state: every particle and replica, not only the stored snapshot) and the values are kept
+    under the state's time; the Dataset gets one variable per name over ``time`` (plus
+    ``replica`` for replicated particle runs and ``component`` for vectors), with ``units``
+    and ``long_name``. A time without a record (a tracker listed earlier stopped the run
+    before this one measured) holds NaN: list recording trackers before stopping ones.
+
+    The values reach the Dataset through :meth:`wgflow.solver.Solver.run` and
+    :meth:`~wgflow.solver.Solver.resume` (not through a bare :func:`wgflow.driver.run`);
+    they are also kept on the tracker (:attr:`records`). Pass the same trackers to
+    ``resume``: the checkpoint holds the values recorded before it.
+
+    Attributes
+    ----------
+    records : dict of float -> dict
+        Observation time → name → value, for the latest run.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        copy_docstrings(cls, (RecordingTracker,))
+
+    def __init__(self) -> None:
+        self.records: dict[float, dict] = {}
+        self.components: tuple[str, ...] = ()
+        self.length_unit = "1"
+        self.replicas = 1
+
+    def start(self, solver, state, t_final):
+        self.records = {}
+        self.replicas = int(getattr(solver, "replicas", 1))
+        if is_grid_solver(solver):
+            self.components = tuple(solver.grid.axes)
+            unit = set(solver.grid.units)
+            self.length_unit = unit.pop() if len(unit) == 1 else "1"
+        elif is_particle_state(state):
+            d = np.shape(state.positions)[-1]
+            names = ["x", "y", "z"][:d] if d <= 3 else [f"theta{k}" for k in range(d)]
+            energy = getattr(solver, "energy", None)
+            metadata = getattr(energy, "metadata", {}) or {}
+            self.components = tuple(metadata.get("components", names))
+            self.length_unit = "1"
+        self.check(solver, state)
+
+    def check(self, solver, state) -> None:
+        """Refuse a solver this tracker cannot measure (called by :meth:`start`).
+
+        Parameters
+        ----------
+        solver : wgflow.solver.Solver
+            The solver about to run.
+        state : State
+            Its initial state.
+
+        Raises
+        ------
+        ValueError
+            Naming ``trackers`` and the solvers the tracker works with.
+        """
+        if not (is_grid_solver(solver) or is_particle_state(state)):
+            raise ValueError(
+                f"trackers: {type(self).__name__} needs a grid solver (FiniteVolume, JKO) or "
+                f"Particles, got {type(solver).__name__}"
+            )
+
+    def handle(self, solver, state, t):
+        self.records[float(solver.time(state))] = self.measure(solver, state)
+
+    def measure(self, solver, state) -> dict:
+        """The values at one observation.
+
+        Parameters
+        ----------
+        solver : wgflow.solver.Solver
+            The solver running.
+        state : State
+            The state observed.
+
+        Returns
+        -------
+        dict
+            Name → value: a scalar, a ``(D,)`` vector for the names of
+            ``wgflow.observables.VECTOR_NAMES``, with a leading ``(R,)`` axis for replicated
+            particle runs.
+        """
+        raise NotImplementedError
+
+    def add_to(self, ds: xr.Dataset, times) -> xr.Dataset:
+        """``ds`` with the recorded values at ``times`` as variables.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            The run's Dataset (its ``time`` coordinate is ``times``).
+        times : sequence of float
+            The observation times.
+
+        Returns
+        -------
+        xarray.Dataset
+            With one variable per recorded name; NaN at times without a record.
+        """
+        if not self.records:
+            return ds
+        example = next(iter(self.records.values()))
+        times = [float(t) for t in times]
+        for name, value in example.items():
+            shape = np.shape(value)
+            rows = [
+                np.asarray(self.records[t][name], dtype=float)
+                if t in self.records
+                else np.full(shape, np.nan)
+                for t in times
+            ]
+            data = np.stack(rows) if rows else np.empty((0, *shape))
+            vector = name in observables.VECTOR_NAMES
+            dims = ["time"]
+            if len(shape) - vector == 1:
+                dims.append("replica")
+            if vector:
+                dims.append("component")
+            attrs = observables.variable_attributes(name, self.length_unit)
+            ds[name] = xr.DataArray(data, dims=tuple(dims), attrs=attrs)
+            if vector and "component" not in ds.coords:
+                ds = ds.assign_coords(
+                    component=xr.DataArray(
+                        list(self.components), dims="component", attrs={"long_name": "coordinate"}
+                    )
+                )
+        return ds
+
+    def _squeeze(self, values: dict) -> dict:
+        if self.replicas == 1:
+            return {k: np.asarray(v)[0] if np.ndim(v) else v for k, v in values.items()}
+        return values
+
+
+def is_grid_solver(solver) -> bool:
+    """Whether ``solver`` holds a density on a grid (FiniteVolume, JKO).
+
+    Parameters
+    ----------
+    solver : wgflow.solver.Solver
+        Any solver.
+
+    Returns
+    -------
+    bool
+        It has a ``grid`` and a ``density(state)`` method.
+    """
+    return hasattr(solver, "grid") and callable(getattr(solver, "density", None))
+
+
+def is_particle_state(state) -> bool:
+    """Whether ``state`` holds weighted particles (``positions (R, N, D)`` and ``weights``).
+
+    Parameters
+    ----------
+    state : State
+        Any solver's state.
+
+    Returns
+    -------
+    bool
+        It has ``positions`` and ``weights``.
+    """
+    return hasattr(state, "positions") and hasattr(state, "weights")
+
+
+class MomentTracker(RecordingTracker):
+    """Records the centre of mass and the second moments at every observation time.
+
+    Variables (see :mod:`wgflow.observables` for the conventions): ``centre_of_mass(time,
+    component)``, ``second_moment(time)`` (``∫|x|²ρ``), ``centred_second_moment(time)`` and,
+    with ``per_axis``, ``second_moment_axis(time, component)`` (``∫x_k²ρ``); particle runs
+    with replicas add a ``replica`` dimension. Grid solvers (FiniteVolume, JKO) measure the
+    density, Particles all particles (also those ``keep_particles`` does not store).
+
+    Parameters
+    ----------
+    per_axis : bool
+        Also record the second moment of each coordinate.
+
+    Examples
+    --------
+    >>> import wgflow as wg
+    >>> from wgflow.problems import OrnsteinUhlenbeck
+    >>> from wgflow.solvers import FiniteVolume
+    >>> prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
+    >>> grid = wg.Grid.box([(-5, 5)], 128)
+    >>> ds = FiniteVolume(prob.energy, grid).run(
+    ...     prob.initial_density(grid), 0.5, trackers=[MomentTracker()], progress=False
+    ... )
+    >>> print(f"{float(ds['centre_of_mass'][-1, 0]):.4f} vs exact {float(prob.mean(0.5)[0]):.4f}")
+    0.6065 vs exact 0.6065
+    """
+
+    def __init__(self, per_axis: bool = True) -> None:
+        super().__init__()
+        if not isinstance(per_axis, bool):
+            raise ValueError(f"per_axis: need True or False, got {per_axis!r}")
+        self.per_axis = per_axis
+
+    def measure(self, solver, state):
+        grid = is_grid_solver(solver)
+        if grid:
+            values = observables.grid_moments(solver.grid, solver.density(state))
+        else:
+            values = observables.particle_moments(state.positions, state.weights)
+        keep = [n for n in observables.MOMENT_NAMES if n != "mass"]
+        if not self.per_axis:
+            keep.remove("second_moment_axis")
+        out = {name: np.asarray(values[name], dtype=float) for name in keep}
+        return out if grid else self._squeeze(out)
+
+
+class EnergyTermsTracker(RecordingTracker):
+    """Records the free energy's parts at every observation time.
+
+    Grid solvers (FiniteVolume, JKO): ``energy_potential(time)`` (``∫V dρ``),
+    ``energy_interaction(time)`` (``½∫∫U dρ dρ``) and ``energy_internal(time)`` (``∫H(ρ)``),
+    from :meth:`GridEnergy.terms <wgflow.GridEnergy.terms>` on the solver's grid; they add up
+    to the run's ``free_energy`` (for ``JKO(method="lagrangian")``, whose ``free_energy`` is
+    that of its quantiles, they are the parts of the reconstructed density's energy).
+
+    Particles: ``energy_potential`` (``Σ w_i V(θ_i)``) and ``energy_interaction`` (the rest of
+    the solver's ``particle_energy``, coincident pairs skipped), per replica; the empirical
+    measure has no internal energy, so ``energy_internal`` is not recorded.
+
+    Examples
+    --------
+    >>> import wgflow as wg
+    >>> from wgflow.problems import OrnsteinUhlenbeck
+    >>> from wgflow.solvers import FiniteVolume
+    >>> prob = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=[1.0], var0=0.3)
+    >>> grid = wg.Grid.box([(-5, 5)], 64)
+    >>> ds = FiniteVolume(prob.energy, grid).run(
+    ...     prob.initial_density(grid), 0.2, trackers=[EnergyTermsTracker()], progress=False
+    ... )
+    >>> parts = ds["energy_potential"] + ds["energy_interaction"] + ds["energy_internal"]
+    >>> bool(abs(parts - ds["free_energy"]).max() < 1e-12)
+    True
+    """
+
+    def check(self, solver, state):
+        if is_grid_solver(solver):
+            return
+        if is_particle_state(state) and callable(getattr(solver, "particle_energy", None)):
+            return
+        raise ValueError(
+            "trackers: EnergyTermsTracker needs a grid solver (FiniteVolume, JKO) or Particles, "
+            f"got {type(solver).__name__}"
+        )
+
+    def measure(self, solver, state):
+        if is_grid_solver(solver):
+            discrete = getattr(solver, "discrete", None) or solver.energy.on_grid(solver.grid)
+            parts = discrete.terms(np.asarray(solver.density(state), dtype=float))
+            return {f"energy_{k}": float(v) for k, v in parts.items()}
+        x = np.asarray(state.positions, dtype=float)
+        w = np.asarray(state.weights, dtype=float)
+        pot = solver.energy.potential_term
+        potential, interaction = [], []
+        for xr_ in x:
+            v = 0.0
+            if pot is not None and callable(pot.value):
+                v = float(w @ np.asarray(pot.value(xr_), dtype=float))
+            potential.append(v)
+            interaction.append(float(solver.particle_energy(xr_, w)) - v)
+        return self._squeeze(
+            {"energy_potential": np.array(potential), "energy_interaction": np.array(interaction)}
+        )
+
+
+class ConcentrationGuard(RecordingTracker):
+    """Stops a grid run whose density concentrates below the grid's resolution.
+
+    A solution that blows up (a supercritical Keller–Segel density collapsing to a Dirac
+    mass) or that sharpens into a peak the cells cannot resolve leaves the PDE behind on a
+    grid: the mass piles into a few cells and the run goes on, silently, with a discrete
+    artefact. At each observation the guard measures the highest peak
+    (:func:`wgflow.observables.peak_statistics`) and raises
+    :class:`~wgflow.ConcentrationDetected` (a :class:`~wgflow.BlowUpError`; its ``dataset``
+    holds the snapshots so far, the stopping one included) naming the time, the criterion,
+    the peak's position, width and mass fraction, when
+
+    - the peak's full width at half maximum falls below ``min_width`` cells (a Gaussian of
+      standard deviation ``s`` cells has ``2.355 s``: the default 3 fires at ``s ≈ 1.3``,
+      when fewer than three cells span the peak's upper half; a peak collapsing onto a cell
+      vertex keeps a width of about 2 cells by this measure, so a limit of 2 would miss it),
+      or
+    - at least ``mass_fraction`` of the total mass sits in one block of ``2^D`` adjacent
+      cells (a block, so that a peak collapsing onto a cell vertex counts as one).
+
+    On a supercritical Keller–Segel run (mass ``10π``, ``χ = 1``, variance 0.25, 48² cells on
+    ``[−3, 3]²``) the width criterion fires at ``t ≈ 0.22`` (when the grid's second moment
+    has left the exact virial line by 4 %), the mass fraction alone at ``t ≈ 0.36``; without a
+    guard the run goes on to any ``t_final`` with 80 % of the mass in four cells.
+
+    It records ``peak_density(time)``, ``peak_width(time)`` and ``peak_mass_fraction(time)``
+    into the run's Dataset.
+
+    Parameters
+    ----------
+    min_width : float or None
+        Smallest allowed full width at half maximum, in cells, > 0 (``None``: not checked).
+    mass_fraction : float or None
+        Largest allowed fraction of the mass in a ``2^D`` block of cells, in ``(0, 1]``
+        (``None``: not checked).
+    action : {"raise", "warn"}
+        Stop the run, or log a warning once and go on.
+
+    Examples
+    --------
+    A supercritical Keller–Segel run (mass ``10π > 8π``) stops at its concentration:
+
+    >>> import wgflow as wg
+    >>> from wgflow.problems import KellerSegel
+    >>> from wgflow.solvers import FiniteVolume
+    >>> prob = KellerSegel(mass=10 * np.pi, variance=0.25)
+    >>> grid = wg.Grid.box([(-3, 3)] * 2, 48)
+    >>> try:
+    ...     FiniteVolume(prob.energy, grid).run(
+    ...         prob.initial_density(grid), 1.0, 0.02, trackers=[ConcentrationGuard()],
+    ...         progress=False,
+    ...     )
+    ... except wg.ConcentrationDetected as stop:
+    ...     print(f"stopped before t = {prob.blowup_time_bound():.2f}: {stop.time < 0.5}")
+    stopped before t = 0.50: True
+    """
+
+    def __init__(
+        self,
+        min_width: float | None = 3.0,
+        mass_fraction: float | None = 0.5,
+        action: str = "raise",
+    ) -> None:
+        super().__init__()
+        if min_width is not None:
+            min_width = check_positive("min_width", min_width)
+        if mass_fraction is not None:
+            mass_fraction = check_real("mass_fraction", mass_fraction, low=0, high=1, low_open=True)
+        if action not in ("raise", "warn"):
+            raise ValueError(f"action: must be 'raise' or 'warn', got {action!r}")
+        self.min_width = None if min_width is None else float(min_width)
+        self.mass_fraction = None if mass_fraction is None else float(mass_fraction)
+        self.action = action
+        self._warned = False
+
+    def check(self, solver, state):
+        if not is_grid_solver(solver):
+            raise ValueError(
+                "trackers: ConcentrationGuard needs a grid solver (FiniteVolume, JKO), got "
+                f"{type(solver).__name__}"
+            )
+        self._warned = False
+
+    _RECORDED = ("peak_density", "peak_width", "peak_mass_fraction")
+
+    def measure(self, solver, state):
+        stats = observables.peak_statistics(solver.grid, solver.density(state))
+        return {k: stats[k] for k in self._RECORDED}
+
+    def handle(self, solver, state, t):
+        stats = observables.peak_statistics(solver.grid, np.asarray(solver.density(state)))
+        self.records[float(solver.time(state))] = {k: stats[k] for k in self._RECORDED}
+        reasons = []
+        if self.min_width is not None and stats["peak_width"] < self.min_width:
+            reasons.append(
+                f"the peak's full width at half maximum is {stats['peak_width']:.3g} cells "
+                f"(< min_width = {self.min_width:g})"
+            )
+        if self.mass_fraction is not None and stats["peak_mass_fraction"] >= self.mass_fraction:
+            reasons.append(
+                f"{stats['peak_mass_fraction']:.3g} of the mass sits in 2^{solver.grid.dim} "
+                f"adjacent cells (≥ mass_fraction = {self.mass_fraction:g})"
+            )
+        if not reasons:
+            return
+        where = ", ".join(
+            f"{a} = {x:.4g}" for a, x in zip(solver.grid.axes, stats["peak_position"], strict=True)
+        )
+        message = (
+            f"density concentrated below the grid's resolution at ({where}), peak density "
+            f"{stats['peak_density']:.4g}: {' and '.join(reasons)}; the grid solution no longer "
+            "approximates the PDE (blow-up?); refine the grid to follow it further"
+        )
+        if self.action == "raise":
+            raise ConcentrationDetected(
+                t,
+                message,
+                tuple(stats["peak_position"]),
+                stats["peak_width"],
+                stats["peak_mass_fraction"],
+            )
+        if not self._warned:
+            self._warned = True
+            logger.warning("t = %.6g: %s", t, message)
