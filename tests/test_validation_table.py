@@ -12,6 +12,9 @@ from tests.sweep_functions import model_run
 from wgflow.networks import GaussianMixture, NetworkModel
 from wgflow.problems import (
     AnisotropicGaussians,
+    DoubleWellPorousMedium,
+    KellerSegel,
+    MorseSwarm,
     OrnsteinUhlenbeck,
     PorousMedium,
     TeacherNetwork,
@@ -22,7 +25,7 @@ from wgflow.solvers import JKO, SGD, FiniteVolume, Particles
 from wgflow.studies import coupling, global_convergence, presets, sgd_vs_pde
 from wgflow.studies.cli import main
 from wgflow.sweep import sweep
-from wgflow.trackers import BoundaryGuard
+from wgflow.trackers import BoundaryGuard, ConcentrationGuard
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GRID = wg.Grid.box([(-1, 1)], 8)
@@ -124,6 +127,7 @@ CASES = {
         ),
     ],
     ("PairwiseInteraction.power_law", "attraction"): [
+        lambda t: wg.PairwiseInteraction.power_law(2.0, 0.0, attraction=-1.0),
         lambda t: wg.PairwiseInteraction.power_law(2.0, 0.0, attraction=np.inf),
         lambda t: wg.PairwiseInteraction.power_law(2.0, 0.0, attraction=np.nan),
     ],
@@ -132,6 +136,37 @@ CASES = {
         lambda t: FiniteVolume(OU.energy, wg.Grid.box([(0, 1)] * 2, 4)),
     ],
     ("FreeEnergy", "interaction"): [lambda t: wg.FreeEnergy(interaction="W")],
+    ("FreeEnergy", "potential"): [
+        lambda t: wg.FreeEnergy(potential=np.array([0.0, np.nan])),
+        lambda t: wg.FreeEnergy(potential=lambda x: x[..., 1]).on_grid(GRID),
+    ],
+    ("PairwiseInteraction.newtonian", "chi"): [
+        lambda t: wg.PairwiseInteraction.newtonian(chi=-1.0),
+        lambda t: wg.PairwiseInteraction.newtonian(chi=np.nan),
+    ],
+    ("PairwiseInteraction.newtonian", "dim"): [
+        lambda t: wg.PairwiseInteraction.newtonian(dim=4),
+        lambda t: FiniteVolume(
+            wg.FreeEnergy(interaction=wg.PairwiseInteraction.newtonian(dim=2)), GRID
+        ),
+    ],
+    ("PairwiseInteraction.morse", "attraction_length"): [
+        lambda t: wg.PairwiseInteraction.morse(attraction_length=0.0),
+    ],
+    ("PairwiseInteraction.radial_profile", "profile"): [
+        lambda t: wg.PairwiseInteraction.radial_profile(3.0),
+    ],
+    ("Particles.run", "kernel"): [
+        lambda t: Particles(
+            wg.FreeEnergy(interaction=wg.PairwiseInteraction(lambda z: z, lambda z: z[..., :1])),
+            dt=0.1,
+        ).run(np.zeros((4, 2)), 0.1, progress=False),
+    ],
+    ("KellerSegel", "mass"): [lambda t: KellerSegel(mass=-1.0), lambda t: KellerSegel(mass=np.nan)],
+    ("MorseSwarm", "dim"): [lambda t: MorseSwarm(dim=4)],
+    ("DoubleWellPorousMedium", "m"): [lambda t: DoubleWellPorousMedium(m=1.0)],
+    ("ConcentrationGuard", "min_width"): [lambda t: ConcentrationGuard(min_width=0.0)],
+    ("ConcentrationGuard", "action"): [lambda t: ConcentrationGuard(action="stop")],
     ("FreeEnergy", "unknown keyword"): [lambda t: wg.FreeEnergy(potental=lambda x: x)],
     ("FiniteVolume", "order"): [lambda t: FiniteVolume(OU.energy, GRID, order=3)],
     ("FiniteVolume", "cfl"): [
@@ -168,9 +203,18 @@ CASES = {
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, trackers=[1]),
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, trackers=1),
     ],
-    ("JKO", "tau"): [lambda t: JKO(OU.energy, GRID, tau=0)],
-    ("JKO", "epsilon"): [lambda t: JKO(OU.energy, GRID, tau=0.1, epsilon=0)],
-    ("JKO", "energy"): [lambda t: JKO(wg.FreeEnergy(internal=Concave()), GRID, tau=0.1)],
+    ("JKO", "tau"): [
+        lambda t: JKO(OU.energy, GRID, tau=0),
+        lambda t: JKO(OU.energy, wg.Grid.box([(-5, 5)], 16), tau=0.1),  # 4τ/β = 0.2 < h²
+    ],
+    ("JKO", "epsilon"): [
+        lambda t: JKO(OU.energy, GRID, tau=0.1, epsilon=0),
+        lambda t: JKO(OU.energy, GRID, tau=0.1, epsilon=0.5),  # blur 1.25 > 1/β
+    ],
+    ("JKO", "energy"): [
+        lambda t: JKO(wg.FreeEnergy(internal=Concave()), GRID, tau=0.1),
+        lambda t: JKO(PorousMedium(dim=1).energy, GRID, tau=0.1),
+    ],
     ("JKO", "method"): [
         lambda t: JKO(OU.energy, GRID, tau=0.1, method="exact"),
         lambda t: JKO(
