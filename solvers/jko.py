@@ -39,6 +39,18 @@ logger = logging.getLogger(__name__)
 Scalings = tuple[list[np.ndarray], list[np.ndarray], np.ndarray]
 
 
+def _round_up(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, rounded up (a bound the user can copy)."""
+    scale = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return f"{math.ceil(x / scale * (1 - 1e-12)) * scale:.{digits}g}"
+
+
+def _round_down(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, rounded down."""
+    scale = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return f"{math.floor(x / scale * (1 + 1e-12)) * scale:.{digits}g}"
+
+
 @dataclass
 class JKOState:
     """Time, the state (grid density or 1-D quantile points), step count and diagnostics.
@@ -190,10 +202,10 @@ class JKO(Solver):
         if epsilon is not None:
             epsilon = check_positive("epsilon", epsilon)
         self.debias = bool(debias) and method == "entropic"
+        if method == "lagrangian" and epsilon is not None:
+            raise ValueError("epsilon: only the entropic method has one (method='lagrangian')")
         self.epsilon = (
-            self._choose_epsilon(epsilon, h2, internal)
-            if method == "entropic"
-            else (2.0 * h2 if epsilon is None else epsilon)
+            self._choose_epsilon(epsilon, h2, internal) if method == "entropic" else 2.0 * h2
         )
         self.tolerance = check_positive("tolerance", tolerance)
         self.max_iterations = check_positive_int("max_iterations", max_iterations)
@@ -238,10 +250,21 @@ class JKO(Solver):
         if not self.debias:  # the user accepts the blur ε/(4τ) as extra diffusion
             epsilon = 2.0 * h2 if epsilon is None else epsilon
             blur = epsilon / (4.0 * tau)
-            if blur > tau:
+            if isinstance(internal, Entropy):
+                share = blur * internal.beta
+                if share > 0.05:
+                    warnings.warn(
+                        f"JKO: debias=False keeps the entropic blur, an extra diffusion ε/(4τ) = "
+                        f"{blur:.3g}, {share:.0%} of the energy's 1/β = {1 / internal.beta:.3g}; "
+                        "debias=True removes it",
+                        ApproximationWarning,
+                        stacklevel=4,
+                    )
+            else:
                 warnings.warn(
                     f"JKO: debias=False keeps the entropic blur, an extra diffusion ε/(4τ) = "
-                    f"{blur:.3g}, larger than τ = {tau:.3g} (the scheme's own time error)",
+                    f"{blur:.3g} that this energy has no entropy to absorb; use "
+                    "method='lagrangian' (1-D) or FiniteVolume for the unblurred flow",
                     ApproximationWarning,
                     stacklevel=4,
                 )
@@ -268,14 +291,14 @@ class JKO(Solver):
             return epsilon
         if 2.0 * h2 < largest:
             return 2.0 * h2
-        if h2 < 0.8 * largest:  # ε in [h², 2h²) still reaches the next cell
+        if h2 <= 0.8 * largest:  # ε in [h², 2h²) still reaches the next cell
             return 0.8 * largest
         raise ValueError(
             f"tau: the entropic blur ε/(4τ) with the smallest usable ε = h² = {h2:.3g} is "
             f"{h2 / (4.0 * tau):.3g}, not below the diffusion 1/β = {diffusion:.3g}, so it cannot "
-            f"be removed: use tau ≥ {1.25 * h2 / (4.0 * diffusion):.3g}, or a grid with spacing "
-            f"h ≤ {math.sqrt(0.8 * largest):.3g}, or FiniteVolume; debias=False accepts an "
-            "extra diffusion ε/(4τ)"
+            f"be removed: use tau ≥ {_round_up(1.25 * h2 / (4.0 * diffusion))}, or a grid with "
+            f"spacing h ≤ {_round_down(math.sqrt(0.8 * largest))}, or FiniteVolume; "
+            "debias=False accepts an extra diffusion ε/(4τ)"
         )
 
     def _prox_log(self, z_log: np.ndarray, potential: np.ndarray, tau: float) -> np.ndarray:

@@ -1,6 +1,5 @@
 """JKO solvers: order in τ, entropic floor, Barenblatt, energy decay, stability, FV agreement."""
 
-import warnings
 
 import numpy as np
 import ot
@@ -55,16 +54,20 @@ def test_blur_that_cannot_be_removed_is_refused_or_warned():
     grid = wg.Grid.box([(-5, 5)], 64)
     with pytest.raises(ValueError, match="epsilon: the entropic blur"):
         JKO(OU_1D.energy, grid, tau=0.01, epsilon=0.05)  # ε/(4τ) = 1.25 > 1/β = 0.5
-    with pytest.warns(wg.ApproximationWarning, match="larger than τ"):
+    with pytest.warns(wg.ApproximationWarning, match="250% of the energy's 1/β"):
         JKO(OU_1D.energy, grid, tau=0.01, epsilon=0.05, debias=False)
+    small_diffusion = OrnsteinUhlenbeck(dim=1, diffusion=0.01, mean0=[0.0], var0=0.3)
+    with pytest.warns(wg.ApproximationWarning, match="305% of the energy's 1/β"):
+        JKO(small_diffusion.energy, wg.Grid.box([(-5, 5)], 128), tau=0.1, debias=False)
     with pytest.raises(ValueError, match="only an entropy term can absorb"):
         JKO(PorousMedium(dim=1).energy, grid, tau=0.05)  # no entropy: refused by default
     with pytest.raises(ValueError, match="method='lagrangian'"):
         JKO(wg.FreeEnergy(potential=lambda x: (x**2).sum(-1)), grid, tau=0.05)
     fine = wg.Grid.box([(-2.5, 2.5)], 400)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # blur 1.6e-3 < τ: accepted quietly when asked for
-        JKO(PorousMedium(dim=1).energy, fine, tau=0.05, debias=False)
+    with pytest.warns(wg.ApproximationWarning, match="no entropy to absorb"):
+        JKO(PorousMedium(dim=1).energy, fine, tau=0.05, debias=False)  # said, though asked for
+    with pytest.raises(ValueError, match="epsilon: only the entropic method"):
+        JKO(OU_1D.energy, grid, tau=0.1, method="lagrangian", epsilon=1e-9)
     with pytest.warns(wg.ApproximationWarning, match="pinned"):
         JKO(OU_1D.energy, grid, tau=0.1, epsilon=0.5 * grid.spacing[0] ** 2)
 
@@ -78,8 +81,10 @@ def test_default_epsilon_keeps_the_blur_removable_or_refuses_with_the_fix():
     solver = JKO(energy, grid, tau=0.025)  # 4τ/β = 0.1 ≥ h²: ε = 0.08 ∈ [h², 2h²)
     assert solver.debias and h2 <= solver.epsilon < 4 * 0.025
     assert JKO(energy, grid, tau=0.1).epsilon == 2 * h2  # the usual default where it works
-    with pytest.raises(ValueError, match=r"tau: .*use tau ≥ 0\.0195.*spacing h ≤ 0\.179"):
+    with pytest.raises(ValueError, match=r"tau: .*use tau ≥ 0\.0196.*spacing h ≤ 0\.178"):
         JKO(energy, grid, tau=0.01)  # 4τ/β = 0.04 < h²: nothing removes the blur
+    JKO(energy, grid, tau=0.0196)  # the bounds the message gives are accepted
+    JKO(energy, wg.Grid.box([(-8, 8)], 90), tau=0.01)  # h = 0.1778 ≤ 0.178
     # the chosen ε gives the right physics: OU variance s(t) = 1 + (s0 − 1) e^{−2t}
     x = grid.coordinates[0]
     rho0 = np.exp(-0.5 * x**2 / 0.25)
