@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 from scipy import integrate, optimize
@@ -103,8 +104,9 @@ class DoubleWellPorousMedium(ParametersRepr):
         mean0=None,
         var0: float = 0.1,
     ) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim not in (1, 2, 3):
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim not in (1, 2, 3):
             raise ValueError(f"dim: need 1, 2 or 3, got {dim!r}")
+        dim = int(dim)
         self.dim = dim
         self.m = check_real("m", m, low=1.0, low_open=True)
         self.coefficient = check_positive("coefficient", coefficient)
@@ -232,12 +234,22 @@ class DoubleWellPorousMedium(ParametersRepr):
     @functools.cached_property
     def chemical_potential(self) -> float:
         """The constant ``C`` of ``ρ∞ = ((m−1)/(cm) (C − V)₊)^{1/(m−1)}`` with mass ``M``."""
-        high = max(self.barrier, 1.0)
-        while self._mass(high) < self.mass:
-            high *= 2.0
-        return optimize.brentq(
-            lambda c: self._mass(c) - self.mass, 0.0, high, xtol=1e-14, rtol=1e-13
-        )
+        with np.errstate(over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", integrate.IntegrationWarning)
+            high = max(self.barrier, 1.0)
+            while self._mass(high) < self.mass and high < 1e300:
+                high *= 2.0
+            constant = optimize.brentq(
+                lambda c: self._mass(c) - self.mass, 0.0, high, xtol=1e-14, rtol=1e-13
+            )
+            mass = self._mass(constant)
+        if not abs(mass - self.mass) <= 1e-8 * self.mass:
+            raise ValueError(
+                f"m: {self.m:.12g} is too close to 1 for the explicit steady state (its exponent "
+                f"1/(m−1) = {1 / (self.m - 1):.3g} overflows: mass {mass:.6g} instead of "
+                f"{self.mass:.6g}); use m ≥ 1.01 or an entropy (linear diffusion)"
+            )
+        return constant
 
     def support(self) -> list[tuple[float, float]]:
         """Where ``ρ∞ > 0``: intervals of ``x`` (1-D) or of ``|x|`` (2-D, 3-D).
@@ -284,6 +296,13 @@ class DoubleWellPorousMedium(ParametersRepr):
             Cell averages.
         """
         self._check_grid(grid)
+        outer = max(abs(b) for interval in self.support() for b in interval)
+        for axis, (lo, hi) in enumerate(grid.bounds):
+            if lo > -outer or hi < outer:
+                raise ValueError(
+                    f"grid: the steady state's support reaches ±{outer:.4g} along axis {axis}, "
+                    f"beyond the grid's [{lo:.4g}, {hi:.4g}]; its cell averages would lose mass"
+                )
         return grid.cell_average(self.steady_density, order=8)
 
     @functools.cached_property

@@ -134,10 +134,9 @@ class KellerSegel(ParametersRepr):
             raise ValueError(f"mean0: need two finite real numbers, got {mean0!r}")
         self.mean0 = centre
         if self.is_supercritical:
-            logger.warning(
+            logger.info(
                 "KellerSegel: mass %.6g exceeds the critical mass 8π/χ = %.6g; the solution "
-                "blows up by t = %.4g at the latest, which a grid run does not show by itself: "
-                "pass trackers=problem.trackers() (a ConcentrationGuard) to stop it there",
+                "blows up by t = %.4g at the latest (grid runs stop there: ConcentrationGuard)",
                 self.mass,
                 self.critical_mass,
                 self.blowup_time_bound(),
@@ -192,7 +191,7 @@ class KellerSegel(ParametersRepr):
         """Exact second moment ``∫|x|²ρ(t) = m₂(0) + (4M − χM²/(2π)) t``.
 
         Exact for any initial datum of mass ``M`` while the solution is smooth (before the
-        blow-up time when supercritical).
+        blow-up time when supercritical; times where it would give ``m₂ ≤ 0`` are refused).
 
         Parameters
         ----------
@@ -210,7 +209,17 @@ class KellerSegel(ParametersRepr):
         times = np.asarray(t, dtype=float)
         if not np.all(np.isfinite(times)) or np.any(times < 0):
             raise ValueError(f"t: need finite times ≥ 0, got {t!r}")
-        m2 = self.initial_second_moment if initial is None else check_real("initial", initial)
+        m2 = (
+            self.initial_second_moment
+            if initial is None
+            else check_real("initial", initial, low=0.0)
+        )
+        if self.is_supercritical and np.any(times * -self.virial_slope >= m2):
+            raise ValueError(
+                f"t: the solution has blown up before t = {m2 / -self.virial_slope:.4g} (where "
+                "the identity would give m₂ = 0; see blowup_time_bound()), got "
+                f"{float(np.max(times)):.4g}"
+            )
         out = m2 + self.virial_slope * times
         return float(out) if out.ndim == 0 else out
 
@@ -338,6 +347,11 @@ class KellerSegel(ParametersRepr):
         -------
         list of Tracker
             Fresh trackers: pass them as ``solver.run(..., trackers=problem.trackers())``.
+
+        Notes
+        -----
+        Grid runs of an attractive Newtonian kernel get a ConcentrationGuard even without this
+        (:func:`wgflow.trackers.with_default_guards`); the BoundaryGuard is opt-in.
         """
         out: list[Tracker] = [ConcentrationGuard()]
         if boundary:

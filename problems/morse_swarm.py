@@ -104,8 +104,9 @@ class MorseSwarm(ParametersRepr):
         mean0=None,
         var0: float = 0.25,
     ) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim not in (1, 2, 3):
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim not in (1, 2, 3):
             raise ValueError(f"dim: need 1, 2 or 3, got {dim!r}")
+        dim = int(dim)
         self.dim = dim
         self.attraction = check_real("attraction", attraction, low=0.0)
         self.attraction_length = check_positive("attraction_length", attraction_length)

@@ -24,7 +24,7 @@ import pytest
 
 import wgflow as wg
 from wgflow.problems import DoubleWellPorousMedium, KellerSegel, MorseSwarm
-from wgflow.solvers import FiniteVolume, Particles
+from wgflow.solvers import JKO, FiniteVolume, Particles
 from wgflow.trackers import BoundaryGuard, ConcentrationGuard, MomentTracker
 
 # ---- Keller–Segel ---------------------------------------------------------------------------
@@ -94,8 +94,8 @@ def test_keller_segel_rejects_bad_input(kwargs, name):
         KellerSegel(**kwargs)
 
 
-def test_supercritical_keller_segel_warns_and_recommends_the_guard(caplog):
-    with caplog.at_level(logging.WARNING, logger="wgflow.problems.keller_segel"):
+def test_supercritical_keller_segel_says_so_and_offers_its_trackers(caplog):
+    with caplog.at_level(logging.INFO, logger="wgflow.problems.keller_segel"):
         KellerSegel(mass=4 * math.pi)
         assert caplog.text == ""
         prob = KellerSegel(mass=10 * math.pi)
@@ -103,6 +103,15 @@ def test_supercritical_keller_segel_warns_and_recommends_the_guard(caplog):
     kinds = [type(t) for t in prob.trackers()]
     assert kinds == [ConcentrationGuard, BoundaryGuard]
     assert [type(t) for t in prob.trackers(boundary=False)] == [ConcentrationGuard]
+
+
+def test_the_virial_oracle_refuses_times_past_the_blow_up():
+    prob = KellerSegel(mass=10 * math.pi, variance=0.25)  # m₂(0) = 5π, slope −10π: m₂ = 0 at ½
+    assert prob.second_moment(0.4) == pytest.approx(5 * math.pi - 4 * math.pi)
+    with pytest.raises(ValueError, match="t: the solution has blown up before t = 0.5"):
+        prob.second_moment(10.0)  # gave −298
+    with pytest.raises(ValueError, match="initial"):
+        KellerSegel().second_moment(1.0, initial=-5.0)
 
 
 def keller_segel_fv_slope(cells):
@@ -180,9 +189,45 @@ def test_the_concentration_guard_stops_a_supercritical_keller_segel_run():
 
 def test_without_the_guard_a_supercritical_run_goes_on_silently():
     # what the guard is for: the grid solution reaches t_final with the mass piled in 4 cells
-    _, ds = supercritical_run([ConcentrationGuard(min_width=None, mass_fraction=None)])
+    with pytest.warns(wg.ApproximationWarning, match="concentrated below the grid"):
+        _, ds = supercritical_run([ConcentrationGuard(action="warn")])
     assert ds.attrs["status"] == "complete" and ds["time"].values[-1] == 1.0
     assert ds["peak_mass_fraction"].values[-1] > 0.7
+
+
+@pytest.mark.parametrize("solver", ["fv", "jko"])
+def test_a_hand_built_newtonian_energy_stops_at_its_concentration_by_default(solver):
+    """No problem class, no trackers: an attractive Newtonian kernel on a grid gets a
+    ConcentrationGuard by default (the run used to end 'complete' with a peak of 101)."""
+    energy = wg.FreeEnergy(
+        interaction=wg.PairwiseInteraction.newtonian(1.0, 2), internal=wg.Entropy(1.0)
+    )
+    grid = wg.Grid.box([(-3, 3)] * 2, 48 if solver == "fv" else 24)
+    x = grid.points()
+    rho0 = 10 * math.pi * np.exp(-np.sum(x**2, -1) / 0.5) / (2 * math.pi * 0.25)
+    make = FiniteVolume(energy, grid) if solver == "fv" else JKO(energy, grid, tau=0.05)
+    with pytest.raises(wg.ConcentrationDetected) as info:
+        make.run(rho0, 1.0, 0.05, progress=False)
+    assert info.value.time < 0.5  # T* ≤ 0.5
+    # a repulsive (Coulomb) kernel spreads: no guard is added, nothing stops
+    coulomb = wg.FreeEnergy(
+        interaction=wg.PairwiseInteraction.newtonian(1.0, 2, repulsive=True),
+        internal=wg.Entropy(1.0),
+    )
+    assert not wg.trackers.collapses(coulomb) and wg.trackers.collapses(energy)
+
+
+def test_resuming_a_concentrated_run_stops_again(tmp_path):
+    """The guard is not in the checkpoint, but a resume gets the default one again."""
+    prob = KellerSegel(mass=10 * math.pi, chi=1.0, variance=0.25)
+    grid = wg.Grid.box([(-3, 3)] * 2, 48)
+    solver = FiniteVolume(prob.energy, grid)
+    path = tmp_path / "ks.nc"
+    with pytest.raises(wg.ConcentrationDetected) as first:
+        solver.run(prob.initial_density(grid), 1.0, 0.02, progress=False, checkpoint=path)
+    with pytest.raises(wg.ConcentrationDetected) as again:
+        FiniteVolume(prob.energy, grid).resume(path, progress=False)
+    assert again.value.time <= first.value.time + 0.02 + 1e-12
 
 
 # ---- Morse swarm ----------------------------------------------------------------------------

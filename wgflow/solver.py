@@ -30,7 +30,7 @@ from . import driver, io
 from .docstrings import copy_docstrings
 from .reprs import ParametersRepr
 from .reprs import short as _short
-from .trackers import Tracker, add_recorded_variables, recording
+from .trackers import Tracker, add_recorded_variables, recording, with_default_guards
 from .validation import strict_keywords
 
 __all__ = ["Solver", "parameter_differences"]
@@ -295,7 +295,7 @@ class Solver(ParametersRepr, abc.ABC):
                 else ""
             )
             raise ValueError(f"t_final: required (a final time > 0){hint}")
-        trackers = driver.check_trackers(trackers)
+        trackers = with_default_guards(self, driver.check_trackers(trackers))
         with recording(self, trackers):  # recording trackers' values reach the Dataset
             return driver.run(
                 self,
@@ -340,7 +340,7 @@ class Solver(ParametersRepr, abc.ABC):
             The checkpoint was written by a solver with other parameters (each differing
             parameter is named), or ``path`` is not a checkpoint.
         """
-        trackers = driver.check_trackers(trackers)
+        trackers = with_default_guards(self, driver.check_trackers(trackers))
         with recording(self, trackers):
             return driver.resume(self, path, progress=progress, trackers=trackers)
 

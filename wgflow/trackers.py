@@ -13,6 +13,7 @@ import contextvars
 import logging
 import math
 import time as _time
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -21,13 +22,14 @@ from tqdm.auto import tqdm
 from . import io, observables
 from .docstrings import copy_docstrings
 from .errors import (
+    ApproximationWarning,
     BlowUpError,
     BoundaryReached,
     ConcentrationDetected,
     TargetReached,
     WallTimeExceeded,
 )
-from .validation import check_positive, check_real
+from .validation import check_positive, check_real, strict_keywords
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ class BoundaryGuard(Tracker):
     At each observation the fraction of the total mass in the first and last cell layer of
     every axis is computed (``wall_mass`` holds the latest, per ``(axis, side)``); above
     ``tolerance`` the guard raises :class:`~wgflow.BoundaryReached` naming the time, axis and
-    side (``action="raise"``) or logs a warning once per wall (``action="warn"``).
+    side (``action="raise"``) or warns (ApproximationWarning) once per wall (``action="warn"``).
 
     Parameters
     ----------
@@ -127,6 +129,7 @@ class BoundaryGuard(Tracker):
     action : {"raise", "warn"}
     """
 
+    @strict_keywords
     def __init__(self, tolerance: float = 1e-4, sides: str = "both", action: str = "raise"):
         if not (isinstance(tolerance, int | float) and 0 < tolerance < 1):
             raise ValueError(f"tolerance: need a fraction in (0, 1), got {tolerance!r}")
@@ -165,7 +168,7 @@ class BoundaryGuard(Tracker):
                     raise BoundaryReached(t, message, axis, side)
                 if (axis, side) not in self._warned:
                     self._warned.add((axis, side))
-                    logger.warning("t = %.6g: %s", t, message)
+                    warnings.warn(f"t = {t:.6g}: {message}", ApproximationWarning, stacklevel=2)
 
 
 class ProgressBar(Tracker):
@@ -616,6 +619,7 @@ class MomentTracker(RecordingTracker):
     0.6065 vs exact 0.6065
     """
 
+    @strict_keywords
     def __init__(self, per_axis: bool = True) -> None:
         super().__init__()
         if not isinstance(per_axis, bool):
@@ -729,7 +733,7 @@ class ConcentrationGuard(RecordingTracker):
         Largest allowed fraction of the mass in a ``2^D`` block of cells, in ``(0, 1]``
         (``None``: not checked).
     action : {"raise", "warn"}
-        Stop the run, or log a warning once and go on.
+        Stop the run, or warn (ApproximationWarning) once and go on.
 
     Examples
     --------
@@ -750,6 +754,7 @@ class ConcentrationGuard(RecordingTracker):
     stopped before t = 0.50: True
     """
 
+    @strict_keywords
     def __init__(
         self,
         min_width: float | None = 3.0,
@@ -763,6 +768,11 @@ class ConcentrationGuard(RecordingTracker):
             mass_fraction = check_real("mass_fraction", mass_fraction, low=0, high=1, low_open=True)
         if action not in ("raise", "warn"):
             raise ValueError(f"action: must be 'raise' or 'warn', got {action!r}")
+        if min_width is None and mass_fraction is None:
+            raise ValueError(
+                "min_width, mass_fraction: both None would guard nothing; to run on past a "
+                "concentration pass action='warn'"
+            )
         self.min_width = None if min_width is None else float(min_width)
         self.mass_fraction = None if mass_fraction is None else float(mass_fraction)
         self.action = action
@@ -816,4 +826,60 @@ class ConcentrationGuard(RecordingTracker):
             )
         if not self._warned:
             self._warned = True
-            logger.warning("t = %.6g: %s", t, message)
+            warnings.warn(f"t = {t:.6g}: {message}", ApproximationWarning, stacklevel=2)
+
+
+def collapses(energy) -> bool:
+    """Whether ``energy`` holds an attractive Newtonian kernel in 2-D or 3-D.
+
+    Such a flow (Keller–Segel) blows up in finite time above a critical mass, so a grid run
+    must not go on silently past the concentration.
+
+    Parameters
+    ----------
+    energy : wgflow.FreeEnergy or None
+        The solver's energy.
+
+    Returns
+    -------
+    bool
+        A ``PairwiseInteraction.newtonian(chi, dim ≥ 2)`` without ``repulsive=True``.
+    """
+    from .interactions import RADIAL_NEWTONIAN
+
+    for term in getattr(energy, "interactions", ()):
+        radial = getattr(term, "radial", None)
+        if radial is not None and radial[0] == RADIAL_NEWTONIAN:
+            signed_chi, dim = radial[1][0], radial[1][1]
+            if signed_chi > 0 and dim >= 2:
+                return True
+    return False
+
+
+def with_default_guards(solver, trackers: list) -> list:
+    """``trackers`` plus the guards a run needs by default.
+
+    A grid run of an energy that can collapse (:func:`collapses`: attractive Newtonian
+    kernel in 2-D/3-D) gets a :class:`ConcentrationGuard` unless one is passed (pass
+    ``ConcentrationGuard(action="warn")`` to go on with a warning instead of stopping).
+
+    Parameters
+    ----------
+    solver : wgflow.solver.Solver
+        The solver about to run.
+    trackers : list of Tracker
+        The user's trackers (checked).
+
+    Returns
+    -------
+    list of Tracker
+        The trackers to run with.
+    """
+    if (
+        is_grid_solver(solver)
+        and collapses(getattr(solver, "energy", None))
+        and not any(isinstance(t, ConcentrationGuard) for t in trackers)
+    ):
+        logger.info("an attractive Newtonian kernel: the run stops if its density concentrates")
+        return [*trackers, ConcentrationGuard()]
+    return list(trackers)
