@@ -11,6 +11,7 @@ import scipy.special
 
 import wgflow as wg
 from wgflow.errors import CompilationNotice
+from wgflow.interactions import _cell_averaged_kernel, check_cell_averages, check_user_kernel
 from wgflow.solvers import FiniteVolume, Particles
 from wgflow.solvers.particle_kernels import (
     bessel_k,
@@ -203,6 +204,10 @@ def test_power_law_refuses_negative_or_zero_coefficients(kwargs, match):
         (lambda: P.morse(0.0, 1.0, 0.0, 1.0), "both are 0"),
         (lambda: P.exponential(0.0), "strength"),
         (lambda: P.yukawa(1.0, -1.0), "length"),
+        (lambda: P.gaussian(strength=0), "strength: must be non-zero"),
+        (lambda: P.power_law(1e308, 1, 1, 1), r"attraction_exponent: must lie in \(0, 64\]"),
+        (lambda: P.power_law(64.5, 1), "attraction_exponent"),
+        (lambda: P.power_law(2, -1e300), "repulsion_exponent"),
     ],
 )
 def test_constructors_refuse_bad_parameters(make, match):
@@ -344,3 +349,219 @@ def test_noisy_particles_archive_says_the_entropy_is_left_out():
         x0, 0.02, 0.02, progress=False
     )
     assert "entropy" not in noiseless["free_energy"].attrs["long_name"]
+
+
+def test_power_law_exponents_up_to_64_are_finite_on_any_sane_domain():
+    term = P.power_law(64.0, -0.5)
+    r = np.array([[1e-4], [1.0], [1e4]])
+    assert np.all(np.isfinite(term.kernel(r))) and np.all(np.isfinite(term.gradient(r)))
+
+
+# ---- users' kernels are probed when a grid or particles meet them ---------------------------
+
+GRID_1D = wg.Grid.box([(-3.0, 3.0)], 32)
+GRID_2D = wg.Grid.box([(-3.0, 3.0)] * 2, 16)
+
+
+def finite_volume(term, grid):
+    return FiniteVolume(wg.FreeEnergy(interaction=term, internal=wg.Entropy(1.0)), grid)
+
+
+def particles_run(term, dim):
+    x0 = np.random.default_rng(8).normal(size=(20, dim))
+    return Particles(wg.FreeEnergy(interaction=term), dt=0.01).run(x0, 0.02, progress=False)
+
+
+def _raises_runtime_error(z):
+    raise RuntimeError("the user's own failure")
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["FiniteVolume", "on_grid"])
+@pytest.mark.parametrize(
+    ("kernel", "grid", "match"),
+    [
+        (lambda z: 0.5 * z * z, GRID_2D, r"got \((2, 3|32, 32), 2\)"),  # (..., D): one per axis
+        (lambda z: 1.0, GRID_1D, r"got \(\)"),  # a scalar
+    ],
+    ids=["per-axis", "scalar"],
+)
+def test_grid_refuses_a_kernel_of_the_wrong_shape_naming_it(kernel, grid, match, direct):
+    # was a raw numpy broadcast error in grid.py (per-axis), or accepted (scalar)
+    term = P(kernel, lambda z: z)
+    make = (lambda: term.on_grid(grid)) if direct else (lambda: finite_volume(term, grid))
+    with pytest.raises(ValueError, match=r"^kernel: W\(z\) must map z of shape \(\.\.\., D\) "):
+        make()
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["FiniteVolume", "on_grid"])
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: P(lambda z: 0.5 * (z[..., 0] ** 2 + z[..., 1] ** 2), lambda z: z), IndexError),
+        (lambda: P(_raises_runtime_error, lambda z: z), RuntimeError),
+        (lambda: P.radial_profile(lambda r: 1 / 0), ZeroDivisionError),
+    ],
+    ids=["2-D kernel on a 1-D grid", "RuntimeError", "radial_profile 1/0"],
+)
+def test_grid_wraps_exceptions_of_the_users_kernel(make, error, direct):
+    term = make()
+    with pytest.raises(
+        ValueError,
+        match=rf"^kernel: evaluating W on 1-D displacements .*"
+        rf"failed with {error.__name__}: .*dim=",
+    ) as info:
+        term.on_grid(GRID_1D) if direct else finite_volume(term, GRID_1D)
+    assert isinstance(info.value.__cause__, error)  # chained: the user's traceback is kept
+
+
+@pytest.mark.parametrize(
+    ("kernel", "grid"),
+    [
+        (lambda z: 1 / np.abs(z[..., 0]), GRID_1D),  # 1/|z| in 1-D: log-divergent at 0
+        (lambda z: 1 / np.sum(z * z, -1), GRID_2D),  # 1/|z|² in 2-D
+        (lambda z: 1 / (np.sum(z * z, -1) - 1.0) ** 2, GRID_1D),  # a double pole at |z| = 1
+    ],
+    ids=["1/|z| 1-D", "1/|z|^2 2-D", "pole at 1"],
+)
+def test_grid_refuses_a_non_integrable_singularity(kernel, grid):
+    # the Gauss–Legendre nodes miss the singularity: these ran (the pole to garbage)
+    for make in (lambda: finite_volume(P(kernel), grid), lambda: P(kernel).on_grid(grid)):
+        with pytest.raises(
+            ValueError,
+            match=r"^kernel: the cell averages do not converge \(a "
+            r"non-integrable singularity near \|z\| = ",
+        ):
+            make()
+
+
+INTEGRABLE = [  # (kernel, dims): library kernels and users' integrable singular kernels
+    (P.newtonian(1.3, dim=1), (1,)),
+    (P.newtonian(1.3, dim=2), (2,)),
+    (P.newtonian(1.3, dim=3), (3,)),
+    (P.power_law(2.0, 0.0), (1, 2, 3)),
+    (P.power_law(2.0, 0.0, attraction=0.0), (1, 2, 3)),
+    (P.power_law(1.5, -0.5, attraction=2.0, repulsion=0.3), (1, 2, 3)),
+    (P.yukawa(1.2, 0.7, dim=1), (1,)),
+    (P.yukawa(1.2, 0.7, dim=2), (2,)),
+    (P.yukawa(1.2, 0.7, dim=3), (3,)),
+    (P(lambda z: -0.5 * np.log(np.sum(z * z, -1))), (1, 2, 3)),
+    (P(lambda z: np.sum(z * z, -1) ** -0.4), (1, 2, 3)),  # |z|^b with b = −0.8 > −1
+    (P(lambda z: np.sum(z * z, -1) ** -0.85), (2, 3)),  # b = −1.7 > −2
+    (P(lambda z: np.exp(-np.sqrt(np.sum(z * z, -1))) / np.sqrt(np.sum(z * z, -1))), (2, 3)),
+]
+
+
+@pytest.mark.parametrize(
+    ("term", "dim"),
+    [
+        pytest.param(t, d, id=f"{t.name}-{i}-{d}")
+        for i, (t, ds) in enumerate(INTEGRABLE)
+        for d in ds
+    ],
+)
+def test_integrable_singularities_pass_the_convergence_check(term, dim):
+    # built-in families are not checked on grids (integrable by construction); the check must
+    # still let them through, on coarse and fine grids, small and large boxes
+    for half, n in ((3.0, 32), (3.0, 8), (30.0, 24), (0.3, 16)):
+        grid = wg.Grid.box([(-half, half)] * dim, n if dim < 3 else min(n, 12))
+        check_cell_averages(term, grid, _cell_averaged_kernel(term, grid))
+
+
+@pytest.mark.parametrize(
+    ("make", "dim"),
+    [
+        (lambda: P(lambda z: 0.5 * np.sum(z * z, -1), lambda z: -z), 2),  # the opposite force
+        (lambda: P(lambda z: 0.5 * np.sum(z * z, -1), lambda z: 2 * z), 2),  # twice the force
+        (lambda: P.radial_profile(lambda r: r * r / 2, lambda r: -r), 2),
+        (lambda: P(user_log_kernel, lambda z: -user_log_gradient(z)), 2),
+        (lambda: P(lambda z: np.cosh(z[..., 0]), lambda z: np.cosh(z)), 1),  # not the derivative
+    ],
+    ids=["sign", "factor 2", "radial_profile sign", "log sign", "cosh"],
+)
+def test_gradient_inconsistent_with_the_kernel_is_refused(make, dim):
+    for run in (
+        lambda: particles_run(make(), dim),
+        lambda: finite_volume(make(), GRID_1D if dim == 1 else GRID_2D),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"^gradient: ∇W disagrees with the finite "
+            r"difference of W at \|z\| = .*\(got .*, expected ",
+        ):
+            run()
+
+
+def test_gradient_check_passes_the_library_written_as_user_kernels():
+    for make, dim in family_cases_values():
+        term = make()
+        check_user_kernel(term.kernel, term.gradient, dim)
+
+
+def family_cases_values():
+    for _, make, dims, _ in FAMILIES:
+        for d in dims:
+            yield make, d
+
+
+@pytest.mark.parametrize(
+    ("kernel", "gradient"),
+    [
+        # a kink (compact support) and a hard cut-off: the probe lengths avoid round numbers
+        (
+            lambda z: np.maximum(1 - np.sum(z * z, -1), 0.0) ** 2,
+            lambda z: -4 * np.maximum(1 - np.sum(z * z, -1), 0.0)[..., None] * z,
+        ),
+        (lambda z: np.where(np.sum(z * z, -1) < 1, -1.0, 0.0), lambda z: 0 * z),
+        # single precision: noisy finite differences are skipped, not refused
+        (lambda z: (0.5 * np.sum(z * z, -1)).astype(np.float32), lambda z: z),
+        # a large constant: the rounding of W is allowed for
+        (lambda z: 1e9 + 0.5 * np.sum(z * z, -1), lambda z: z),
+        # infinite force near 0 (the particles stop when it is met, see above)
+        (
+            lambda z: 0.5 * np.sum(z * z, -1),
+            lambda z: np.where(np.sum(z * z, -1)[..., None] < 0.01, np.inf, z),
+        ),
+        # even, overflowing to inf far away (exp(|z|²) at |z| = 97)
+        (
+            lambda z: np.exp(np.sum(z * z, -1)),
+            lambda z: 2 * z * np.exp(np.sum(z * z, -1))[..., None],
+        ),
+    ],
+    ids=["kink", "cut-off", "float32", "offset", "infinite force", "overflow far away"],
+)
+def test_probe_accepts_correct_kernels_that_are_not_smooth_everywhere(kernel, gradient):
+    for dim in (1, 2, 3):
+        check_user_kernel(kernel, gradient, dim)
+
+
+def test_non_even_kernel_is_refused():
+    term = P(lambda z: z[..., 0], lambda z: np.ones_like(z))  # consistent, but odd
+    for run in (lambda: particles_run(term, 1), lambda: finite_volume(term, GRID_1D)):
+        with pytest.raises(ValueError, match=r"^kernel: W must be even .*W\(−z\) = -0\.0137"):
+            run()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_kernel_away_from_zero_is_refused_before_the_run(value):
+    # was "observable 'energy' is not finite ([nan])" after the first step
+    term = P(lambda z: np.full(z.shape[:-1], value), lambda z: z)
+    with pytest.raises(ValueError, match=rf"^kernel: W returned {value} at \|z\| = 0\.0137"):
+        particles_run(term, 2)
+
+
+def test_the_probe_runs_once_per_dimension():
+    calls = []
+
+    def kernel(z):
+        calls.append(z.shape)
+        return 0.5 * np.sum(z * z, -1)
+
+    term = P(kernel, lambda z: z)
+    term.check_dimension(2, "x0")
+    n = len(calls)
+    term.check_dimension(2, "x0")
+    assert len(calls) == n > 0
+    term.check_dimension(3, "x0")
+    assert len(calls) > n

@@ -63,6 +63,11 @@ RADIAL_NEWTONIAN = 2  #: ``(σχ, D)``: ``W = −σχ Φ_D(r)`` (σ = +1 attract
 RADIAL_MORSE = 3  #: ``(C_a, ℓ_a, C_r, ℓ_r)``: ``W = −C_a e^{−r/ℓ_a} + C_r e^{−r/ℓ_r}``
 RADIAL_YUKAWA = 4  #: ``(c, ℓ, D)``: ``W = −c G_ℓ(r)``, ``(−Δ + ℓ⁻²) G_ℓ = δ`` in ``D`` dims
 
+#: largest ``|exponent|`` of :meth:`PairwiseInteraction.power_law`: ``r^a`` stays a normal float
+#: (between 1e-256 and 1e256) for every distance ``1e-4 ≤ r ≤ 1e4``, so no sane domain
+#: overflows (``r^a/a`` with ``a = 1e308`` overflowed at ``r > 1``)
+MAX_EXPONENT = 64.0
+
 #: ``|S^{D−1}|``, the area of the unit sphere in D = 1, 2, 3 dimensions
 SPHERE_AREA = {1: 2.0, 2: 2.0 * math.pi, 3: 4.0 * math.pi}
 
@@ -217,7 +222,10 @@ class PairwiseInteraction(ParametersRepr):
         ``W(z)`` for displacements ``z`` of shape ``(..., D)``, returning shape ``(...)``
         (vectorized numpy). Integrable singularities at 0 (e.g. ``-log|z|``) are allowed: on
         grids the kernel is averaged over cells with ``quadrature``-point Gauss–Legendre rules,
-        whose nodes avoid 0, and particles skip the self term ``j = i``.
+        whose nodes avoid 0, and particles skip the self term ``j = i``. When a grid or
+        particles first meet it, a user's kernel (and gradient) is probed
+        (:func:`check_user_kernel`: shape, finite, even, ``∇W`` consistent with ``W``), and on
+        grids its cell averages must converge (:func:`check_cell_averages`).
     gradient : callable, optional
         ``∇W(z)``, shape ``(..., D)`` → ``(..., D)``; used by particle solvers, which compile
         it (and ``kernel``) with numba when they can, else run it as numpy.
@@ -289,7 +297,8 @@ class PairwiseInteraction(ParametersRepr):
 
         A power law's repulsion ``|z|^b / b`` needs ``b > −D`` in ``D`` dimensions; a kernel
         built for one dimension (:meth:`newtonian`, :meth:`yukawa`, or ``dim=``) refuses
-        the others.
+        the others. A user's kernel (not a built-in family) is probed once per dimension by
+        :func:`check_user_kernel`.
 
         Parameters
         ----------
@@ -302,14 +311,24 @@ class PairwiseInteraction(ParametersRepr):
         ------
         ValueError
             For a kernel of another dimension, or a power law with ``b ≤ −dim`` and a
-            non-zero repulsion.
+            non-zero repulsion; for a user's kernel, anything :func:`check_user_kernel`
+            refuses (wrong output shape, an exception, ``W`` not finite, not even, or a
+            gradient that disagrees with ``W``).
         """
         if self.dim is not None and dim != self.dim:
             raise ValueError(
                 f"{name}: the interaction {self.name} is defined in {self.dim} dimension(s), "
                 f"got {dim}-D (build it with dim={dim})"
             )
-        if self.radial is None or self.radial[0] != RADIAL_POWER_LAW:
+        if self.radial is None:
+            # a user's kernel: probe it once per dimension (and per kernel/gradient)
+            key = (dim, id(self.kernel), id(self.gradient))
+            probed = self.__dict__.setdefault("_probed", set())
+            if key not in probed:
+                check_user_kernel(self.kernel, self.gradient, dim)
+                probed.add(key)
+            return
+        if self.radial[0] != RADIAL_POWER_LAW:
             return
         _, b, _, repulsion = self.radial[1]
         if repulsion != 0 and b <= -dim:
@@ -477,14 +496,15 @@ class PairwiseInteraction(ParametersRepr):
 
         ``b = 0`` means ``−c_r log|z|``; ``repulsion = 0`` gives a pure attraction (``a = 2``,
         ``c_a = κ``: the quadratic kernel ``κ|z|²/2``), ``attraction = 0`` a pure repulsion.
-        Needs ``a > 0`` and ``a > b > -D`` (integrable on grids). The ``c_a`` term always
-        attracts and the ``c_r`` term always repels, so both coefficients are ``≥ 0``: an
-        attractive log or Newtonian kernel is :meth:`newtonian`, not a negative ``c_r``.
+        Needs ``a > 0`` and ``a > b > -D`` (integrable on grids), and ``a ≤ 64`` (see
+        :data:`MAX_EXPONENT`). The ``c_a`` term always attracts and the ``c_r`` term always
+        repels, so both coefficients are ``≥ 0``: an attractive log or Newtonian kernel is
+        :meth:`newtonian`, not a negative ``c_r``.
 
         Parameters
         ----------
         attraction_exponent : float
-            ``a > 0``.
+            ``0 < a ≤ 64``.
         repulsion_exponent : float
             ``b`` with ``a > b > −D`` (``0``: logarithm).
         attraction : float
@@ -497,8 +517,16 @@ class PairwiseInteraction(ParametersRepr):
         PairwiseInteraction
             With its gradient and the compiled radial kernel for particles.
         """
-        a = check_real("attraction_exponent", attraction_exponent, low=0.0, low_open=True)
-        b = check_real("repulsion_exponent", repulsion_exponent, high=a, high_open=True)
+        a = check_real(
+            "attraction_exponent",
+            attraction_exponent,
+            low=0.0,
+            high=MAX_EXPONENT,
+            low_open=True,
+        )
+        b = check_real(
+            "repulsion_exponent", repulsion_exponent, low=-MAX_EXPONENT, high=a, high_open=True
+        )
         ca = check_real("attraction", attraction)
         cr = check_real("repulsion", repulsion)
         if ca < 0:
@@ -527,7 +555,7 @@ class PairwiseInteraction(ParametersRepr):
         Parameters
         ----------
         strength : float
-            ``c``.
+            ``c ≠ 0``.
         width : float
             ``s > 0``.
 
@@ -537,6 +565,8 @@ class PairwiseInteraction(ParametersRepr):
             With its gradient and the compiled radial kernel for particles.
         """
         c = check_real("strength", strength)
+        if c == 0:
+            raise ValueError("strength: must be non-zero (c > 0 repels, c < 0 attracts), got 0")
         s = check_positive("width", width)
         if not 1e-150 < s < 1e150:  # s² must be a normal positive float
             raise ValueError(f"width: must lie in (1e-150, 1e150) (s² under/overflows), got {s}")
@@ -646,6 +676,264 @@ def _vectorized(func, label: str):
     return scalar_wise
 
 
+def evaluate_checked(func, label: str, z: np.ndarray) -> np.ndarray:
+    """``func(z)`` as floats; an exception or a wrong shape is a ``ValueError`` naming ``label``.
+
+    Parameters
+    ----------
+    func : callable
+        A user's ``W`` (``label="kernel"``, ``(..., D) → (...)``) or ``∇W``
+        (``label="gradient"``, ``(..., D) → (..., D)``).
+    label : str
+        ``"kernel"`` or ``"gradient"``.
+    z : ndarray, shape (..., D)
+        Displacements.
+
+    Returns
+    -------
+    ndarray
+        The values, of shape ``z.shape[:-1]`` (kernel) or ``z.shape`` (gradient).
+    """
+    symbol = "W" if label == "kernel" else "∇W"
+    expected = z.shape[:-1] if label == "kernel" else z.shape
+    dim = z.shape[-1]
+    try:
+        out = np.asarray(func(z), dtype=float)
+    except Exception as exc:  # noqa: BLE001 - reported with the parameter's name
+        raise ValueError(
+            f"{label}: evaluating {symbol} on {dim}-D displacements z of shape {z.shape} "
+            f"failed with {type(exc).__name__}: {exc} ({symbol} gets z of shape (..., D) with D "
+            f"= {dim} here, the dimension of the grid or particles; a kernel written for "
+            "another dimension: say so with dim=…)"
+        ) from exc
+    if out.shape != expected:
+        raise ValueError(
+            f"{label}: {symbol}(z) must map z of shape (..., D) to shape "
+            f"{'(...)' if label == 'kernel' else '(..., D)'}; on z of shape {z.shape} "
+            f"expected {expected}, got {out.shape}"
+        )
+    return out
+
+
+#: the probe of :func:`check_user_kernel`: lengths ``|z|`` from 0.0137 to 97 (ratio 5.9, none
+#: of them a round number, where users put cut-offs and kinks) ...
+PROBE_RADII = 10.0 ** (-1.863 + 0.77 * np.arange(6))
+#: ... along fixed directions whose components all differ in size (no axis, no diagonal)
+PROBE_DIRECTIONS = {
+    1: np.array([[1.0], [-1.0], [1.0], [-1.0], [1.0], [-1.0]]),
+    2: np.array(
+        [[0.8, 0.6], [-0.45, 0.89], [-0.6, -0.8], [0.36, -0.93], [0.95, 0.31], [-0.7, 0.5]]
+    ),
+    3: np.array(
+        [
+            [0.62, -0.35, 0.70],
+            [-0.48, 0.81, 0.33],
+            [0.41, 0.57, -0.71],
+            [-0.77, -0.38, 0.51],
+            [0.30, -0.66, -0.69],
+            [0.52, 0.74, -0.42],
+        ]
+    ),
+}
+#: ``W`` must be finite at the probe lengths up to this (farther, a kernel may overflow:
+#: ``exp(r²)`` on a small domain)
+PROBE_FINITE_UP_TO = 10.0
+#: evenness: ``|W(z) − W(−z)| ≤ EVEN_RTOL (|W(z)| + |W(−z)|) + 1e-10 max |W|`` (rounding only)
+EVEN_RTOL = 1e-8
+#: the two central-difference steps, relative to ``|z|``: where the two differences agree to
+#: ``FD_AGREE`` (relative), the difference is trusted; elsewhere (a kink, a noisy or
+#: single-precision ``W``, a scale far below ``|z|``) the point is skipped
+FD_STEPS = (1e-4, 1e-5)
+FD_AGREE = 1e-4
+#: a point is trusted only if ``FD_ROUNDING · eps · max|W| / h`` (the rounding of ``W`` seen by
+#: the smaller step) is itself below the agreement tolerance
+FD_ROUNDING = 16.0
+#: ``|∇W − FD| ≤ GRADIENT_RTOL |FD| + 1e-8 max |FD|``: a correct ``∇W`` of a smooth ``W`` in double
+#: precision is within about 1e-6 of the trusted difference; a wrong sign (error ``2|FD|``) or a
+#: factor off by more than 0.1 % is refused
+GRADIENT_RTOL = 1e-3
+
+
+def probe_displacements(dim: int) -> np.ndarray:
+    """The fixed displacements of :func:`check_user_kernel`, shape ``(2, 3, dim)``."""
+    d = PROBE_DIRECTIONS[dim]
+    d = d / np.linalg.norm(d, axis=-1, keepdims=True)
+    return (PROBE_RADII[:, None] * d).reshape(2, 3, dim)
+
+
+def check_user_kernel(kernel, gradient, dim: int) -> None:
+    """Probe a user's ``W`` (and ``∇W``) at fixed displacements before a grid or particles use it.
+
+    At 6 displacements ``z`` with ``|z|`` from 0.0137 to 97 (:func:`probe_displacements`,
+    shape ``(2, 3, D)``; never 0), in this order:
+
+    1. ``W(z)`` and ``∇W(z)`` must return shapes ``(2, 3)`` and ``(2, 3, D)`` (an exception
+       is a ``ValueError`` naming ``kernel`` / ``gradient``, chained to it);
+    2. ``W`` must be finite at ``|z| ≤ 10`` (NaN or ``±inf`` there is refused);
+    3. ``W`` must be even: ``|W(z) − W(−z)| ≤ 1e-8 (|W(z)| + |W(−z)|) + 1e-10 max|W|``;
+    4. ``∇W`` must agree with the central difference of ``W``: steps ``1e-4|z|`` and
+       ``1e-5|z|``; a point where the two differences agree to ``1e-4`` (relative, counting
+       the rounding ``16 eps max|W| / h`` of the smaller step) is trusted, and there
+       ``|∇W − FD| ≤ 1e-3 |FD| + 1e-8 max|FD|`` is required. Points where ``W`` or ``∇W`` is
+       not finite, or the differences disagree (a kink, a noisy or single-precision ``W``, a
+       large constant in ``W``), are skipped.
+
+    Parameters
+    ----------
+    kernel : callable
+        ``W(z)``.
+    gradient : callable or None
+        ``∇W(z)`` (``None``: step 4 is skipped).
+    dim : int
+        The dimension ``D``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``kernel`` (steps 1–3) or ``gradient`` (steps 1, 4).
+    """
+    z = probe_displacements(dim)
+    r = np.sqrt(np.sum(z * z, axis=-1))
+
+    def where(mask):
+        i = np.unravel_index(np.argmax(mask), mask.shape)
+        return f"|z| = {r[i]:.3g} (z = {np.array2string(z[i], precision=4)})", i
+
+    with np.errstate(all="ignore"):
+        w = evaluate_checked(kernel, "kernel", z.copy())
+        g = None if gradient is None else evaluate_checked(gradient, "gradient", z.copy())
+        bad = ~np.isfinite(w) & (r <= PROBE_FINITE_UP_TO)
+        if bad.any():
+            text, i = where(bad)
+            raise ValueError(
+                f"kernel: W returned {w[i]} at {text}; W must be finite away from z = 0 (it "
+                "may be singular at 0 only)"
+            )
+        w_minus = evaluate_checked(kernel, "kernel", -z)
+        both = np.isfinite(w) & np.isfinite(w_minus)
+        scale = np.max(np.abs(w[both]), initial=0.0)
+        odd = both & (
+            np.abs(w - w_minus) > EVEN_RTOL * (np.abs(w) + np.abs(w_minus)) + 1e-10 * scale
+        )
+        if odd.any():
+            text, i = where(odd)
+            raise ValueError(
+                f"kernel: W must be even (W(z) = W(−z), U(θ, θ′) = W(θ − θ′) is symmetric), "
+                f"got W(z) = {w[i]:.6g} and W(−z) = {w_minus[i]:.6g} at {text}"
+            )
+        if g is None:
+            return
+        fds, rounding = [], np.zeros_like(r)
+        for rel in FD_STEPS:
+            h = rel * r
+            cols, big = [], np.zeros_like(r)
+            for k in range(dim):
+                step = np.zeros_like(z)
+                step[..., k] = h
+                plus = evaluate_checked(kernel, "kernel", z + step)
+                minus = evaluate_checked(kernel, "kernel", z - step)
+                cols.append((plus - minus) / (2 * h))
+                big = np.maximum(big, np.maximum(np.abs(plus), np.abs(minus)))
+            fds.append(np.stack(cols, axis=-1))
+            # what rounding W to a few ulps does to the difference (a large constant in W)
+            rounding = FD_ROUNDING * np.finfo(float).eps * big / h * math.sqrt(dim)
+        coarse, fine = fds
+        size = np.linalg.norm(fine, axis=-1)
+        usable = (
+            np.isfinite(w)
+            & np.all(np.isfinite(g), axis=-1)
+            & np.all(np.isfinite(coarse), axis=-1)
+            & np.all(np.isfinite(fine), axis=-1)
+            & np.isfinite(rounding)
+        )
+        floor = 1e-8 * np.max(np.where(usable, size, 0.0), initial=0.0)
+        spread = np.linalg.norm(coarse - fine, axis=-1) + rounding
+        trusted = usable & (spread <= FD_AGREE * size + floor)
+        wrong = trusted & (np.linalg.norm(g - fine, axis=-1) > GRADIENT_RTOL * size + floor)
+    if wrong.any():
+        text, i = where(wrong)
+        raise ValueError(
+            f"gradient: ∇W disagrees with the finite difference of W at {text} (got "
+            f"{np.array2string(g[i], precision=6)}, expected "
+            f"{np.array2string(fine[i], precision=6)}; tolerance 1e-3 relative): it must be the "
+            "gradient of the kernel, with the same sign"
+        )
+
+
+def _cell_average(func, centre: np.ndarray, spacing, order: int) -> float:
+    """The ``order^D``-node tensor Gauss–Legendre average of ``func`` over one cell (one call)."""
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    axes = [centre[k] + nodes * h / 2 for k, h in enumerate(spacing)]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    w = math.prod(np.meshgrid(*([weights / 2] * len(spacing)), indexing="ij"))
+    return float(np.sum(w * func(points)))
+
+
+def check_cell_averages(interaction: PairwiseInteraction, grid: Grid, kernel: np.ndarray) -> None:
+    """Refuse a user's kernel whose cell averages do not converge with the quadrature order.
+
+    On the cell of displacement 0 and the cell where ``|W̄|`` is largest, ``W`` is averaged
+    again with ``2q`` and ``4q`` Gauss–Legendre nodes per axis (``q = quadrature``): changes
+    ``d₁ = |W̄_{2q} − W̄_q|``, ``d₂ = |W̄_{4q} − W̄_{2q}|``, relative to ``S``, the largest
+    ``|W̄|`` of the cell and its neighbours. An integrable singularity ``|z|^b`` (``b > −D``)
+    makes the changes shrink (``d₂/d₁ ≈ 2^{−(b+D)}``: 0.27 for the 3-D Newtonian kernel, 0.54
+    for a 1-D log, 0.87 for ``|z|^{-0.75}`` in 1-D), a non-integrable one (``b ≤ −D``, a pole
+    at ``|z| > 0``) does not (``d₂/d₁ ≥ 1.02``) or makes the averages jump. Refused: ``max(d₁,
+    d₂) > 0.05 S`` and (``d₂ > 0.95 d₁`` or ``max(d₁, d₂) > 0.5 S``). Barely integrable
+    singularities (``b`` within about 0.15 of ``−D``, where the ``q``-node average is itself
+    20 % off) can be refused too.
+
+    Parameters
+    ----------
+    interaction : PairwiseInteraction
+        A user's kernel (built-in families are integrable by construction and not checked).
+    grid : Grid
+        The grid.
+    kernel : ndarray
+        The ``q``-node cell averages from :func:`_cell_averaged_kernel`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``kernel``.
+    """
+    q = interaction.quadrature
+    magnitude = np.abs(kernel)
+    cells = {(0,) * grid.dim, np.unravel_index(np.argmax(magnitude), kernel.shape)}
+
+    def func(z):
+        return evaluate_checked(interaction.kernel, "kernel", z)
+
+    for index in sorted(cells):
+        centre = np.array(
+            [
+                (i if i < n else i - 2 * n) * h
+                for i, n, h in zip(index, grid.shape, grid.spacing, strict=True)
+            ]
+        )
+        values = [kernel[index]] + [
+            _cell_average(func, centre, grid.spacing, m * q) for m in (2, 4)
+        ]
+        block = magnitude[
+            np.ix_(*(np.arange(i - 1, i + 2) % s for i, s in zip(index, kernel.shape, strict=True)))
+        ]
+        scale = max(np.max(block), *np.abs(values))
+        d1, d2 = abs(values[1] - values[0]), abs(values[2] - values[1])
+        bad = not np.all(np.isfinite(values)) or (
+            max(d1, d2) > 0.05 * scale and (d2 > 0.95 * d1 or max(d1, d2) > 0.5 * scale)
+        )
+        if bad:
+            raise ValueError(
+                f"kernel: the cell averages do not converge (a non-integrable singularity near "
+                f"|z| = {np.linalg.norm(centre):.3g}?): the average of W over the cell centred "
+                f"at z = {np.array2string(centre, precision=4)} is "
+                + ", ".join(f"{v:.6g}" for v in values)
+                + f" with {q}, {2 * q}, {4 * q} Gauss–Legendre nodes per axis (an integrable "
+                "singularity's changes shrink by ≥ 5 % per doubling and stay below half its "
+                "size there); a kernel varying much faster than the grid spacing does this too"
+            )
+
+
 class GridConvolution:
     """``ρ ↦ W * ρ`` at cell centres by zero-padded FFT (no wrap-around)."""
 
@@ -658,6 +946,8 @@ class GridConvolution:
                 f"kernel: {interaction.name} is not finite on the grid's displacements "
                 "(a non-integrable singularity?)"
             )
+        if interaction.radial is None:
+            check_cell_averages(interaction, grid, kernel)
         self._kernel_hat = scipy.fft.rfftn(kernel, s=self.padded)
 
     def __call__(self, rho: np.ndarray) -> np.ndarray:
@@ -675,7 +965,11 @@ def _cell_averaged_kernel(interaction: PairwiseInteraction, grid: Grid) -> np.nd
         k = np.where(k < n, k, k - 2 * n).astype(float)  # 0..n-1, -n..-1
         offsets.append(k * h)
     centres = np.stack(np.meshgrid(*offsets, indexing="ij"), axis=-1)
-    total = box_averages(interaction.kernel, centres, grid.spacing, interaction.quadrature)
+
+    def kernel(z):  # a wrong shape or an exception names the parameter
+        return evaluate_checked(interaction.kernel, "kernel", z)
+
+    total = box_averages(kernel, centres, grid.spacing, interaction.quadrature)
     # the displacement ±n h never occurs between cells of the grid
     for axis, n in enumerate(grid.shape):
         index = [slice(None)] * grid.dim
