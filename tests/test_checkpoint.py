@@ -73,6 +73,13 @@ CASES = {
         np.random.default_rng(0).normal(size=(50, 2)),
         {},
     ),
+    "particles-blob": lambda: (
+        lambda: Particles(
+            PorousMedium(dim=2).energy, dt=0.01, seed=5, replicas=2, mollifier="quartic"
+        ),
+        np.random.default_rng(0).normal(size=(2, 40, 2)),
+        {},
+    ),
     "sgd": lambda: (
         lambda: SGD(
             network(), n_neurons=20, step_size=0.01, seed=2, beta=50.0, record_weights=True

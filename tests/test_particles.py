@@ -208,7 +208,7 @@ def test_dataset_schema_weights_and_thinning():
             "weights",
         ),
         (lambda e: Particles(e, dt=0.1).run(np.zeros((3, 2)), -1.0), "t_final"),
-        (lambda e: Particles(wg.FreeEnergy(internal=wg.PorousMediumEnergy(2)), dt=0.1), "energy"),
+        (lambda e: Particles(wg.FreeEnergy(internal=OtherInternal()), dt=0.1), "energy"),
         (lambda e: Particles(wg.FreeEnergy(potential=lambda x: x[..., 0]), dt=0.1), "gradient"),
     ],
 )
@@ -261,3 +261,21 @@ def test_pairwise_paths_give_the_same_bits_whatever_the_thread_count():
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     np.testing.assert_array_equal(results[0][0], results[1][0])
     assert results[0][1] == results[1][1]
+
+
+class OtherInternal:
+    """An internal energy that is neither an entropy nor a porous medium."""
+
+    convex = True
+
+    def density(self, rho):
+        return rho**3
+
+    def derivative(self, rho):
+        return 3 * rho**2
+
+    def diffusivity(self, rho):
+        return 6 * rho**2
+
+    def describe(self):
+        return {}

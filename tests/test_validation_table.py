@@ -36,6 +36,16 @@ TEACHER = TeacherNetwork([[1.0, 0.0], [0.0, 1.0]])
 MODEL = NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], np.ones((2, 3))), "relu", "w")
 
 
+class Cubic:
+    """Convex, but neither an entropy nor a porous medium: particles have no scheme for it."""
+
+    convex = True
+    density = derivative = diffusivity = staticmethod(lambda r: r**3)
+
+    def describe(self):
+        return {}
+
+
 class Concave:
     convex = False
     density = derivative = diffusivity = staticmethod(lambda r: -np.sqrt(r))
@@ -227,8 +237,15 @@ CASES = {
     ("Particles", "dt"): [lambda t: Particles(OU.energy, dt=0)],
     ("Particles", "replicas"): [lambda t: Particles(OU.energy, dt=0.1, replicas=0)],
     ("Particles", "energy"): [
-        lambda t: Particles(PorousMedium().energy, dt=0.1),
+        lambda t: Particles(wg.FreeEnergy(internal=Cubic()), dt=0.1),
         lambda t: Particles(wg.FreeEnergy(potential=lambda x: x[..., 0]), dt=0.1),
+    ],
+    ("Particles", "blob_width"): [
+        lambda t: Particles(PorousMedium().energy, dt=0.1, blob_width=0),
+        lambda t: Particles(OU.energy, dt=0.1, blob_width=0.1),
+    ],
+    ("Particles", "mollifier"): [
+        lambda t: Particles(PorousMedium().energy, dt=0.1, mollifier="box"),
     ],
     ("Particles.run", "x0"): [
         lambda t: Particles(OU.energy, dt=0.1).run([[np.nan]], 1.0),
