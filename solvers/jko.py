@@ -479,8 +479,10 @@ class JKO(Solver):
         cdf = np.concatenate([[0.0], np.cumsum(rho * self.grid.spacing[0])])
         cdf /= cdf[-1]
         levels = (np.arange(self.n_quantiles) + 0.5) / self.n_quantiles
-        keep = np.concatenate([[True], np.diff(cdf) > 0])
-        return np.interp(levels, cdf[keep], edges[keep])
+        # the cell k with cdf[k] < q ≤ cdf[k+1] holds mass: invert the CDF inside it (empty
+        # cells, e.g. outside a compact support, are never interpolated across)
+        k = np.clip(np.searchsorted(cdf, levels, side="left") - 1, 0, rho.size - 1)
+        return edges[k] + (levels - cdf[k]) / (cdf[k + 1] - cdf[k]) * (edges[k + 1] - edges[k])
 
     def density_from_quantiles(self, x: np.ndarray) -> np.ndarray:
         """Cell averages on the grid of the measure with mass ``1/M`` between midpoints.

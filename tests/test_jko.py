@@ -292,3 +292,21 @@ def test_entropic_jko_with_defaults_follows_the_keller_segel_virial_identity(mas
     slope = (m2[-1] - m2[0]) / 0.5
     # first order in τ plus O(h²): 2 % covers both at this resolution
     assert slope == pytest.approx(prob.virial_slope, rel=0.02), (slope, prob.virial_slope)
+
+
+def test_lagrangian_quantiles_of_a_compact_support_stay_inside_it():
+    """The empty cells left of the support were interpolated across: 1.4 % of the mass moved
+    outside it at t = 0 and a symmetric datum came back asymmetric (centre of mass −0.017)."""
+    prob, grid = PorousMedium(dim=1, m=2), wg.Grid.box([(-2.5, 2.5)], 100)
+    solver = JKO(prob.energy, grid, tau=0.05, method="lagrangian")
+    rho0 = prob.initial_density(grid)
+    support = grid.coordinates[0][rho0 > 0]
+    x = solver.quantiles_from_density(rho0)
+    h = grid.spacing[0]
+    assert support[0] - h / 2 <= x[0] and x[-1] <= support[-1] + h / 2
+    np.testing.assert_allclose(x, -x[::-1], atol=1e-12)  # symmetric datum, symmetric points
+    back = solver.density_from_quantiles(x)
+    assert grid.integrate(np.where(rho0 == 0, back, 0.0)) < 1e-3
+    ds = solver.run(rho0, 0.2, 0.1, progress=False)
+    centre = [grid.integrate(d * grid.coordinates[0]) for d in ds["density"].values]
+    np.testing.assert_allclose(centre, 0.0, atol=1e-6)  # L-BFGS tolerance (measured 2e-9)
