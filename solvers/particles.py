@@ -416,6 +416,8 @@ class Particles(Solver):
 
     def _prepare(self, dim: int) -> None:
         """Compile (or choose the numpy path for) each pairwise kernel in ``dim`` dimensions."""
+        if self.energy.potential_term is not None:
+            self.energy.potential_term.check_gradient(dim)
         for term in self.energy.interactions:
             if isinstance(term, PairwiseInteraction):
                 pairwise_backend(term, dim)

@@ -279,3 +279,22 @@ class OtherInternal:
 
     def describe(self):
         return {}
+
+
+@pytest.mark.parametrize("dim", [1, 3, 50])
+def test_a_potential_gradient_that_is_not_the_gradient_of_v_is_refused(dim):
+    """A sign error in ∇V made particles fly apart silently while grids used V itself."""
+    wrong = wg.FreeEnergy(
+        potential=wg.Potential(lambda x: 0.5 * (x**2).sum(-1), gradient=lambda x: -x)
+    )
+    with pytest.raises(ValueError, match="gradient: ∇V of potential V disagrees"):
+        Particles(wrong, dt=0.01).run(np.full((4, dim), 0.1), 0.02, progress=False)
+    double = wg.FreeEnergy(
+        potential=wg.Potential(lambda x: 0.5 * (x**2).sum(-1), gradient=lambda x: 2 * x)
+    )
+    with pytest.raises(ValueError, match="gradient"):
+        Particles(double, dt=0.01).run(np.full((4, dim), 0.1), 0.02, progress=False)
+    right = wg.FreeEnergy(
+        potential=wg.Potential(lambda x: 0.5 * (x**2).sum(-1), gradient=lambda x: 1.0 * x)
+    )
+    Particles(right, dt=0.01).run(np.full((4, dim), 0.1), 0.02, progress=False)

@@ -87,6 +87,71 @@ class Potential(ParametersRepr):
         self.gradient = gradient
         self.name = name
 
+    def check_gradient(self, dim: int) -> None:
+        """Refuse a ``gradient`` that is not the gradient of ``value`` (a sign or factor error).
+
+        Once per dimension, at six fixed points (``|x|`` from 0.014 to 97, as the kernel probe
+        of :func:`wgflow.interactions.check_user_kernel`) along one fixed direction ``u`` each:
+        where two central differences of ``V`` along ``u`` (steps ``1e-4|x|``, ``1e-5|x|``)
+        agree to 1e-4, ``∇V·u`` must match them to 1e-3 (relative); the cost does not grow
+        with the dimension. Points where ``V`` or ``∇V`` is not finite or
+        raises (a potential defined on part of space only) are skipped, as are array
+        potentials and potentials without a gradient.
+
+        Parameters
+        ----------
+        dim : int
+            The dimension of the particles.
+
+        Raises
+        ------
+        ValueError
+            Naming ``gradient``, the point and both values.
+        """
+        if self.gradient is None or not callable(self.value):
+            return
+        checked = self.__dict__.setdefault("_gradient_checked", set())
+        if dim in checked:
+            return
+        from .interactions import FD_AGREE, FD_STEPS, GRADIENT_RTOL, PROBE_RADII
+
+        rng = np.random.default_rng(dim)  # fixed points and directions, any dimension
+        x = rng.standard_normal((PROBE_RADII.size, dim))
+        x *= (PROBE_RADII / np.linalg.norm(x, axis=-1))[:, None]
+        u = rng.standard_normal((PROBE_RADII.size, dim))
+        u /= np.linalg.norm(u, axis=-1, keepdims=True)
+        try:
+            with np.errstate(all="ignore"):
+                g = np.asarray(self.gradient(x.copy()), float)
+                slope = np.sum(g * u, axis=-1) if g.shape == x.shape else None
+                fds = []
+                for rel in FD_STEPS:  # directional differences along u
+                    h = (rel * PROBE_RADII)[:, None]
+                    plus = np.asarray(self.value(x + h * u), float)
+                    minus = np.asarray(self.value(x - h * u), float)
+                    fds.append((plus - minus) / (2 * h[:, 0]))
+        except Exception:  # V defined on part of space only: nothing to compare here
+            checked.add(dim)
+            return
+        if slope is None or fds[0].shape != slope.shape:
+            checked.add(dim)
+            return
+        coarse, fine = fds
+        size = np.abs(fine)
+        finite = np.isfinite(slope) & np.isfinite(coarse) & np.isfinite(fine)
+        floor = 1e-8 * np.max(np.where(finite, size, 0.0), initial=0.0)
+        trusted = finite & (np.abs(coarse - fine) <= FD_AGREE * size + floor)
+        wrong = trusted & (np.abs(slope - fine) > GRADIENT_RTOL * size + floor)
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            raise ValueError(
+                f"gradient: ∇V of potential {self.name} disagrees with the finite difference of "
+                f"V at |x| = {PROBE_RADII[i]:.3g} (directional derivative {slope[i]:.6g}, "
+                f"expected {fine[i]:.6g}; tolerance 1e-3 relative): particles move by −∇V, "
+                "grids by V, so the two would solve different equations"
+            )
+        checked.add(dim)
+
     def on_grid(self, grid: Grid) -> np.ndarray:
         """Values of ``V`` averaged over the cells.
 
