@@ -60,7 +60,9 @@ fine = wg.Grid.box([(-4, 4)] * 2, 2 * cells)
 
 def two_bumps(grid):
     x, y = np.meshgrid(*grid.coordinates, indexing="ij")
-    rho = np.exp(-((x - 1.2) ** 2 + y**2) / 0.3) + 0.6 * np.exp(-((x + 1) ** 2 + (y - 1) ** 2) / 0.3)
+    rho = np.exp(-((x - 1.2) ** 2 + y**2) / 0.3) + 0.6 * np.exp(
+        -((x + 1) ** 2 + (y - 1) ** 2) / 0.3
+    )
     return rho / grid.integrate(rho)
 
 
@@ -101,9 +103,13 @@ sampling = wg.metrics.wasserstein(sample, exact).value
 print(f"t = {t_final}, W2 to finite volumes on the {2 * cells}² grid ({reference_cost:.2f} s):")
 for label in labels:
     distance = wg.metrics.wasserstein(final_measure(results[label]), exact)
-    print(f"  {label:30s} {distance.value:.4f}   cost {costs[label]:6.2f} s   [{distance.quantity}]")
-print(f"  lattice floor h√(D/12) = {lattice:.4f}; sampling floor ({n_particles} exact samples) "
-      f"= {sampling:.4f}")
+    print(
+        f"  {label:30s} {distance.value:.4f}   cost {costs[label]:6.2f} s   [{distance.quantity}]"
+    )
+print(
+    f"  lattice floor h√(D/12) = {lattice:.4f}; sampling floor ({n_particles} exact samples) "
+    f"= {sampling:.4f}"
+)
 print("between the solvers:")
 for i, a in enumerate(labels):
     for b in labels[i + 1 :]:

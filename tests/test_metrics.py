@@ -210,7 +210,9 @@ def test_auto_never_picks_sliced():
     assert wasserstein(mu, nu).method == "divergence"  # grid against grid, any size
     cloud = mu.sample(300, seed=0)
     assert wasserstein(cloud, mu).method == "exact"  # 300 × 1024 entries
-    assert wasserstein(cloud, mu, max_exact_entries=1000).method == "divergence"  # W2(cloud, mu) is sampling noise: binning error > 5 %
+    assert (
+        wasserstein(cloud, mu, max_exact_entries=1000).method == "divergence"
+    )  # W2(cloud, mu) is sampling noise: binning error > 5 %
     with pytest.warns(wg.errors.ApproximationWarning, match="method='exact'"):
         d = wasserstein(cloud, mu, max_exact_entries=1000)
     assert d.method == "divergence" and d.error > 0.05 * d.value

@@ -132,9 +132,9 @@ def wasserstein(
     3-D with ``p = 2`` (at any size: the same value at every resolution, where the exact
     cell-centre value jumps with the grid below a few cells); otherwise ``exact`` while
     ``n·m ≤ max_exact_entries`` (``n``, ``m`` count cells of positive mass), else
-    ``divergence`` for ``p = 2`` in 2-D or 3-D, else ``quantized``. When the error of binned particles or of ``quantized`` exceeds
-    5 % of the value, an :class:`~wgflow.errors.ApproximationWarning` says so and gives the
-    fix.
+    ``divergence`` for ``p = 2`` in 2-D or 3-D, else ``quantized``. When the error of binned
+    particles or of ``quantized`` exceeds 5 % of the value, an
+    :class:`~wgflow.errors.ApproximationWarning` says so and gives the fix.
 
     Parameters
     ----------
