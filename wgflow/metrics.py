@@ -280,7 +280,7 @@ def _divergence(mu, nu, centre, scale, blur, automatic, entries) -> Distance:
         + delta_b
     )
     binned = " and ".join(n for n, m in (("mu", mu), ("nu", nu)) if isinstance(m, ParticleMeasure))
-    grids = " between the cell-centre masses" if GridMeasure in (type(mu), type(nu)) else ""
+    grids = " of the densities" if GridMeasure in (type(mu), type(nu)) else ""
     quantity = (
         f"W2{grids} ≈ √S_ε (debiased Sinkhorn divergence, blur √ε = {blur:.3g}"
         + (f"; {binned} binned on cells, moved by ≤ {delta_a + delta_b:.3g}" if binned else "")
