@@ -272,6 +272,8 @@ class Solver(ParametersRepr, abc.ABC):
         trackers : sequence of Tracker
             Extra observers (see :mod:`wgflow.trackers`); the values of recording trackers
             (:class:`~wgflow.trackers.RecordingTracker`) become variables of the Dataset.
+            Grid runs of an attractive Newtonian kernel in 2-D/3-D get a
+            :class:`~wgflow.trackers.ConcentrationGuard` unless one is passed.
         checkpoint : path, optional
             A netCDF file rewritten atomically every ``checkpoint_every`` (simulated time;
             default every snapshot), on failure or Ctrl-C (last good state) and at the end;
