@@ -51,11 +51,13 @@ from wgflow.grid import Grid
 from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
+from .gaussian_datum import GaussianDatum
+
 #: ``|S^{D−1}|``: the area of the unit sphere (1-D: the two points ±1)
 _SPHERE_AREA = {1: 2.0, 2: 2.0 * math.pi, 3: 4.0 * math.pi}
 
 
-class DoubleWellPorousMedium(ParametersRepr):
+class DoubleWellPorousMedium(GaussianDatum, ParametersRepr):
     """``∂tρ = ∇·(ρ∇V) + cΔρ^m`` in the double well ``V = h(|x|² − a²)²/4``, explicit limit.
 
     Parameters
@@ -318,41 +320,7 @@ class DoubleWellPorousMedium(ParametersRepr):
         return self._radial_integral(constant, energy_density)
 
     # ---- the initial datum -----------------------------------------------------------------
-    def density(self, points: np.ndarray) -> np.ndarray:
-        """The initial density ``M N(mean0, var0 · I)`` at ``points``.
-
-        Parameters
-        ----------
-        points : ndarray, shape (..., dim)
-            Where to evaluate.
-
-        Returns
-        -------
-        ndarray, shape (...)
-            The density.
-        """
-        z = np.asarray(points, dtype=float) - self.mean0
-        r2 = np.sum(z * z, axis=-1)
-        norm = (2 * math.pi * self.var0) ** (self.dim / 2)
-        return self.mass * np.exp(-r2 / (2 * self.var0)) / norm
-
-    def initial_density(self, grid: Grid) -> np.ndarray:
-        """Cell averages of the Gaussian initial datum, rescaled to mass exactly ``M``.
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid of dimension ``dim``.
-
-        Returns
-        -------
-        ndarray, shape grid.shape
-            Cell averages.
-        """
-        self._check_grid(grid)
-        rho = grid.cell_average(self.density, order=4)
-        return rho * (self.mass / grid.integrate(rho))
-
-    def _check_grid(self, grid: Grid) -> None:
-        if grid.dim != self.dim:
-            raise ValueError(f"grid: need dimension {self.dim}, got {grid.dim}")
+    @property
+    def initial_variance(self) -> float:
+        """``σ²`` of the initial Gaussian (``var0``)."""
+        return self.var0

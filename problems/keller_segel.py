@@ -57,18 +57,17 @@ import math
 import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy
-from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
-from wgflow.measures import ParticleMeasure
-from wgflow.random import seed_sequence
 from wgflow.reprs import ParametersRepr
 from wgflow.trackers import BoundaryGuard, ConcentrationGuard, Tracker
-from wgflow.validation import check_positive, check_positive_int, check_real, strict_keywords
+from wgflow.validation import check_positive, check_real, strict_keywords
+
+from .gaussian_datum import GaussianDatum
 
 logger = logging.getLogger(__name__)
 
 
-class KellerSegel(ParametersRepr):
+class KellerSegel(GaussianDatum, ParametersRepr):
     """2-D parabolic–elliptic Keller–Segel with a Gaussian initial datum and the virial law.
 
     ``∂tρ = Δρ − χ∇·(ρ∇c)``, ``−Δc = ρ`` (see the module docstring): the Wasserstein
@@ -114,6 +113,8 @@ class KellerSegel(ParametersRepr):
     >>> print(f"{prob.critical_mass:.4f} {prob.virial_slope:.4f} {prob.is_supercritical}")
     25.1327 25.1327 False
     """
+
+    dim = 2
 
     @strict_keywords
     def __init__(
@@ -270,64 +271,10 @@ class KellerSegel(ParametersRepr):
         )
         return m2 / (-self.virial_slope)
 
-    def density(self, points: np.ndarray) -> np.ndarray:
-        """The initial density ``M N(mean0, σ² I)`` at ``points``.
-
-        Parameters
-        ----------
-        points : ndarray, shape (..., 2)
-            Where to evaluate.
-
-        Returns
-        -------
-        ndarray, shape (...)
-            The density.
-        """
-        z = np.asarray(points, dtype=float) - self.mean0
-        r2 = np.sum(z * z, axis=-1)
-        return self.mass * np.exp(-r2 / (2 * self.variance)) / (2 * math.pi * self.variance)
-
-    def initial_density(self, grid: Grid) -> np.ndarray:
-        """Cell averages of the Gaussian initial datum, rescaled to mass exactly ``M``.
-
-        The rescaling removes what the box cuts off, so the run's mass is the ``M`` that the
-        virial slope uses.
-
-        Parameters
-        ----------
-        grid : Grid
-            A 2-D grid.
-
-        Returns
-        -------
-        ndarray, shape grid.shape
-            Cell averages.
-        """
-        if grid.dim != 2:
-            raise ValueError(f"grid: need a 2-D grid, got {grid.dim}-D")
-        rho = grid.cell_average(self.density, order=4)
-        return rho * (self.mass / grid.integrate(rho))
-
-    def sample(self, n: int, seed=None) -> ParticleMeasure:
-        """``n`` i.i.d. particles from the initial Gaussian, each of weight ``M/n``.
-
-        Parameters
-        ----------
-        n : int
-            Number of particles, ≥ 1.
-        seed : int or numpy.random.SeedSequence, optional
-            Randomness.
-
-        Returns
-        -------
-        ParticleMeasure
-            Positions ``(n, 2)``, weights summing to ``M`` (the interaction strength of
-            :class:`~wgflow.solvers.Particles` scales with the weights).
-        """
-        n = check_positive_int("n", n)
-        rng = np.random.default_rng(seed_sequence(seed))
-        x = self.mean0 + math.sqrt(self.variance) * rng.standard_normal((n, 2))
-        return ParticleMeasure(x, np.full(n, self.mass / n))
+    @property
+    def initial_variance(self) -> float:
+        """``σ²`` of the initial Gaussian (``variance``)."""
+        return self.variance
 
     def trackers(self, boundary: bool = True) -> list[Tracker]:
         """The trackers a grid run of this problem should use.

@@ -34,20 +34,18 @@ J. A. Carrillo, M. R. D'Orsogna, V. Panferov, Kinet. Relat. Models 2 (2009) 363�
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
-from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
-from wgflow.measures import ParticleMeasure
-from wgflow.random import seed_sequence
 from wgflow.reprs import ParametersRepr
-from wgflow.validation import check_positive, check_positive_int, check_real, strict_keywords
+from wgflow.validation import check_positive, check_real, strict_keywords
+
+from .gaussian_datum import GaussianDatum
 
 
-class MorseSwarm(ParametersRepr):
+class MorseSwarm(GaussianDatum, ParametersRepr):
     """Morse attraction–repulsion in a quadratic trap with linear diffusion (1-D to 3-D).
 
     The defaults (2-D, mass 4, short-range repulsion ``C_r = 2 > C_a = 1``,
@@ -189,58 +187,7 @@ class MorseSwarm(ParametersRepr):
             raise ValueError(f"t: need finite times ≥ 0, got {t!r}")
         return np.exp(-self.confinement * times)[..., None] * self.mean0
 
-    def density(self, points: np.ndarray) -> np.ndarray:
-        """The initial density ``M N(mean0, var0 · I)`` at ``points``.
-
-        Parameters
-        ----------
-        points : ndarray, shape (..., dim)
-            Where to evaluate.
-
-        Returns
-        -------
-        ndarray, shape (...)
-            The density.
-        """
-        z = np.asarray(points, dtype=float) - self.mean0
-        r2 = np.sum(z * z, axis=-1)
-        norm = (2 * math.pi * self.var0) ** (self.dim / 2)
-        return self.mass * np.exp(-r2 / (2 * self.var0)) / norm
-
-    def initial_density(self, grid: Grid) -> np.ndarray:
-        """Cell averages of the Gaussian initial datum, rescaled to mass exactly ``M``.
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid of dimension ``dim``.
-
-        Returns
-        -------
-        ndarray, shape grid.shape
-            Cell averages.
-        """
-        if grid.dim != self.dim:
-            raise ValueError(f"grid: need dimension {self.dim}, got {grid.dim}")
-        rho = grid.cell_average(self.density, order=4)
-        return rho * (self.mass / grid.integrate(rho))
-
-    def sample(self, n: int, seed=None) -> ParticleMeasure:
-        """``n`` i.i.d. particles from the initial Gaussian, each of weight ``M/n``.
-
-        Parameters
-        ----------
-        n : int
-            Number of particles, ≥ 1.
-        seed : int or numpy.random.SeedSequence, optional
-            Randomness.
-
-        Returns
-        -------
-        ParticleMeasure
-            Positions ``(n, dim)``, weights summing to ``M``.
-        """
-        n = check_positive_int("n", n)
-        rng = np.random.default_rng(seed_sequence(seed))
-        x = self.mean0 + math.sqrt(self.var0) * rng.standard_normal((n, self.dim))
-        return ParticleMeasure(x, np.full(n, self.mass / n))
+    @property
+    def initial_variance(self) -> float:
+        """``σ²`` of the initial Gaussian (``var0``)."""
+        return self.var0
