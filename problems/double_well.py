@@ -51,7 +51,7 @@ from wgflow.grid import Grid
 from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
-from .gaussian_datum import GaussianDatum
+from .gaussian_datum import GaussianDatum, check_mean0
 
 #: ``|S^{D−1}|``: the area of the unit sphere (1-D: the two points ±1)
 _SPHERE_AREA = {1: 2.0, 2: 2.0 * math.pi, 3: 4.0 * math.pi}
@@ -115,13 +115,7 @@ class DoubleWellPorousMedium(GaussianDatum, ParametersRepr):
         self.depth = check_positive("depth", depth)
         self.well = check_positive("well", well)
         self.mass = check_positive("mass", mass)
-        try:
-            centre = np.zeros(dim) if mean0 is None else np.array(mean0, float).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"mean0: need {dim} real numbers, got {mean0!r}") from exc
-        if centre.shape != (dim,) or not np.all(np.isfinite(centre)):
-            raise ValueError(f"mean0: need {dim} finite real numbers, got {mean0!r}")
-        self.mean0 = centre
+        self.mean0 = check_mean0(np.zeros(dim) if mean0 is None else mean0, dim)
         self.var0 = check_positive("var0", var0)
 
     # ---- the energy ------------------------------------------------------------------------

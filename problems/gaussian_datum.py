@@ -12,6 +12,35 @@ from wgflow.random import seed_sequence
 from wgflow.validation import check_positive_int
 
 
+def check_mean0(mean0, dim: int) -> np.ndarray:
+    """The centre ``mean0`` as a finite float array of shape ``(dim,)``.
+
+    Parameters
+    ----------
+    mean0 : array_like
+        The user's centre.
+    dim : int
+        The dimension.
+
+    Returns
+    -------
+    ndarray, shape (dim,)
+        The centre.
+
+    Raises
+    ------
+    ValueError
+        Naming ``mean0`` when it is not ``dim`` finite real numbers.
+    """
+    try:
+        centre = np.array(mean0, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"mean0: need {dim} real numbers, got {mean0!r}") from exc
+    if centre.shape != (dim,) or not np.all(np.isfinite(centre)):
+        raise ValueError(f"mean0: need {dim} finite real numbers, got {mean0!r}")
+    return centre
+
+
 class GaussianDatum:
     """Mixin: the initial datum ``M N(mean0, σ² I)`` on points, grids and particles.
 

@@ -62,7 +62,7 @@ from wgflow.reprs import ParametersRepr
 from wgflow.trackers import BoundaryGuard, ConcentrationGuard, Tracker
 from wgflow.validation import check_positive, check_real, strict_keywords
 
-from .gaussian_datum import GaussianDatum
+from .gaussian_datum import GaussianDatum, check_mean0
 
 logger = logging.getLogger(__name__)
 
@@ -127,13 +127,7 @@ class KellerSegel(GaussianDatum, ParametersRepr):
         self.mass = check_positive("mass", mass)
         self.chi = check_positive("chi", chi)
         self.variance = check_positive("variance", variance)
-        try:
-            centre = np.array(mean0, dtype=float).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"mean0: need two real numbers, got {mean0!r}") from exc
-        if centre.shape != (2,) or not np.all(np.isfinite(centre)):
-            raise ValueError(f"mean0: need two finite real numbers, got {mean0!r}")
-        self.mean0 = centre
+        self.mean0 = check_mean0(mean0, 2)
         if self.is_supercritical:
             logger.info(
                 "KellerSegel: mass %.6g exceeds the critical mass 8π/χ = %.6g; the solution "

@@ -42,7 +42,7 @@ from wgflow.interactions import PairwiseInteraction
 from wgflow.reprs import ParametersRepr
 from wgflow.validation import check_positive, check_real, strict_keywords
 
-from .gaussian_datum import GaussianDatum
+from .gaussian_datum import GaussianDatum, check_mean0
 
 
 class MorseSwarm(GaussianDatum, ParametersRepr):
@@ -116,13 +116,7 @@ class MorseSwarm(GaussianDatum, ParametersRepr):
         self.diffusion = check_positive("diffusion", diffusion)
         self.mass = check_positive("mass", mass)
         default = np.array([1.0, 0.5, 0.0])[:dim]
-        try:
-            centre = default if mean0 is None else np.array(mean0, dtype=float).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"mean0: need {dim} real numbers, got {mean0!r}") from exc
-        if centre.shape != (dim,) or not np.all(np.isfinite(centre)):
-            raise ValueError(f"mean0: need {dim} finite real numbers, got {mean0!r}")
-        self.mean0 = centre
+        self.mean0 = check_mean0(default if mean0 is None else mean0, dim)
         self.var0 = check_positive("var0", var0)
 
     @functools.cached_property
