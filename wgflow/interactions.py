@@ -754,6 +754,42 @@ FD_ROUNDING = 16.0
 GRADIENT_RTOL = 1e-3
 
 
+def gradient_mismatch(claimed, coarse, fine, rounding=0.0, usable=True) -> np.ndarray:
+    """Where a claimed gradient disagrees with trusted central differences.
+
+    A point is trusted where everything is finite and the two differences (steps
+    :data:`FD_STEPS`) agree to :data:`FD_AGREE` (relative, plus ``rounding``); there the claim
+    must match the finer one to :data:`GRADIENT_RTOL` (both up to ``1e-8`` of the largest
+    difference).
+
+    Parameters
+    ----------
+    claimed, coarse, fine : ndarray, shape (..., K)
+        The user's gradient (or directional derivative, ``K = 1``) and the two differences.
+    rounding : float or ndarray, shape (...)
+        The rounding of ``W`` seen by the finer difference.
+    usable : bool or ndarray, shape (...)
+        Points to consider at all (e.g. where ``W`` is finite).
+
+    Returns
+    -------
+    ndarray of bool, shape (...)
+        The trusted points where the claim is wrong.
+    """
+    size = np.linalg.norm(fine, axis=-1)
+    usable = (
+        usable
+        & np.all(np.isfinite(claimed), axis=-1)
+        & np.all(np.isfinite(coarse), axis=-1)
+        & np.all(np.isfinite(fine), axis=-1)
+        & np.isfinite(rounding)
+    )
+    floor = 1e-8 * np.max(np.where(usable, size, 0.0), initial=0.0)
+    spread = np.linalg.norm(coarse - fine, axis=-1) + rounding
+    trusted = usable & (spread <= FD_AGREE * size + floor)
+    return trusted & (np.linalg.norm(claimed - fine, axis=-1) > GRADIENT_RTOL * size + floor)
+
+
 def probe_displacements(dim: int) -> np.ndarray:
     """The fixed displacements of :func:`check_user_kernel`, shape ``(2, 3, dim)``."""
     d = PROBE_DIRECTIONS[dim]
@@ -838,18 +874,7 @@ def check_user_kernel(kernel, gradient, dim: int) -> None:
             # what rounding W to a few ulps does to the difference (a large constant in W)
             rounding = FD_ROUNDING * np.finfo(float).eps * big / h * math.sqrt(dim)
         coarse, fine = fds
-        size = np.linalg.norm(fine, axis=-1)
-        usable = (
-            np.isfinite(w)
-            & np.all(np.isfinite(g), axis=-1)
-            & np.all(np.isfinite(coarse), axis=-1)
-            & np.all(np.isfinite(fine), axis=-1)
-            & np.isfinite(rounding)
-        )
-        floor = 1e-8 * np.max(np.where(usable, size, 0.0), initial=0.0)
-        spread = np.linalg.norm(coarse - fine, axis=-1) + rounding
-        trusted = usable & (spread <= FD_AGREE * size + floor)
-        wrong = trusted & (np.linalg.norm(g - fine, axis=-1) > GRADIENT_RTOL * size + floor)
+        wrong = gradient_mismatch(g, coarse, fine, rounding, usable=np.isfinite(w))
     if wrong.any():
         text, i = where(wrong)
         raise ValueError(
