@@ -86,6 +86,7 @@ class Potential(ParametersRepr):
         self.value = value
         self.gradient = gradient
         self.name = name
+        self._gradient_checked: set[int] = set()  # dimensions check_gradient has passed
 
     def check_gradient(self, dim: int) -> None:
         """Refuse a ``gradient`` that is not the gradient of ``value`` (a sign or factor error).
@@ -110,7 +111,7 @@ class Potential(ParametersRepr):
         """
         if self.gradient is None or not callable(self.value):
             return
-        checked = self.__dict__.setdefault("_gradient_checked", set())
+        checked = self._gradient_checked
         if dim in checked:
             return
         from .interactions import FD_STEPS, PROBE_RADII, gradient_mismatch
