@@ -118,7 +118,7 @@ def test_interrupted_and_resumed_run_equals_one_go_bit_for_bit(case, tmp_path):
     for name in full.data_vars:
         np.testing.assert_array_equal(resumed[name].values, full[name].values, err_msg=name)
     final = wg.open(path)
-    assert final.attrs["status"] == "checkpoint" and final.attrs["checkpoint_time"] == 1.0
+    assert final.attrs["status"] == "complete" and final.attrs["checkpoint_time"] == 1.0
 
 
 def test_resume_refuses_a_mismatched_solver(tmp_path):

@@ -80,7 +80,8 @@ def test_particles_follow_the_drift(name):
 def test_drift_changes_the_archived_parameters_and_jko_refuses_it():
     grid = wg.Grid.box([(-5, 5)] * 2, 16)
     params = FiniteVolume(energy(ROTATION), grid).parameters()
-    assert params["energy"]["drift"] == {"name": "rotation"}
+    assert params["energy"]["drift"]["name"] == "rotation"
+    assert params["energy"]["drift"]["code"].startswith("code:")
     with pytest.raises(ValueError, match="non-gradient drift"):
         JKO(energy(ROTATION), grid, tau=0.1)
 

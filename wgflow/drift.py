@@ -24,7 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .errors import ParameterError
+from .fingerprint import fingerprint
 from .grid import Grid
+from .io import to_json
 from .reprs import ParametersRepr
 
 __all__ = ["MeanFieldDrift"]
@@ -69,10 +72,21 @@ class MeanFieldDrift(ParametersRepr):
             raise TypeError(f"velocity: need a callable v(points, moments), got {velocity!r}")
         if features is not None and not callable(features):
             raise TypeError(f"features: need a callable φ(points) or None, got {features!r}")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise ParameterError(
+                f"parameters: need a dict or None, got {type(parameters).__name__}"
+            )
         self.velocity = velocity
         self.features = features
         self.name = str(name)
         self.extra = dict(parameters or {})
+        try:  # archived with every run: refuse now, not after the run
+            to_json(self.extra)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"parameters: need JSON-serializable values (numbers, strings, lists, dicts, "
+                f"arrays), got {self.extra!r} ({exc})"
+            ) from exc
 
     def parameters(self) -> dict:
         """What determines the drift (archived).
@@ -82,7 +96,8 @@ class MeanFieldDrift(ParametersRepr):
         dict
             ``name`` and the given ``parameters``.
         """
-        return {"name": self.name, **self.extra}
+        code = fingerprint((self.velocity, self.features))
+        return {"name": self.name, "code": code, **self.extra}
 
     describe = parameters
 
@@ -149,7 +164,13 @@ class MeanFieldDrift(ParametersRepr):
         ValueError
             A result of another shape, or non-finite values.
         """
-        v = np.asarray(self.velocity(points, moments), dtype=float)
+        v = np.asarray(self.velocity(points, moments))
+        if v.dtype.kind not in "biuf":
+            raise ValueError(
+                f"drift {self.name!r}: velocity must be real numbers, got dtype {v.dtype}"
+                + (" (its imaginary part would be lost)" if v.dtype.kind == "c" else "")
+            )
+        v = v.astype(float)
         if v.shape != points.shape:
             raise ValueError(
                 f"drift {self.name!r}: velocity must have the points' shape {points.shape}, "

@@ -201,11 +201,14 @@ def _resume(solver, path, progress, trackers) -> xr.Dataset:
     )
     if hasattr(solver, "check_times"):
         times = solver.check_times(times)
-    now = solver.time(state)
-    remaining = times[times > now + 1e-12 * max(1.0, abs(now))]
     previous = archive.drop_vars([n for n in archive.variables if n.startswith(_PREFIX)])
     previous = previous.drop_dims([d for d in previous.dims if d.startswith(_PREFIX)])
-    previous = previous.sel(time=previous["time"] <= now + 1e-12 * max(1.0, abs(now)))
+    # the last observation time recorded (SGD observes a time between whole steps at the step
+    # before it, so the solver's own time may lie just below it)
+    now = float(archive.attrs.get("checkpoint_observed", solver.time(state)))
+    slack = 1e-12 * max(1.0, abs(now))
+    remaining = times[times > now + slack]
+    previous = previous.sel(time=previous["time"] <= now + slack)
     if remaining.size == 0:
         previous.attrs["status"] = "complete"
         return previous
@@ -225,7 +228,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
         observers.append(writer)
     for tracker in observers:
         tracker.start(solver, state, float(times[-1]))
-    last_good = state
+    last_good, last_observed = state, None
 
     def partial() -> xr.Dataset | None:
         if not recorder.times and previous is None:
@@ -241,7 +244,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
     def save_last_good(status: str) -> None:
         if writer is not None and (recorder.times or previous is not None):
             try:
-                writer.write(solver, last_good, status)
+                writer.write(solver, last_good, status, last_observed)
             except Exception:  # never hide the original failure
                 logger.exception("could not write the checkpoint %s", writer.path)
 
@@ -250,7 +253,7 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
             if t > solver.time(state):
                 state = solver.advance(state, float(t))
             recorder.handle(solver, state, float(t))
-            last_good = state
+            last_good, last_observed = state, float(t)
             for tracker in observers[1:]:
                 tracker.handle(solver, state, float(t))
     except RunStopped as exc:
@@ -263,9 +266,13 @@ def _loop(solver, state, times, params, progress, trackers, checkpoint, previous
         stop.dataset = partial()
         save_last_good("interrupted")
         raise stop from exc
-    except (ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
-        # a numerical library failed inside a step (a singular factorization, an overflow):
-        # wgflow's error with the time and the snapshots so far, the original chained
+    except Exception as exc:
+        numerical = isinstance(exc, ArithmeticError | RuntimeError | np.linalg.LinAlgError)
+        if not (numerical or recorder.times or previous is not None):
+            raise  # bad input found at t = 0: nothing computed, nothing to keep
+        # a step failed mid-run (a singular factorization, an overflow, a user callable that
+        # returned NaN at some time): wgflow's error with the time, the snapshots so far and
+        # a checkpoint of the last good state; the original chained
         t_good = solver.time(last_good)
         stop = BlowUpError(
             t_good, f"the step after t = {t_good:.6g} failed: {type(exc).__name__}: {exc}"

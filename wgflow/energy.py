@@ -14,6 +14,7 @@ from scipy.special import xlogy
 
 from .docstrings import inherit_docstrings
 from .errors import ParameterError
+from .fingerprint import fingerprint
 from .grid import Grid
 from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInteraction
 from .measures import GridMeasure
@@ -180,9 +181,10 @@ class Potential(ParametersRepr):
         Returns
         -------
         dict
-            Name or kind and parameters.
+            Name or kind and parameters; ``code``: :func:`~wgflow.fingerprint.fingerprint` of
+            ``V`` and ``∇V`` (so that a resume tells a changed function from its name).
         """
-        return {"name": self.name}
+        return {"name": self.name, "code": fingerprint((self.value, self.gradient))}
 
 
 class InternalEnergy(Protocol):

@@ -51,6 +51,7 @@ import scipy.special
 
 from .docstrings import inherit_docstrings
 from .errors import ParameterError
+from .fingerprint import fingerprint
 from .grid import Grid, box_averages
 from .reprs import ParametersRepr
 from .validation import check_positive, check_real, strict_keywords
@@ -638,7 +639,9 @@ class PairwiseInteraction(ParametersRepr):
         return GridConvolution(self, grid)  # FFT of the cell-averaged kernel
 
     def describe(self) -> dict:
-        return {"kind": "pairwise", "name": self.name, "quadrature": self.quadrature}
+        user = self.profile if self.profile is not None else (self.kernel, self.gradient)
+        code = fingerprint(user)
+        return {"kind": "pairwise", "name": self.name, "quadrature": self.quadrature, "code": code}
 
 
 #: relative step of the central difference used when :meth:`PairwiseInteraction.radial_profile`
@@ -1048,7 +1051,12 @@ class SeparableInteraction(ParametersRepr):
         return GridSeparable(self, grid)
 
     def describe(self) -> dict:
-        return {"kind": "separable", "name": self.name, "coefficients": self.coefficients.tolist()}
+        return {
+            "kind": "separable",
+            "name": self.name,
+            "coefficients": self.coefficients.tolist(),
+            "code": fingerprint((self.features, self.gradient)),
+        }
 
 
 class GridSeparable:
@@ -1132,7 +1140,10 @@ class GeneralInteraction(ParametersRepr):
         return self._on_grid[1]
 
     def describe(self) -> dict:
-        return {"kind": "general", "name": self.name}
+        code = fingerprint(
+            (self.kernel, self.gradient, self.particle_gradient, self.particle_kernel)
+        )
+        return {"kind": "general", "name": self.name, "code": code}
 
 
 class GridGeneral:

@@ -28,6 +28,7 @@ import xarray as xr
 
 from . import driver, io
 from .docstrings import copy_docstrings
+from .fingerprint import UNCOMPARABLE
 from .reprs import ParametersRepr
 from .reprs import short as _short
 from .trackers import Tracker, add_recorded_variables, recording, with_default_guards
@@ -411,7 +412,10 @@ def _same(a, b) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return bool(np.isclose(a, b, rtol=1e-12, atol=0.0)) or a == b
+        both_nan = isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b)
+        return both_nan or bool(np.isclose(a, b, rtol=1e-12, atol=0.0)) or a == b
+    if isinstance(a, str) and a.startswith(UNCOMPARABLE):  # a callable with no stable hash
+        return False
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):

@@ -266,10 +266,10 @@ class CheckpointWriter(Tracker):
     def handle(self, solver, state, t):
         due = self.every is None or t - self._last >= self.every * (1 - 1e-9)
         if due or t >= self.t_final:
-            self.write(solver, state, "checkpoint")
+            self.write(solver, state, "complete" if t >= self.t_final else "checkpoint", t)
             self._last = t
 
-    def write(self, solver, state, status: str) -> None:
+    def write(self, solver, state, status: str, observed: float | None = None) -> None:
         """Write the checkpoint now (atomically).
 
         Parameters
@@ -280,7 +280,12 @@ class CheckpointWriter(Tracker):
             The state to save.
         status : str
             Stored as the archive's ``status``.
+        observed : float, optional
+            The last observation time handled (default: the recorder's last time); a
+            resume continues after it.
         """
+        if observed is None:
+            observed = self.recorder.times[-1] if self.recorder.times else None
         if self.recorder.times:
             ds = combine_runs(solver.to_dataset(self.recorder, self.params, state), self.previous)
         elif self.previous is not None:  # a resumed run stopped before its first snapshot
@@ -295,6 +300,8 @@ class CheckpointWriter(Tracker):
                 value, dims=dims, attrs={"units": "1", "long_name": f"solver state: {name}"}
             )
         ds.attrs["checkpoint_time"] = float(solver.time(state))
+        if observed is not None:  # else a resumed run's previous value stays
+            ds.attrs["checkpoint_observed"] = float(observed)
         ds.attrs["checkpoint_state"] = io.to_json(meta)
         ds.attrs["status"] = status
         io.save(ds, self.path)

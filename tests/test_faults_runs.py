@@ -1,0 +1,200 @@
+"""Nothing lost at the seams of a run: mid-run failures, resumes and the checks before work.
+
+Each test reproduces a failure found by probing the run surfaces (the driver, the solvers'
+resume check, the SGD schedule, user drifts) and fails on the code before its fix.
+"""
+
+import numpy as np
+import pytest
+
+import wgflow as wg
+from wgflow.drift import MeanFieldDrift
+from wgflow.fingerprint import fingerprint
+from wgflow.networks import GaussianMixture, NetworkModel
+from wgflow.problems import OrnsteinUhlenbeck
+from wgflow.solvers import SGD, FiniteVolume, Particles
+from wgflow.trackers import Tracker
+
+
+class InterruptAt(Tracker):
+    """Simulates Ctrl-C once the run reaches time ``t``."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def handle(self, solver, state, t):
+        if t >= self.t - 1e-12:
+            raise KeyboardInterrupt
+
+
+def network():
+    scales = np.ones((2, 5))
+    scales[0, :2], scales[1, :2] = 1.5, 0.5
+    return NetworkModel(GaussianMixture([1.0, -1.0], [0.5, 0.5], scales), "relu", "w")
+
+
+def with_drift(energy, drift):
+    return wg.FreeEnergy(
+        potential=energy.potential_term, internal=energy.internal, drift=drift, dim=1
+    )
+
+
+def sgd(**kwargs):
+    return SGD(network(), n_neurons=10, step_size=0.01, seed=3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "save_every, spacing", [(0.035, "linear"), (0.0035, "log")], ids=["3.5-steps", "log"]
+)
+def test_sgd_resume_between_whole_steps_is_bit_for_bit(tmp_path, save_every, spacing):
+    """Observation times between whole steps: the resumed run observes each time once."""
+    full = sgd().run(None, 1.0, save_every, spacing=spacing, progress=False)
+    assert np.all(np.diff(full["time"].values) > 0)
+    path = tmp_path / "c.nc"
+    with pytest.raises(wg.RunInterrupted):
+        sgd().run(
+            None, 1.0, save_every, spacing=spacing, progress=False, checkpoint=path,
+            trackers=[InterruptAt(0.3)],
+        )  # fmt: skip
+    resumed = sgd().resume(path, progress=False)
+    np.testing.assert_array_equal(resumed["time"].values, full["time"].values)
+    np.testing.assert_array_equal(resumed["risk"].values, full["risk"].values)
+
+
+def _bad_from(t_bad):
+    def velocity(x, m):
+        return np.full(x.shape, np.nan) if velocity.t >= t_bad else -x
+
+    velocity.t = 0.0
+    return velocity
+
+
+class Clock(Tracker):
+    """Tells the drift the time (a drift that fails only after t_bad)."""
+
+    def __init__(self, velocity):
+        self.velocity = velocity
+
+    def handle(self, solver, state, t):
+        self.velocity.t = t
+
+
+def test_mid_run_non_finite_drift_stops_with_snapshots_and_checkpoint(tmp_path):
+    ou = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
+    velocity = _bad_from(0.5)
+    energy = with_drift(ou.energy, MeanFieldDrift(velocity, name="late-nan"))
+    grid = wg.Grid.box([(-4, 4)], 40)
+    path = tmp_path / "c.nc"
+    with pytest.raises(wg.BlowUpError) as info:
+        FiniteVolume(energy, grid).run(
+            ou.initial_density(grid), 1.0, 0.1, progress=False, checkpoint=path,
+            checkpoint_every=0.5, trackers=[Clock(velocity)],
+        )  # fmt: skip
+    stop = info.value
+    assert "non-finite velocity" in str(stop) and stop.time == pytest.approx(0.5)
+    assert stop.dataset["time"].values[-1] == pytest.approx(0.5)
+    saved = wg.open(path)  # the last good state reached disk
+    assert saved.attrs["checkpoint_time"] == pytest.approx(0.5)
+    assert saved.attrs["status"].startswith("stopped")
+
+
+def test_bad_input_at_t0_stays_a_plain_error():
+    """A drift wrong from the start is bad input: a ValueError, not a blow-up."""
+    ou = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
+    energy = with_drift(ou.energy, MeanFieldDrift(lambda x, m: x[..., :0], name="shape"))
+    grid = wg.Grid.box([(-4, 4)], 40)
+    with pytest.raises(ValueError, match="shape") as info:
+        FiniteVolume(energy, grid).run(ou.initial_density(grid), 1.0, progress=False)
+    assert not isinstance(info.value, wg.RunStopped)
+
+
+def test_sgd_schedule_refused_before_the_run_with_the_time():
+    def schedule(t):
+        return np.where(t < 0.55, 1.0, -1.0)
+
+    with pytest.raises(ValueError, match=r"schedule: .*ξ\(0\.55") as info:
+        sgd(schedule=schedule).run(None, 1.0, progress=False)
+    assert not isinstance(info.value, wg.RunStopped)
+
+
+def test_drift_parameters_must_be_json_before_the_run():
+    with pytest.raises(ValueError, match="parameters: need JSON"):
+        MeanFieldDrift(lambda x, m: -x, parameters={"f": lambda: 0})
+    with pytest.raises(TypeError, match="parameters: need a dict"):
+        MeanFieldDrift(lambda x, m: -x, parameters=[1, 2])
+
+
+def test_complex_drift_refused():
+    drift = MeanFieldDrift(lambda x, m: 1j * x, name="rot")
+    with pytest.raises(ValueError, match="imaginary"):
+        drift.velocity_at(np.ones((3, 2)), np.zeros(0))
+
+
+def test_resume_accepts_its_own_checkpoint_with_nan_parameters(tmp_path):
+    ou = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
+    drift = MeanFieldDrift(lambda x, m: 0 * x, name="zero", parameters={"gain": float("nan")})
+    grid = wg.Grid.box([(-4, 4)], 30)
+    path = tmp_path / "c.nc"
+    with pytest.raises(wg.RunInterrupted):
+        FiniteVolume(with_drift(ou.energy, drift), grid).run(
+            ou.initial_density(grid), 1.0, 0.1, progress=False, checkpoint=path,
+            trackers=[InterruptAt(0.3)],
+        )  # fmt: skip
+    done = FiniteVolume(with_drift(ou.energy, drift), grid).resume(path, progress=False)
+    assert done.attrs["status"] == "complete"
+
+
+def test_resume_refuses_a_changed_lambda_schedule(tmp_path):
+    path = tmp_path / "c.nc"
+    with pytest.raises(wg.RunInterrupted):
+        sgd(schedule=lambda t: 1.0 + 0 * t).run(
+            None, 1.0, 0.1, progress=False, checkpoint=path, trackers=[InterruptAt(0.3)]
+        )
+    with pytest.raises(ValueError, match="schedule"):
+        sgd(schedule=lambda t: 0.5 + 0 * t).resume(path, progress=False)
+    sgd(schedule=lambda t: 1.0 + 0 * t).resume(path, progress=False)  # the same code: accepted
+
+
+def test_resume_refuses_a_changed_custom_potential(tmp_path):
+    grid = wg.Grid.box([(-4, 4)], 30)
+    rho = np.exp(-grid.points()[..., 0] ** 2)
+
+    def energy(k):
+        return wg.FreeEnergy(potential=wg.Potential(lambda x: k * x[..., 0] ** 2 / 2, name="V"),
+                             internal=wg.Entropy(1.0))  # fmt: skip
+
+    path = tmp_path / "c.nc"
+    with pytest.raises(wg.RunInterrupted):
+        FiniteVolume(energy(1.0), grid).run(
+            rho, 1.0, 0.1, progress=False, checkpoint=path, trackers=[InterruptAt(0.3)]
+        )
+    with pytest.raises(ValueError, match="potential.code"):
+        FiniteVolume(energy(2.0), grid).resume(path, progress=False)
+    FiniteVolume(energy(1.0), grid).resume(path, progress=False)
+
+
+def test_fingerprint_of_library_kernels_and_partials_is_stable():
+    import functools
+
+    for make in (
+        lambda: wg.PairwiseInteraction.newtonian(chi=2.0, dim=2),
+        lambda: wg.PairwiseInteraction.morse(),
+        lambda: wg.PairwiseInteraction.gaussian(1.0),
+        lambda: wg.PairwiseInteraction.radial_profile(np.exp, name="e"),
+    ):
+        a, b = make().describe()["code"], make().describe()["code"]
+        assert a == b and a.startswith("code:")
+    assert fingerprint(functools.partial(np.add, 1)) == fingerprint(functools.partial(np.add, 1))
+    assert fingerprint(functools.partial(np.add, 1)) != fingerprint(functools.partial(np.add, 2))
+
+
+def test_particles_drift_non_finite_mid_run_is_a_blow_up(tmp_path):
+    ou = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
+    velocity = _bad_from(0.3)
+    energy = with_drift(ou.energy, MeanFieldDrift(velocity, name="late-nan"))
+    with pytest.raises(wg.BlowUpError) as info:
+        Particles(energy, dt=0.01, seed=1).run(
+            np.random.default_rng(0).normal(size=(40, 1)), 1.0, 0.1, progress=False,
+            trackers=[Clock(velocity)],
+        )  # fmt: skip
+    assert info.value.dataset is not None and info.value.time == pytest.approx(0.3)
