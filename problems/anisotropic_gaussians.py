@@ -56,7 +56,13 @@ from wgflow.networks import (
     neutral_head,
 )
 from wgflow.reprs import ParametersRepr
-from wgflow.validation import check_choice, check_positive, check_real, strict_keywords
+from wgflow.validation import (
+    check_choice,
+    check_points,
+    check_positive,
+    check_real,
+    strict_keywords,
+)
 
 from .gaussian_expectations import hermite_moment, pair_moments, squared_derivative_expectation
 from .two_layer_nn import TwoLayerNN
@@ -807,7 +813,7 @@ class ReducedAnisotropic:
         float
             The risk.
         """
-        points = np.asarray(points, float)
+        points = check_points("points", points, self.dim)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         return self._risk_from_moments(mean_v, self.features(points).mean(axis=0))
 

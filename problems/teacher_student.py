@@ -56,6 +56,7 @@ from wgflow.networks import (
     neutral_head,
 )
 from wgflow.validation import (
+    check_points,
     check_positive,
     check_positive_int,
     check_real,
@@ -67,6 +68,10 @@ from .gaussian_expectations import pair_moments
 from .two_layer_nn import TwoLayerNN, _relu_pair_moments
 
 __all__ = ["ReducedTeacherStudent", "TeacherNetwork", "TeacherStudent"]
+
+
+#: largest teacher weight, output weight or bias accepted (their squares must stay finite)
+MAX_TEACHER_VALUE = 1e50
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,8 +98,11 @@ class TeacherNetwork:
             w = w[:, None]
         if w.ndim != 2 or w.size == 0:
             raise ValueError(f"weights: need shape (M, k) with M, k ≥ 1, got {w.shape}")
-        if not np.all(np.isfinite(w)):
-            raise ValueError("weights: need finite teacher weights")
+        if not np.all(np.isfinite(w)) or np.abs(w).max() > MAX_TEACHER_VALUE:
+            raise ValueError(
+                f"weights: need finite teacher weights of magnitude ≤ {MAX_TEACHER_VALUE:.0e} "
+                f"(larger ones overflow E y²), got largest |w| = {np.abs(w).max():.3g}"
+            )
         norms = np.linalg.norm(w, axis=1)
         if np.any(norms == 0):
             raise ValueError(
@@ -109,6 +117,11 @@ class TeacherNetwork:
                 v = np.full(m, float(v))
             if v.shape != (m,) or not np.all(np.isfinite(v)):
                 raise ValueError(f"{name}: need {m} finite values (one per teacher neuron)")
+            if np.abs(v).max() > MAX_TEACHER_VALUE:
+                raise ValueError(
+                    f"{name}: need magnitudes ≤ {MAX_TEACHER_VALUE:.0e} (larger ones overflow "
+                    f"E y²), got {np.abs(v).max():.3g}"
+                )
             heads.append(v.astype(float))
         if not np.any(heads[0]):
             raise ValueError("a: all teacher output weights are zero (f* = 0)")
@@ -230,7 +243,7 @@ class TeacherStudent(TwoLayerNN):
         d, k = int(d), teacher.k
         if k > d:
             raise ValueError(f"teacher: its subspace has k = {k} > d = {d} dimensions")
-        noise = check_real("noise", noise, low=0.0)
+        noise = check_real("noise", noise, low=0.0, high=MAX_TEACHER_VALUE)
         inputs = GaussianMixture([0.0], [1.0], np.ones((1, d)))
         super().__init__(activation, inputs, parameters, weight_decay)
         basis, coords = _orthonormal(directions, teacher.weights, k, d)
@@ -810,7 +823,7 @@ class ReducedTeacherStudent:
         float
             The mean-field risk of the empirical measure.
         """
-        points = np.asarray(points, float)
+        points = check_points("points", points, self.dim)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         total = 0.0
         for start in range(0, points.shape[0], 512):

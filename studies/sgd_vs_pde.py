@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from wgflow import io
-from wgflow.errors import ParameterError
+from wgflow.errors import ParameterError, RunStopped
 from wgflow.measures import ParticleMeasure
 from wgflow.metrics import fit_rate, risk_gap, wasserstein_over_time
 from wgflow.networks import neutral_head
@@ -37,9 +37,19 @@ from wgflow.problems import (
     TeacherNetwork,
     TeacherStudent,
 )
+from wgflow.problems.teacher_student import MAX_TEACHER_VALUE
+from wgflow.resources import check_memory
 from wgflow.solvers import SGD, FiniteVolume, Particles
 from wgflow.trackers import BoundaryGuard
-from wgflow.validation import check_choice, check_positive, check_positive_int, strict_keywords
+from wgflow.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive,
+    check_positive_int,
+    check_real,
+    strict_keywords,
+)
 
 
 def uniform_radial(low: float = 0.3, high: float = 0.7, dim: int = 2):
@@ -190,8 +200,27 @@ def compare(
     if order is None:
         order = 2 if isinstance(prob, AnisotropicGaussians) else 0
     red = prob.reduced(beta=beta, order=order)
+    # every setting is checked here, before SGD runs (not after minutes of work)
+    check_positive_int("n_neurons", n_neurons)
+    check_memory("n_neurons", 24.0 * n_neurons * d, f"SGD's {n_neurons} neurons in d = {d}")
+    check_positive("step_size", step_size)
+    check_int("seed", seed, 0)
     check_positive_int("pde_samples", pde_samples)
+    check_positive_int("pde_particles", pde_particles)
+    check_positive("pde_dt", pde_dt)
+    if check_int("cells", cells, 1) < MIN_CELLS:
+        raise ValueError(f"cells: need an integer ≥ {MIN_CELLS}, got {cells!r}")
+    r_max = check_positive("r_max", r_max)
+    exact_risk = check_bool("exact_risk", exact_risk, allow_none=True)
+    progress = check_bool("progress", progress)
+    if radial is not None and not callable(radial):
+        raise ParameterError(
+            f"radial: need a callable (n, rng) ↦ (n, D̄) sampler or None, got {radial!r}"
+        )
     check_positive("t_final", t_final)
+    check_positive("save_every", save_every)
+    if save_every > t_final:
+        raise ValueError(f"save_every: must lie in (0, t_final={t_final}], got {save_every}")
     sgd_t_final = t_final if sgd_t_final is None else check_positive("sgd_t_final", sgd_t_final)
     if sgd_t_final > t_final:
         raise ValueError(f"sgd_t_final: must be ≤ t_final = {t_final}, got {sgd_t_final}")
@@ -244,8 +273,8 @@ def compare(
         pde = solve(red.energy)
         if correction == "step-size":
             corrected = solve(red.corrected_energy(step_size))
-    except KeyboardInterrupt as exc:  # keep the finished SGD run
-        exc.dataset = sgd
+    except (RunStopped, KeyboardInterrupt) as exc:  # keep the finished SGD run
+        exc.dataset = _sgd_kept(sgd, getattr(exc, "dataset", None), red.axes, exc)
         raise
     wall_pde = _time.perf_counter() - start
 
@@ -347,6 +376,8 @@ PROBLEM_STUDIES = {
         "cells": 48,
     },
 }  # fmt: skip
+#: the coarsest reduced grid :func:`compare` accepts (cells per radial axis)
+MIN_CELLS = 4
 #: what ``compare(correction=...)`` accepts
 CORRECTIONS = (None, "step-size")
 #: the problems ``compare(problem=...)`` builds by name
@@ -384,15 +415,18 @@ def build_problem(problem="anisotropic", **settings):
             )
         return problem
     check_choice("problem", problem, PROBLEMS)
+    if "label_noise" in given:  # named as compare() names it (the problem calls it noise)
+        check_real("label_noise", given["label_noise"], low=0.0, high=MAX_TEACHER_VALUE)
     foreign = _TEACHER_ONLY if problem == "anisotropic" else _ANISOTROPIC_ONLY
     wrong = [name for name in foreign if name in given]
     if wrong:
         raise ValueError(f"{', '.join(wrong)}: not a setting of the {problem} problem")
-    d = int(given.get("d", 320))
+    d = check_int("d", given.get("d", 320), 1)
+    check_memory("d", 64.0 * d, f"the problem's vectors in d = {d}")
     activation = given.get("activation", "relu")
     if problem == "anisotropic":
         return AnisotropicGaussians(
-            d=d, s0=int(given.get("s0", d // 4)), delta=given.get("delta", 0.5),
+            d=d, s0=check_int("s0", given.get("s0", d // 4), 1), delta=given.get("delta", 0.5),
             activation=activation, parameters=given.get("parameters", "w"),
         )  # fmt: skip
     teacher = TeacherNetwork.spread(
@@ -530,6 +564,28 @@ def _corrected_variables(sgd: xr.Dataset, pde: xr.Dataset, red, whole: bool) -> 
     return out
 
 
+def _sgd_kept(sgd: xr.Dataset, pde: xr.Dataset | None, axes, exc) -> xr.Dataset:
+    """What a comparison keeps when its PDE stage stops: SGD's whole run (the comparison's
+    variable names) and the PDE's snapshots before the stop (on ``pde_time``)."""
+    variables = {
+        "risk_sgd": sgd["risk"].assign_attrs(long_name="SGD risk R_N(θ^k)", units="1")
+    }
+    for axis in axes:
+        if axis in sgd:
+            variables[f"particle_{axis}"] = sgd[axis].assign_attrs(
+                units="1", long_name=f"SGD neurons: {axis}"
+            )
+    if pde is not None and "risk" in pde and pde.sizes.get("time", 0) > 1:
+        variables.update(_whole_pde(pde))
+    ds = xr.Dataset(variables)
+    ds["time"].attrs.update(sgd["time"].attrs)
+    ds.attrs.update(sgd.attrs)  # SGD's provenance: the comparison's was never built
+    stopped = exc.cause if isinstance(exc, RunStopped) else "interrupted (Ctrl-C)"
+    ds.attrs["status"] = "incomplete"
+    ds.attrs["stage"] = f"SGD complete; reduced PDE stopped: {stopped}"
+    return ds
+
+
 def _stationary(risk: xr.DataArray, rate: float) -> tuple[float, float] | None:
     """First ``(t, R)`` where the risk falls by less than ``rate`` per unit time, if any."""
     t, r = risk["time"].values, risk.values
@@ -635,25 +691,43 @@ def reduced_grid_pde(
         solver = FiniteVolume(energy, grid)
     # the upper ends of [0, r_max] are truncations: mass there means r_max is too small
     guard = BoundaryGuard(tolerance=wall_tolerance, sides="upper")
-    pde = solver.run(rho0, t_final, save_every, progress=progress, trackers=[guard])
+
+    def with_risk(pde: xr.Dataset) -> xr.Dataset:
+        pde["risk"] = xr.DataArray(
+            red.risk_curve(grid, pde["density"].values),
+            dims="time",
+            attrs={"units": "1", "long_name": "population risk R(ρ̄)"},
+        )
+        return pde
+
+    try:
+        pde = solver.run(rho0, t_final, save_every, progress=progress, trackers=[guard])
+    except (RunStopped, KeyboardInterrupt) as exc:  # the snapshots before the stop, with risk
+        if getattr(exc, "dataset", None) is not None:
+            exc.dataset = with_risk(exc.dataset)
+        raise
     pde.attrs["wall_mass"] = max(guard.wall_mass.values())
-    pde["risk"] = xr.DataArray(
-        red.risk_curve(grid, pde["density"].values),
-        dims="time",
-        attrs={"units": "1", "long_name": "population risk R(ρ̄)"},
-    )
-    return pde
+    return with_risk(pde)
 
 
 def _particle_pde(red, sample, dt, t_final, save_every, progress, energy=None) -> xr.Dataset:
     energy = red.energy if energy is None else energy
-    pde = Particles(energy, dt=dt).run(sample, t_final, save_every, progress=progress)
-    pde["risk"] = xr.DataArray(
-        [red.particle_risk(x) for x in pde["positions"].values],
-        dims="time",
-        attrs={"units": "1", "long_name": "population risk R(ρ̄) (particles)"},
-    )
-    return pde.rename({"particle": "sample"})
+
+    def with_risk(pde: xr.Dataset) -> xr.Dataset:
+        pde["risk"] = xr.DataArray(
+            [red.particle_risk(x) for x in pde["positions"].values],
+            dims="time",
+            attrs={"units": "1", "long_name": "population risk R(ρ̄) (particles)"},
+        )
+        return pde.rename({"particle": "sample"})
+
+    try:
+        pde = Particles(energy, dt=dt).run(sample, t_final, save_every, progress=progress)
+    except (RunStopped, KeyboardInterrupt) as exc:
+        if getattr(exc, "dataset", None) is not None:
+            exc.dataset = with_risk(exc.dataset)
+        raise
+    return with_risk(pde)
 
 
 def _particle_w2(sgd: xr.Dataset, pde: xr.Dataset, axes) -> xr.DataArray:

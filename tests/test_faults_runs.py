@@ -198,3 +198,97 @@ def test_particles_drift_non_finite_mid_run_is_a_blow_up(tmp_path):
             trackers=[Clock(velocity)],
         )  # fmt: skip
     assert info.value.dataset is not None and info.value.time == pytest.approx(0.3)
+
+
+# ---- the SGD-vs-PDE comparison: every setting checked before SGD, SGD kept after -------------
+BAD_COMPARE = [
+    ({"d": 6.5}, "d: need an integer"),
+    ({"d": "6"}, "d: need an integer"),
+    ({"s0": 2.5}, "s0: need an integer"),
+    ({"exact_risk": "no"}, "exact_risk: need True, False or None"),
+    ({"pde_particles": -5}, "pde_particles: need an integer ≥ 1"),
+    ({"pde_particles": 0}, "pde_particles: need an integer ≥ 1"),
+    ({"pde_dt": 0.0}, "pde_dt"),
+    ({"cells": 2}, "cells: need an integer ≥ 4"),
+    ({"cells": -5}, "cells: need an integer"),
+    ({"r_max": float("nan")}, "r_max"),
+    ({"r_max": float("inf")}, "r_max"),
+    ({"save_every": 5.0}, "save_every: must lie in"),
+    ({"seed": -1}, "seed: need an integer ≥ 0"),
+    ({"radial": 3}, "radial: need a callable"),
+    ({"progress": "yes"}, "progress: need True or False"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_COMPARE, ids=[str(k) for k, _ in BAD_COMPARE])
+def test_compare_refuses_bad_settings_before_sgd_runs(monkeypatch, kwargs, message):
+    from wgflow.studies import sgd_vs_pde
+
+    class NoSGD:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("SGD ran before the settings were checked")
+
+    monkeypatch.setattr(sgd_vs_pde, "SGD", NoSGD)
+    with pytest.raises(ValueError, match=message):
+        sgd_vs_pde.compare(**{"d": 20, "n_neurons": 10, "t_final": 2.0, **kwargs})
+
+
+def test_compare_keeps_sgd_when_the_pde_stops():
+    """The PDE reaches the wall of a too-small r_max after SGD finished: SGD is archived."""
+    from wgflow.studies.sgd_vs_pde import compare
+
+    with pytest.raises(wg.BoundaryReached) as info:
+        compare(d=40, n_neurons=50, step_size=2e-3, t_final=4.0, save_every=0.5, r_max=0.9,
+                cells=16)  # fmt: skip
+    ds = info.value.dataset
+    assert ds.attrs["status"] == "incomplete" and "PDE stopped" in ds.attrs["stage"]
+    assert ds["risk_sgd"].sizes["time"] == 9 and np.all(np.isfinite(ds["risk_sgd"]))
+    assert ds["particle_r1"].sizes["particle"] == 50
+    assert 1 < ds["risk_pde_full"].sizes["pde_time"] < 9  # the PDE's snapshots before the stop
+
+
+def test_overwrite_and_checkpoint_every_are_typed(tmp_path):
+    ou = OrnsteinUhlenbeck(dim=1, diffusion=0.5, mean0=(0.5,), var0=0.3)
+    grid = wg.Grid.box([(-4, 4)], 20)
+    path = tmp_path / "c.nc"
+    FiniteVolume(ou.energy, grid).run(ou.initial_density(grid), 0.2, progress=False,
+                                      checkpoint=path)  # fmt: skip
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="overwrite: need True or False"):
+        FiniteVolume(ou.energy, grid).run(
+            ou.initial_density(grid), 0.2, progress=False, checkpoint=path, overwrite="no"
+        )
+    assert path.read_bytes() == before  # the existing checkpoint is untouched
+    with pytest.raises(ValueError, match="checkpoint_every: needs checkpoint="):
+        FiniteVolume(ou.energy, grid).run(
+            ou.initial_density(grid), 0.2, progress=False, checkpoint_every=0.1
+        )
+
+
+@pytest.mark.parametrize("field", ["weights", "a", "b"])
+def test_teacher_values_that_overflow_are_refused(field):
+    from wgflow.problems import TeacherNetwork
+
+    kwargs = {"weights": np.eye(2), "a": np.ones(2), "b": np.zeros(2)}
+    kwargs[field] = np.where(np.eye(2)[0] > 0, 1e200, kwargs[field][0])
+    if field == "weights":
+        kwargs[field] = np.array([[1e200, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=f"{field}: need"):
+        TeacherNetwork(**kwargs)
+
+
+def test_compare_names_label_noise_and_refuses_huge_dimensions():
+    from wgflow.studies.sgd_vs_pde import compare
+
+    with pytest.raises(ValueError, match="label_noise: must lie in"):
+        compare(problem="teacher-student", label_noise=1e200)
+    with pytest.raises(ValueError, match="d: the problem's vectors .* reduce d"):
+        compare(d=10**12)
+
+
+def test_particle_risk_needs_points():
+    from wgflow.problems import AnisotropicGaussians
+
+    reduced = AnisotropicGaussians(d=20, s0=5, delta=0.5).reduced()
+    with pytest.raises(ValueError, match=r"points: need shape \(n, 2\) with n ≥ 1"):
+        reduced.particle_risk(np.zeros((0, 2)))

@@ -30,7 +30,7 @@ from .trackers import (
     Tracker,
     combine_runs,
 )
-from .validation import check_positive
+from .validation import check_bool, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,11 @@ def run(
     """
     times = observation_times(t_final, save_every, spacing)
     trackers = check_trackers(trackers)
+    overwrite = check_bool("overwrite", overwrite)
+    if checkpoint is None and checkpoint_every is not None:
+        raise ValueError(
+            "checkpoint_every: needs checkpoint= (the file to write); without it nothing is saved"
+        )
     if checkpoint is not None:
         checkpoint = check_output(checkpoint, "checkpoint", (".nc",), overwrite=overwrite)
     params = {"t_final": float(t_final), "save_every": float(times[1] - times[0])}

@@ -145,6 +145,53 @@ def check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def check_int(name: str, value, low: int = 0) -> int:
+    """An integer ≥ ``low`` (bools, floats such as ``6.5`` or ``6.0`` and strings refused).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check.
+    low : int
+        The smallest allowed value.
+
+    Returns
+    -------
+    int
+        ``value`` as an int.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name}: need an integer ≥ {low}, got {value!r}")
+    return int(value)
+
+
+def check_bool(name: str, value, allow_none: bool = False) -> bool | None:
+    """``True`` or ``False`` (or ``None`` where allowed); truthy strings such as ``"no"`` refused.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : object
+        The value to check.
+    allow_none : bool
+        Accept ``None`` (a default chosen later).
+
+    Returns
+    -------
+    bool or None
+        ``value`` as a bool.
+    """
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        allowed = "True, False or None" if allow_none else "True or False"
+        raise ValueError(f"{name}: need {allowed}, got {value!r}")
+    return bool(value)
+
+
 def check_choice(name: str, value, choices) -> object:
     """``value`` must be one of ``choices``.
 
@@ -197,3 +244,28 @@ def real_array(name: str, value, dtype=np.float64) -> np.ndarray:
             f"{name}: need an array of real numbers, got dtype {raw.dtype} ({type(value).__name__})"
         )
     return np.array(raw, dtype=dtype)
+
+
+def check_points(name: str, value, dim: int) -> np.ndarray:
+    """At least one finite point of ``R^dim``, as a float array of shape ``(n, dim)``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : array_like, shape (n, dim)
+        The points.
+    dim : int
+        Their dimension.
+
+    Returns
+    -------
+    ndarray, shape (n, dim)
+        A float copy.
+    """
+    points = real_array(name, value)
+    if points.ndim != 2 or points.shape[1] != dim or points.shape[0] == 0:
+        raise ValueError(f"{name}: need shape (n, {dim}) with n ≥ 1, got {points.shape}")
+    if not np.all(np.isfinite(points)):
+        raise ValueError(f"{name}: need finite coordinates")
+    return points
