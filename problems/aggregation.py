@@ -24,11 +24,11 @@ import numpy as np
 from wgflow.energy import Entropy, FreeEnergy
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class Aggregation(ParametersRepr):
+class Aggregation(Problem):
     """Aggregation equation with an explicit steady state (see the module docstring).
 
     Parameters

@@ -22,8 +22,8 @@ Gaussian pair expectation of σ. :meth:`ReducedAnisotropic.finite_d_kernel` inte
 (Gauss–Jacobi in each overlap). For grid solvers the Taylor (Mehler) series in the covariance,
 ``Q = Σ_k c^k/k! m_k(q) m_k(q′)`` with ``m_k = E σ^{(k)}``, averaged over the overlaps
 (odd moments vanish, ``E γ² = 1/k``, ``E γ⁴ = 3/(k(k+2))``), is a separable expansion whose
-``k``-th term is ``O(d^{−k/2})``: ``order = 2`` adds the ``O(1/d)`` correction, ``order = 4`` the
-``O(1/d²)`` one.
+``k``-th term is ``O(d^{−k/2})``: ``mehler_order = 2`` adds the ``O(1/d)`` term,
+``mehler_order = 4`` the ``O(1/d²)`` one.
 
 **Noise.** For a law on ``R^d`` that is rotation invariant in both subspaces, the Laplacian of
 ``f(r1, r2)`` is ``∂²_{r1} f + (s0−1)/r1 ∂_{r1} f + ∂²_{r2} f + (d−s0−1)/r2 ∂_{r2} f``. Writing
@@ -49,13 +49,11 @@ from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import SeparableInteraction
 from wgflow.networks import (
-    PARAMETER_HEADS,
     Activation,
     GaussianMixture,
-    NetworkModel,
     neutral_head,
 )
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import NetworkProblem, ReducedProblem, uniform_start
 from wgflow.validation import (
     check_choice,
     check_points,
@@ -70,7 +68,7 @@ from .two_layer_nn import TwoLayerNN
 MEHLER_ORDERS = (0, 2, 4)
 
 
-class AnisotropicGaussians(ParametersRepr):
+class AnisotropicGaussians(NetworkProblem):
     """The anisotropic Gaussian classification problem.
 
     Parameters
@@ -86,9 +84,12 @@ class AnisotropicGaussians(ParametersRepr):
         :class:`~wgflow.networks.Activation`.
     rotation : int or ndarray, optional
         ``None``: ``Q = I``; an integer seeds a random orthogonal ``Q``; or ``Q`` itself.
-    parameters : {"w", "aw", "abw"}
-        Trainable parameters of each neuron.
+    trained : {"w", "aw", "abw"}
+        Trained parts of each neuron (absent ``a = 1``, ``b = 0``).
     """
+
+    default_mehler_order = 2
+    model_name = "anisotropic Gaussians"
 
     @strict_keywords
     def __init__(
@@ -98,7 +99,7 @@ class AnisotropicGaussians(ParametersRepr):
         delta: float,
         activation="relu",
         rotation=None,
-        parameters: str = "w",
+        trained: str = "w",
     ) -> None:
         if not isinstance(d, int | np.integer) or d < 2:
             raise ValueError(f"d: need an integer ≥ 2, got {d!r}")
@@ -107,7 +108,7 @@ class AnisotropicGaussians(ParametersRepr):
         self.d, self.s0 = int(d), int(s0)
         self.delta = check_real("delta", delta, low=0.0, high=1.0, high_open=True)
         self.activation = Activation.named(activation)
-        self.parameters = check_choice("parameters", parameters, ("w", "aw", "abw"))
+        self.trained = check_choice("trained", trained, ("w", "aw", "abw"))
         if rotation is None or isinstance(rotation, np.ndarray):
             self.rotation = rotation
         else:
@@ -118,19 +119,14 @@ class AnisotropicGaussians(ParametersRepr):
         scales[0, : self.s0] = 1 + self.delta
         scales[1, : self.s0] = 1 - self.delta
         self.data = GaussianMixture([1.0, -1.0], [0.5, 0.5], scales, self.rotation)
-        self.network = TwoLayerNN(self.activation, self.data, self.parameters)
+        self.network = TwoLayerNN(self.activation, self.data, self.trained)
 
     @property
     def isotropic(self) -> bool:
         """Whether ``s0 = d`` (the reduction is 1-D in ``r = ‖w‖``)."""
         return self.s0 == self.d
 
-    @property
-    def head(self) -> list[str]:
-        """Names of the non-weight parameters: ``[]``, ``["a"]`` or ``["a", "b"]``."""
-        return list(PARAMETER_HEADS[self.parameters])
-
-    def describe(self) -> dict:
+    def parameters(self) -> dict:
         """The problem's parameters (stored in archives).
 
         Returns
@@ -144,9 +140,22 @@ class AnisotropicGaussians(ParametersRepr):
             "delta": self.delta,
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
-            "parameters": self.parameters,
+            "trained": self.trained,
             "rotated": self.rotation is not None,
         }
+
+    def settings(self) -> dict:
+        return {**super().settings(), "s0": self.s0, "delta": self.delta}
+
+    def default_start(self):
+        """``Unif[0.3, 0.7]`` on each radial axis (``r``, or ``r1`` and ``r2``).
+
+        Returns
+        -------
+        callable
+            A picklable sampler ``(n, rng) ↦ (n, 1 or 2)``.
+        """
+        return uniform_start(dim=1 if self.isotropic else 2)
 
     # ---- the network ------------------------------------------------------------------------
     def _weights_in_basis(self, theta: np.ndarray) -> np.ndarray:
@@ -256,56 +265,14 @@ class AnisotropicGaussians(ParametersRepr):
         """
         return self.network.population_risk(theta)
 
-    def model(
-        self, initial_scale: float = 1.0, radial=None, exact_risk: bool = True
-    ) -> NetworkModel:
-        """The network model that :class:`~wgflow.solvers.SGD` trains on this problem.
-
-        Parameters
-        ----------
-        initial_scale : float
-            ``κ``: ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` (ignored when ``radial`` is given).
-        radial : callable, optional
-            ``(n, rng) ↦ reduced points (n, D̄)``: start from ``ρ̄0 × Unif(spheres)``.
-        exact_risk : bool
-            Record the exact population risk (``O(N²)`` pair terms per snapshot; closed form for
-            relu without bias) instead of a held-out Monte-Carlo estimate.
-
-        Returns
-        -------
-        NetworkModel
-            Data, architecture, initializer and reduced coordinates.
-        """
-        kappa = check_positive("initial_scale", initial_scale)
-
-        def initial(n, rng):
-            if radial is not None:
-                return self.full_weights(radial(n, rng), rng)
-            w = kappa * rng.standard_normal((n, self.d)) / np.sqrt(self.d)
-            return np.column_stack([*neutral_head(n, len(self.head)), w])
-
-        return NetworkModel(
-            self.data,
-            self.activation,
-            self.parameters,
-            population_risk=self.population_risk if exact_risk else None,
-            reduced_coordinates=self.reduced_coordinates,
-            initial_weights=initial,
-            name="anisotropic Gaussians",
-            metadata={
-                "problem": "AnisotropicGaussians",
-                "problem_parameters": self.describe(),
-            },
-        )
-
-    def reduced(self, beta: float = np.inf, order: int = 0) -> ReducedAnisotropic:
+    def reduced(self, beta: float = np.inf, mehler_order: int = 0) -> ReducedAnisotropic:
         """The reduced problem on ``(a, b, r1, r2)`` (present coordinates only).
 
         Parameters
         ----------
         beta : float
             Inverse temperature of noisy SGD (``inf``: noiseless).
-        order : {0, 2, 4}
+        mehler_order : {0, 2, 4}
             0: ``d → ∞``; 2 and 4 add the finite-``d`` Mehler terms.
 
         Returns
@@ -313,10 +280,10 @@ class AnisotropicGaussians(ParametersRepr):
         ReducedAnisotropic
             The reduced free energy and its helpers.
         """
-        return ReducedAnisotropic(self, beta, order)
+        return ReducedAnisotropic(self, beta, mehler_order)
 
 
-class ReducedAnisotropic:
+class ReducedAnisotropic(ReducedProblem):
     """Reduced free energy of :class:`AnisotropicGaussians` on ``(a, b, r1, r2)``.
 
     Parameters
@@ -326,14 +293,16 @@ class ReducedAnisotropic:
     beta : float
         Inverse temperature of noisy SGD (``inf``: noiseless); adds the entropy and the radial
         drift of the Laplacian.
-    order : {0, 2, 4}
+    mehler_order : {0, 2, 4}
         Order of the finite-``d`` Mehler correction of the interaction.
     """
 
-    def __init__(self, problem: AnisotropicGaussians, beta: float = np.inf, order: int = 0) -> None:
+    def __init__(
+        self, problem: AnisotropicGaussians, beta: float = np.inf, mehler_order: int = 0
+    ) -> None:
         self.problem = problem
         self.beta = check_real("beta", beta, low=0.0, low_open=True, allow_inf=True)
-        self.order = check_choice("order", order, MEHLER_ORDERS)
+        self.mehler_order = check_choice("mehler_order", mehler_order, MEHLER_ORDERS)
         self.radial_axes = ("r",) if problem.isotropic else ("r1", "r2")
         self.axes = (*problem.head, *self.radial_axes)
         self.dim = len(self.axes)
@@ -392,11 +361,11 @@ class ReducedAnisotropic:
             return 3.0 / (k * (k + 2))
 
         terms = [(1.0, 0, 0, 0)]
-        if self.order >= 2:
+        if self.mehler_order >= 2:
             terms.append((moment2(s0) / 2, 2, 2, 0))
             if rest:
                 terms.append((moment2(rest) / 2, 2, 0, 2))
-        if self.order >= 4:
+        if self.mehler_order >= 4:
             terms.append((moment4(s0) / 24, 4, 4, 0))
             if rest:
                 terms.append((6 * moment2(s0) * moment2(rest) / 24, 4, 2, 2))
@@ -556,18 +525,18 @@ class ReducedAnisotropic:
             self.features,
             self.coefficients,
             gradient=self.feature_gradients,
-            name=f"Mehler order {self.order}: a m(q+) a' m(q+') + ...",
+            name=f"Mehler order {self.mehler_order}: a m(q+) a' m(q+') + ...",
         )
         return FreeEnergy(
             potential=Potential(self.potential_values, gradient=self.potential_gradient, name="V"),
             interaction=interaction,
             internal=Entropy(self.beta) if np.isfinite(self.beta) else None,
             metadata={
-                "problem": f"AnisotropicGaussians (reduced, order {self.order})",
+                "problem": f"AnisotropicGaussians (reduced, Mehler order {self.mehler_order})",
                 "problem_parameters": {
                     **self.problem.describe(),
                     "beta": self.beta,
-                    "order": self.order,
+                    "mehler_order": self.mehler_order,
                 },
                 "components": list(self.axes),
             },
@@ -645,28 +614,6 @@ class ReducedAnisotropic:
             features=features,
             name="finite step size (εd)",
             parameters={"kind": "step-size", "epsilon": eps, "c": c},
-        )
-
-    def corrected_energy(self, step_size: float) -> FreeEnergy:
-        """:attr:`energy` with the finite-step-size drift :meth:`step_size_drift`.
-
-        Parameters
-        ----------
-        step_size : float
-            SGD's ``ε``.
-
-        Returns
-        -------
-        FreeEnergy
-            Same terms, plus the drift (no longer a gradient flow).
-        """
-        e = self.energy
-        return FreeEnergy(
-            potential=e.potential_term,
-            interaction=list(e.interactions),
-            internal=e.internal,
-            metadata={**e.metadata, "correction": f"step size {step_size:g}"},
-            drift=self.step_size_drift(step_size),
         )
 
     # ---- grids and risk ------------------------------------------------------------------------
@@ -753,25 +700,6 @@ class ReducedAnisotropic:
         """
         phi = np.moveaxis(self.features(grid.points()), -1, 0)
         return np.array([grid.integrate(phi * rho) for rho in densities])
-
-    def risk(self, grid: Grid, density: np.ndarray) -> float:
-        """``R(ρ̄) = 1 + 2∫V dρ̄ + ∫∫U dρ̄dρ̄`` on a grid.
-
-        At order 0 this is ``½[(1 − M+)² + (1 + M−)²]``.
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid from :meth:`grid`.
-        density : ndarray, shape grid.shape
-            Cell averages.
-
-        Returns
-        -------
-        float
-            The risk.
-        """
-        return float(self.risk_curve(grid, [density])[0])
 
     def risk_curve(self, grid: Grid, densities) -> np.ndarray:
         """:meth:`risk` of each density (``V`` and the features are evaluated once).

@@ -48,7 +48,7 @@ from scipy import integrate, optimize
 
 from wgflow.energy import FreeEnergy, PorousMediumEnergy, Potential
 from wgflow.grid import Grid
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 from .gaussian_datum import GaussianDatum, check_mean0
@@ -57,7 +57,7 @@ from .gaussian_datum import GaussianDatum, check_mean0
 _SPHERE_AREA = {1: 2.0, 2: 2.0 * math.pi, 3: 4.0 * math.pi}
 
 
-class DoubleWellPorousMedium(GaussianDatum, ParametersRepr):
+class DoubleWellPorousMedium(GaussianDatum, Problem):
     """``∂tρ = ∇·(ρ∇V) + cΔρ^m`` in the double well ``V = h(|x|² − a²)²/4``, explicit limit.
 
     Parameters

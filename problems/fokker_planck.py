@@ -22,11 +22,11 @@ import numpy as np
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.grid import Grid
 from wgflow.interactions import PairwiseInteraction
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class OrnsteinUhlenbeck(ParametersRepr):
+class OrnsteinUhlenbeck(Problem):
     """OU process ``dX = −A X dt + √(2D) dB`` (plus a quadratic interaction) and its exact law.
 
     Parameters

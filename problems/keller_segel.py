@@ -58,7 +58,7 @@ import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy
 from wgflow.interactions import PairwiseInteraction
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.trackers import BoundaryGuard, ConcentrationGuard, Tracker
 from wgflow.validation import check_positive, check_real, strict_keywords
 
@@ -67,7 +67,7 @@ from .gaussian_datum import GaussianDatum, check_mean0
 logger = logging.getLogger(__name__)
 
 
-class KellerSegel(GaussianDatum, ParametersRepr):
+class KellerSegel(GaussianDatum, Problem):
     """2-D parabolic–elliptic Keller–Segel with a Gaussian initial datum and the virial law.
 
     ``∂tρ = Δρ − χ∇·(ρ∇c)``, ``−Δc = ρ`` (see the module docstring): the Wasserstein

@@ -39,13 +39,13 @@ import numpy as np
 
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.interactions import PairwiseInteraction
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 from .gaussian_datum import GaussianDatum, check_mean0
 
 
-class MorseSwarm(GaussianDatum, ParametersRepr):
+class MorseSwarm(GaussianDatum, Problem):
     """Morse attraction–repulsion in a quadratic trap with linear diffusion (1-D to 3-D).
 
     The defaults (2-D, mass 4, short-range repulsion ``C_r = 2 > C_a = 1``,

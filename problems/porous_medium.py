@@ -21,11 +21,11 @@ from scipy.special import gammaln
 
 from wgflow.energy import FreeEnergy, PorousMediumEnergy
 from wgflow.grid import Grid
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_positive, check_real, strict_keywords
 
 
-class PorousMedium(ParametersRepr):
+class PorousMedium(Problem):
     """``∂t ρ = Δρ^m`` (m > 1) in 1 to 3 dimensions with the Barenblatt solution.
 
     Parameters

@@ -48,13 +48,12 @@ from wgflow.errors import ParameterError
 from wgflow.grid import Grid
 from wgflow.interactions import GeneralInteraction
 from wgflow.networks import (
-    PARAMETER_HEADS,
     Activation,
     GaussianMixture,
-    NetworkModel,
     TeacherData,
     neutral_head,
 )
+from wgflow.problem import NetworkProblem, ReducedProblem
 from wgflow.validation import (
     check_points,
     check_positive,
@@ -196,7 +195,7 @@ def _pairs(activation: Activation, closed: bool, b1, q1, b2, q2, cov) -> dict:
     return pair_moments(activation, b1, q1, b2, q2, cov)
 
 
-class TeacherStudent(TwoLayerNN):
+class TeacherStudent(TwoLayerNN, NetworkProblem):
     """Teacher–student regression on ``x ~ N(0, I_d)`` with exact ``V``, ``U`` and risk.
 
     Parameters
@@ -210,8 +209,8 @@ class TeacherStudent(TwoLayerNN):
         :class:`~wgflow.networks.Activation`).
     noise : float
         Label-noise standard deviation ``τ ≥ 0`` (the Bayes risk is ``τ²``).
-    parameters : {"w", "aw", "abw"}
-        Trained parameters of each student neuron.
+    trained : {"w", "aw", "abw"}
+        Trained parts of each student neuron.
     directions : array_like, shape (k, d), optional
         Linearly independent vectors spanning ``S`` (default the first ``k`` axes); teacher
         neuron ``j`` is ``w*_j = Σ_l weights[j, l] directions[l]``.
@@ -232,7 +231,7 @@ class TeacherStudent(TwoLayerNN):
         teacher: TeacherNetwork,
         activation: str | Activation = "relu",
         noise: float = 0.0,
-        parameters: str = "aw",
+        trained: str = "aw",
         directions=None,
         weight_decay: float = 0.0,
     ) -> None:
@@ -245,7 +244,7 @@ class TeacherStudent(TwoLayerNN):
             raise ValueError(f"teacher: its subspace has k = {k} > d = {d} dimensions")
         noise = check_real("noise", noise, low=0.0, high=MAX_TEACHER_VALUE)
         inputs = GaussianMixture([0.0], [1.0], np.ones((1, d)))
-        super().__init__(activation, inputs, parameters, weight_decay)
+        super().__init__(activation, inputs, trained, weight_decay)
         basis, coords = _orthonormal(directions, teacher.weights, k, d)
         self.teacher = teacher
         self.noise = noise
@@ -253,12 +252,11 @@ class TeacherStudent(TwoLayerNN):
         self.data = TeacherData(basis, coords, teacher.a, teacher.b, self.activation, noise)
         self._closed_teacher = self._closed_form_pairs and not np.any(teacher.b)
 
-    # ---- geometry ------------------------------------------------------------------------------
-    @property
-    def head(self) -> list[str]:
-        """Names of the non-weight parameters: ``[]``, ``["a"]`` or ``["a", "b"]``."""
-        return list(PARAMETER_HEADS[self.parameters])
+    model_name = "teacher–student"
+    #: the model SGD trains is the network problem's (not TwoLayerNN's mixture model)
+    model = NetworkProblem.model
 
+    # ---- geometry ------------------------------------------------------------------------------
     @property
     def basis(self) -> np.ndarray:
         """Orthonormal basis of ``S``, shape ``(k, d)``."""
@@ -403,39 +401,7 @@ class TeacherStudent(TwoLayerNN):
         r = kappa * np.sqrt(rng.chisquare(self.d - self.k, n) / self.d) if self.d > self.k else 0
         return np.column_stack([*neutral_head(n, len(self.head)), u, np.broadcast_to(r, (n,))])
 
-    def model(
-        self, initial_scale: float = 1.0, radial=None, exact_risk: bool = True
-    ) -> NetworkModel:
-        """The network model :class:`~wgflow.solvers.SGD` trains (samples ``y`` in its kernel).
-
-        Parameters
-        ----------
-        initial_scale : float
-            ``κ``: ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` (ignored when ``radial`` is given).
-        radial : callable, optional
-            ``(n, rng) ↦ reduced points (n, D̄)``: start from ``ρ̄0 × Unif(S⊥ sphere)``.
-        exact_risk : bool
-            Record the exact ``R_N`` (``O(N² + NM)`` pair terms per snapshot) instead of a
-            held-out Monte-Carlo estimate.
-
-        Returns
-        -------
-        NetworkModel
-            Data, architecture, initializer and reduced coordinates.
-        """
-        kappa = check_positive("initial_scale", initial_scale)
-        return NetworkModel(
-            self.data,
-            self.activation,
-            self.parameters,
-            population_risk=self.population_risk if exact_risk else None,
-            reduced_coordinates=self.reduced_coordinates,
-            initial_weights=functools.partial(_initial, self, kappa, radial),
-            name="teacher–student",
-            metadata={"problem": "TeacherStudent", "problem_parameters": self.describe()},
-        )
-
-    def describe(self) -> dict:
+    def parameters(self) -> dict:
         """The problem's parameters (stored in archives).
 
         Returns
@@ -449,21 +415,39 @@ class TeacherStudent(TwoLayerNN):
             "teacher_width": self.teacher.width,
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
-            "parameters": self.parameters,
+            "trained": self.trained,
             "noise": self.noise,
             "weight_decay": self.weight_decay,
             "teacher": self.teacher.describe(),
             "data": self.data.describe(),
         }
 
-    def reduced(self, beta: float = np.inf, order: int = 0) -> ReducedTeacherStudent:
+    def settings(self) -> dict:
+        return {
+            **NetworkProblem.settings(self),
+            "k": self.k,
+            "teacher_width": self.teacher.width,
+            "label_noise": self.noise,
+        }
+
+    def default_start(self):
+        """``u ~ Unif[−0.6, 0.6]^k``, ``r ~ Unif[0.3, 0.7]`` (:func:`teacher_start`).
+
+        Returns
+        -------
+        callable
+            A picklable sampler ``(n, rng) ↦ (n, k + 1)``.
+        """
+        return teacher_start(self.k)
+
+    def reduced(self, beta: float = np.inf, mehler_order: int = 0) -> ReducedTeacherStudent:
         """The ``d``-free reduced problem on ``(a, b, u, r)`` (present coordinates only).
 
         Parameters
         ----------
         beta : float
             Inverse temperature of noisy SGD (``inf``: noiseless).
-        order : {0}
+        mehler_order : {0}
             Only the ``d → ∞`` limit is implemented.
 
         Returns
@@ -471,14 +455,35 @@ class TeacherStudent(TwoLayerNN):
         ReducedTeacherStudent
             The reduced free energy and its helpers.
         """
-        return ReducedTeacherStudent(self, beta, order)
+        return ReducedTeacherStudent(self, beta, mehler_order)
 
 
-def _initial(problem: TeacherStudent, kappa: float, radial, n: int, rng) -> np.ndarray:
-    if radial is not None:
-        return problem.full_weights(radial(n, rng), rng)
-    w = kappa * rng.standard_normal((n, problem.d)) / np.sqrt(problem.d)
-    return np.column_stack([*neutral_head(n, len(problem.head)), w])
+def teacher_start(k: int, u_range: float = 0.6, low: float = 0.3, high: float = 0.7):
+    """Teacher–student start: ``u ~ Unif[−u_range, u_range]^k``, ``r ~ Unif[low, high]``.
+
+    Parameters
+    ----------
+    k : int
+        The teacher's subspace dimension.
+    u_range : float
+        Half-width of each ``u`` coordinate.
+    low, high : float
+        Range of ``r``, ``0 ≤ low < high``.
+
+    Returns
+    -------
+    callable
+        A picklable sampler ``(n, rng) ↦ (n, k + 1)``.
+    """
+    if not 0 <= low < high:
+        raise ValueError(f"low, high: need 0 ≤ low < high, got {low}, {high}")
+    return functools.partial(
+        _teacher_start, check_positive_int("k", k), check_positive("u_range", u_range), low, high
+    )
+
+
+def _teacher_start(k, u_range, low, high, n, rng):
+    return np.column_stack([rng.uniform(-u_range, u_range, (n, k)), rng.uniform(low, high, n)])
 
 
 def _u_axes(k: int) -> tuple[str, ...]:
@@ -507,7 +512,7 @@ def _orthonormal(directions, weights: np.ndarray, k: int, d: int):
     return basis, full @ basis.T
 
 
-class ReducedTeacherStudent:
+class ReducedTeacherStudent(ReducedProblem):
     """Reduced free energy of :class:`TeacherStudent` on ``(a, b, u ∈ R^k, r ≥ 0)``.
 
     Parameters
@@ -516,7 +521,7 @@ class ReducedTeacherStudent:
         The full-dimensional problem.
     beta : float
         Inverse temperature (``inf``: noiseless); adds the entropy and the ``S⊥`` Jacobian.
-    order : {0}
+    mehler_order : {0}
         Only the ``d → ∞`` interaction is implemented.
 
     Notes
@@ -526,12 +531,16 @@ class ReducedTeacherStudent:
     64 × 64 grid of ``(u, r)``); particles work for any ``k``.
     """
 
-    def __init__(self, problem: TeacherStudent, beta: float = np.inf, order: int = 0) -> None:
-        if order != 0:
-            raise ValueError(f"order: only order 0 (d → ∞) is implemented here, got {order!r}")
+    def __init__(
+        self, problem: TeacherStudent, beta: float = np.inf, mehler_order: int = 0
+    ) -> None:
+        if mehler_order != 0:
+            raise ValueError(
+                f"mehler_order: only order 0 (d → ∞) is implemented here, got {mehler_order!r}"
+            )
         self.problem = problem
         self.beta = check_real("beta", beta, low=0.0, low_open=True, allow_inf=True)
-        self.order = 0
+        self.mehler_order = 0
         self.u_axes = _u_axes(problem.k)
         self.radial_axes = (*self.u_axes, "r")
         self.axes = (*problem.head, *self.radial_axes)
@@ -792,23 +801,6 @@ class ReducedTeacherStudent:
             + grid.integrate(interaction(rho) * rho)
             for rho in densities
         ])  # fmt: skip
-
-    def risk(self, grid: Grid, density: np.ndarray) -> float:
-        """:meth:`risk_curve` of one density.
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid from :meth:`grid`.
-        density : ndarray, shape grid.shape
-            Cell averages.
-
-        Returns
-        -------
-        float
-            The risk.
-        """
-        return float(self.risk_curve(grid, [density])[0])
 
     def particle_risk(self, points: np.ndarray) -> float:
         """``R`` of the empirical law of reduced points (self-pairs with ``Ū``).

@@ -37,7 +37,7 @@ from wgflow.networks import (
     NetworkModel,
     component_names,
 )
-from wgflow.reprs import ParametersRepr
+from wgflow.problem import Problem
 from wgflow.validation import check_choice, check_real, strict_keywords
 
 from .gaussian_expectations import (
@@ -75,7 +75,7 @@ def nonmonotone(
     return act
 
 
-class TwoLayerNN(ParametersRepr):
+class TwoLayerNN(Problem):
     """A two-layer network problem with exact population quantities.
 
     Parameters
@@ -85,9 +85,10 @@ class TwoLayerNN(ParametersRepr):
         :class:`~wgflow.networks.Activation`.
     data : GaussianMixture
         The law of ``(x, y)``.
-    parameters : {"w", "aw", "abw"}
+    trained : {"w", "aw", "abw"}
+        Which parts of each neuron are trained (absent ``a = 1``, ``b = 0``).
     weight_decay : float
-        ``λ ≥ 0``: adds ``λ|θ|²/2`` to ``V`` in :meth:`energy` (SGD's ``weight_decay``).
+        ``λ ≥ 0``: adds ``λ|θ|²/2`` to ``V`` in :meth:`free_energy` (SGD's ``weight_decay``).
     """
 
     @strict_keywords
@@ -95,7 +96,7 @@ class TwoLayerNN(ParametersRepr):
         self,
         activation: str | Activation = "relu",
         data: GaussianMixture | None = None,
-        parameters: str = "w",
+        trained: str = "w",
         weight_decay: float = 0.0,
     ) -> None:
         if not isinstance(data, GaussianMixture):
@@ -104,10 +105,10 @@ class TwoLayerNN(ParametersRepr):
         self.data = data
         #: the law of the inputs ``x`` (the pair moments of ``U`` depend on it only)
         self.inputs = data
-        self.parameters = check_choice("parameters", parameters, ("w", "aw", "abw"))
+        self.trained = check_choice("trained", trained, ("w", "aw", "abw"))
         self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
-        self.has_a = parameters in ("aw", "abw")
-        self.has_b = parameters == "abw"
+        self.has_a = trained in ("aw", "abw")
+        self.has_b = trained == "abw"
         self.d = data.dim
         self.dim = self.d + self.has_a + self.has_b
         # per class: S_k (K, d); the data rotation is applied once to the weights
@@ -357,7 +358,12 @@ class TwoLayerNN(ParametersRepr):
             self.potential_gradient(theta) + self.interaction_potential_gradient(theta, weights)
         )
 
-    def energy(self, beta: float = np.inf) -> FreeEnergy:
+    @property
+    def energy(self) -> FreeEnergy:
+        """:meth:`free_energy` without noise (``β = ∞``): the gradient flow on the risk."""
+        return self.free_energy()
+
+    def free_energy(self, beta: float = np.inf) -> FreeEnergy:
         """The free energy ``E = ½(R − E y²) (+ λ∫|θ|²/2 dρ) + β⁻¹∫ρ log ρ``.
 
         Particle solvers on this energy run the gradient flow on the population risk
@@ -397,7 +403,7 @@ class TwoLayerNN(ParametersRepr):
             internal=Entropy(beta) if np.isfinite(beta) else None,
             metadata={
                 "problem": type(self).__name__,
-                "problem_parameters": {**self.describe(), "beta": beta},
+                "problem_parameters": {**self.parameters(), "beta": beta},
                 "components": self.components,
             },
         )
@@ -405,9 +411,9 @@ class TwoLayerNN(ParametersRepr):
     @property
     def components(self) -> list[str]:
         """Column names of ``θ``: ``a``, ``b`` (when trained), ``w0 … w{d-1}``."""
-        return component_names(self.parameters, self.d)
+        return component_names(self.trained, self.d)
 
-    def describe(self) -> dict:
+    def parameters(self) -> dict:
         """The problem's parameters (stored in archives).
 
         Returns
@@ -418,7 +424,7 @@ class TwoLayerNN(ParametersRepr):
         return {
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
-            "parameters": self.parameters,
+            "trained": self.trained,
             "weight_decay": self.weight_decay,
             "data": self.data.describe(),
         }
@@ -441,10 +447,10 @@ class TwoLayerNN(ParametersRepr):
         return NetworkModel(
             self.data,
             self.activation,
-            self.parameters,
+            self.trained,
             population_risk=self.population_risk,
             initial_weights=initial_weights,
-            metadata={"problem": "TwoLayerNN", "problem_parameters": self.describe()},
+            metadata={"problem": "TwoLayerNN", "problem_parameters": self.parameters()},
             **kwargs,
         )
 

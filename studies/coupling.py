@@ -37,7 +37,7 @@ from wgflow.problems import AnisotropicGaussians
 from wgflow.solvers import SGD
 from wgflow.validation import check_positive, check_positive_int, strict_keywords
 
-from .sgd_vs_pde import reduced_grid_pde, uniform_radial
+from .sgd_vs_pde import reduced_grid_pde, step_size_of, uniform_radial
 
 TERMS = ("PDE-ND", "ND-PD", "PD-GD", "GD-SGD")
 DYNAMICS = ("PDE", "ND", "PD", "GD", "SGD")
@@ -125,7 +125,7 @@ def coupled_dynamics(
     risks = {name: np.empty(times.size) for name in DYNAMICS}
 
     # PDE (reduced, finite-d order 2) from a large sample of the same ρ̄0, saved every nd_dt
-    red = prob.reduced(order=2)
+    red = prob.reduced(mehler_order=2)
     if pde is None:
         big = radial(200_000, np.random.default_rng(np.random.SeedSequence([seed, 8])))
         pde = reduced_grid_pde(red, big, cells, r_max, t_final, nd_dt)
@@ -246,19 +246,21 @@ def coupled_dynamics(
     return ds
 
 
-def coupling_point(N: int, eps: float, d: int, seed: int, **fixed) -> xr.Dataset:
+def coupling_point(
+    N: int, d: int, seed: int, eps: float | None = None, eps_d: float | None = None, **fixed
+) -> xr.Dataset:
     """One sweep point: ``sup_term(term)`` and ``sup_total`` of :func:`coupled_dynamics`.
 
     Parameters
     ----------
     N : int
         Neurons.
-    eps : float
-        Step size, or ``ε·d`` when ``fixed["eps_times_d"]`` is true.
     d : int
         Dimension.
     seed : int
         Seed.
+    eps, eps_d : float, optional
+        Exactly one: the step size ``ε``, or ``ε·d``.
     **fixed
         More :func:`coupled_dynamics` arguments.
 
@@ -267,8 +269,7 @@ def coupling_point(N: int, eps: float, d: int, seed: int, **fixed) -> xr.Dataset
     xarray.Dataset
         ``sup_term(term)`` and ``sup_total``.
     """
-    scaled = fixed.pop("eps_times_d", False)
-    step = eps / d if scaled else eps
+    step = step_size_of(int(d), eps, eps_d)
     save = fixed.pop("save_every", 0.25)
     save = round(save / step) * step
     ds = coupled_dynamics(
@@ -333,10 +334,10 @@ def coupling_study(
         "eps": {"N": [base_n], "eps": list(eps_values), "d": [base_d]},
     }
     if d_values is not None:
-        plans["d"] = {"N": [base_n], "eps": [base_eps * base_d], "d": list(d_values)}
+        plans["d"] = {"N": [base_n], "eps_d": [base_eps * base_d], "d": list(d_values)}
     out = {}
     for name, grid in plans.items():
-        fn = functools.partial(coupling_point, eps_times_d=name == "d", **fixed)
+        fn = functools.partial(coupling_point, **fixed)
         path = None if output_prefix is None else f"{output_prefix}-{name}.nc"
         out[name] = sweep(
             fn, {**grid, "seed": list(seeds)}, scheduler=scheduler, output=path, progress=progress

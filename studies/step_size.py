@@ -65,22 +65,20 @@ def correction_study(
     Returns
     -------
     dict of str -> xarray.Dataset
-        ``"N"`` and ``"eps"``: the sweep archives (dimensions ``N``, ``eps``, ``d``, ``seed``)
-        of :func:`~wgflow.studies.sgd_vs_pde.study_point`'s variables.
+        ``"N"`` and ``"eps"``: the sweep archives (dimensions ``N``, ``eps`` (ε) or ``eps_d``
+        (εd), ``d``, ``seed``) of :func:`~wgflow.studies.sgd_vs_pde.study_point`'s variables.
     """
     from wgflow.sweep import sweep
 
     fixed = dict(QUICK if quick else FLAGSHIP)
     d = fixed.pop("d")
     plans = {
-        "N": ({"N": list(n_values), "eps": [c], "d": [d]}, True),
-        "eps": ({"N": [n_fixed], "eps": list(eps_values), "d": [d]}, False),
+        "N": {"N": list(n_values), "eps_d": [c], "d": [d]},
+        "eps": {"N": [n_fixed], "eps": list(eps_values), "d": [d]},
     }
     out = {}
-    for name, (grid, scaled) in plans.items():
-        fn = functools.partial(
-            study_point, eps_times_d=scaled, correction="step-size", **fixed
-        )
+    for name, grid in plans.items():
+        fn = functools.partial(study_point, correction="step-size", **fixed)
         path = None if output_prefix is None else f"{output_prefix}-{name}.nc"
         out[name] = sweep(
             fn, {**grid, "seed": list(seeds)}, scheduler=scheduler, output=path, progress=progress

@@ -160,7 +160,7 @@ def test_mehler_expansion_error_falls_with_order_and_dimension(activation):
         exact = prob.reduced().finite_d_kernel(pts[:, None], pts[None, :])
         off = ~np.eye(6, dtype=bool)
         for order in (0, 2, 4):
-            red = prob.reduced(order=order)
+            red = prob.reduced(mehler_order=order)
             f = red.features(pts)
             errors[d, order] = np.abs((f * red.coefficients) @ f.T - exact)[off].max()
     print(
@@ -183,7 +183,7 @@ def test_reduced_risk_approaches_the_finite_d_network_risk_as_d_grows():
         pts = np.column_stack([rng.uniform(0.4, 0.8, n), rng.uniform(0.3, 0.6, n)])
         exact = prob.population_risk(prob.full_weights(pts, rng))  # R_N of ρ̄ × Unif(spheres)
         gaps.append(abs(exact - prob.reduced().particle_risk(pts)))
-        gaps2.append(abs(exact - prob.reduced(order=2).particle_risk(pts)))
+        gaps2.append(abs(exact - prob.reduced(mehler_order=2).particle_risk(pts)))
     print(
         f"\n|R_N − R_reduced| for d = 40, 160, 640 (N = 5d): order 0 {np.round(gaps, 5)}, "
         f"order 2 {np.round(gaps2, 5)}"
@@ -209,7 +209,7 @@ def test_exact_gradient_flow_and_reduced_finite_volumes_agree_on_the_risk_curve(
     prob = AnisotropicGaussians(d=d, s0=d, delta=DELTA)
     rng = np.random.default_rng(0)
     pts = rng.uniform(0.2, 0.6, (400, 1))
-    pd = Particles(prob.network.energy(), dt=0.05).run(
+    pd = Particles(prob.network.energy, dt=0.05).run(
         prob.full_weights(pts, rng), 4.0, 1.0, progress=False
     )
     risk_pd = [prob.population_risk(x) for x in pd["positions"].values]
@@ -228,12 +228,12 @@ def test_exact_gradient_flow_and_reduced_finite_volumes_agree_on_the_risk_curve(
 def test_three_dimensional_reduced_state_with_trained_output_weights():
     # (a, r1, r2): reduced particles against the exact N-particle gradient flow in d = 200
     d = 200
-    prob = AnisotropicGaussians(d=d, s0=40, delta=DELTA, parameters="aw")
+    prob = AnisotropicGaussians(d=d, s0=40, delta=DELTA, trained="aw")
     red = prob.reduced()
     assert red.axes == ("a", "r1", "r2")
     rng = np.random.default_rng(4)
     pts = np.column_stack([rng.uniform(0.5, 1.5, 300), rng.uniform(0.2, 0.6, (300, 2))])
-    full = Particles(prob.network.energy(), dt=0.05).run(
+    full = Particles(prob.network.energy, dt=0.05).run(
         prob.full_weights(pts, rng), 3.0, 1.0, progress=False
     )
     reduced = Particles(red.energy, dt=0.05).run(pts, 3.0, 1.0, progress=False)

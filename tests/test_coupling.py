@@ -91,7 +91,7 @@ def test_nd_can_be_driven_by_a_given_pde_dataset(run):
     from wgflow.problems import AnisotropicGaussians
     from wgflow.solvers import FiniteVolume
 
-    red = AnisotropicGaussians(d=40, s0=10, delta=0.5).reduced(order=2)
+    red = AnisotropicGaussians(d=40, s0=10, delta=0.5).reduced(mehler_order=2)
     grid = red.grid(64, 1.5)
     big = uniform_radial()(200_000, np.random.default_rng(np.random.SeedSequence([0, 8])))
     pde = FiniteVolume(red.energy, grid).run(

@@ -222,7 +222,7 @@ BAD_COMPARE = [
 
 @pytest.mark.parametrize("kwargs, message", BAD_COMPARE, ids=[str(k) for k, _ in BAD_COMPARE])
 def test_compare_refuses_bad_settings_before_sgd_runs(monkeypatch, kwargs, message):
-    from wgflow.studies import sgd_vs_pde
+    from wgflow.studies import comparison as sgd_vs_pde
 
     class NoSGD:
         def __init__(self, *args, **kwargs):

@@ -23,7 +23,7 @@ def test_preset_runs_end_to_end_in_quick_mode(name, tmp_path):
 
 def test_preset_settings_and_overrides():
     s = presets.settings("mmn-relu", quick=False)
-    assert (s["d"], s["s0"], s["n_neurons"], s["parameters"]) == (320, 60, 800, "abw")
+    assert (s["d"], s["s0"], s["n_neurons"], s["trained"]) == (320, 60, 800, "abw")
     assert s["step_size"] == 2e-4  # the seed's caption, in the seed's (= wgflow's) convention
     assert presets.settings("mmn-isotropic", quick=False)["step_size"] == 1e-6
     assert presets.settings("flagship", quick=True, n_neurons=50)["n_neurons"] == 50
@@ -54,7 +54,7 @@ def test_every_preset_lists_its_unconfirmed_values_and_cites_figures_by_content(
 def test_isotropic_pde_runs_to_stationarity_inside_its_domain():
     """The full-size preset's PDE (no SGD): risk stationary before t_final, no mass at r_max."""
     from wgflow.problems import AnisotropicGaussians
-    from wgflow.studies.sgd_vs_pde import _stationary, reduced_grid_pde
+    from wgflow.studies.comparison import _stationary, reduced_grid_pde
 
     s = presets.settings("mmn-isotropic", quick=False)
     prob = AnisotropicGaussians(d=s["d"], s0=s["s0"], delta=s["delta"], activation=s["activation"])

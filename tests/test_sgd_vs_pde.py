@@ -38,7 +38,7 @@ def test_sgd_tracks_the_reduced_pde_at_the_seed_sizes(flagship, tmp_path):
 def test_pde_initial_risk_is_the_risk_of_the_initial_law(flagship):
     prob = AnisotropicGaussians(d=320, s0=60, delta=0.5)
     pts = sgd_vs_pde.uniform_radial()(400_000, np.random.default_rng(5))
-    expected = prob.reduced(order=2).particle_risk(pts)
+    expected = prob.reduced(mehler_order=2).particle_risk(pts)
     assert float(flagship.risk_pde.isel(time=0)) == pytest.approx(expected, abs=2e-3)
 
 

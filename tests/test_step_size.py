@@ -73,7 +73,7 @@ def test_flagship_quick_is_closer_to_the_corrected_pde():
 def test_drift_with_trained_a_and_b_matches_monte_carlo():
     """(a, b, w): the push scales with a² and σ′ is evaluated at b + z; a and b get none."""
     d, s0, delta, eps = 2000, 400, 0.5, 1e-4
-    prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation="relu", parameters="abw")
+    prob = AnisotropicGaussians(d=d, s0=s0, delta=delta, activation="relu", trained="abw")
     drift = prob.reduced(beta=50.0).step_size_drift(eps)  # noisy: the same drift is added
     a, b, r1, r2 = 1.5, 0.2, 0.7, 0.4
     moments = np.array([0.3, 0.2])

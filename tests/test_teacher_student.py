@@ -23,7 +23,7 @@ def _problem(activation, parameters, bias, seed=1, d=6):
     )
     directions = rng.standard_normal((2, d))  # not orthonormal: the problem orthonormalizes
     prob = TeacherStudent(
-        d=d, teacher=teacher, activation=activation, noise=0.3, parameters=parameters,
+        d=d, teacher=teacher, activation=activation, noise=0.3, trained=parameters,
         directions=directions,
     )  # fmt: skip
     return prob, rng.standard_normal((5, prob.dim)), rng
@@ -150,14 +150,14 @@ def test_gradient_flow_in_d_dimensions_approaches_the_reduced_flow_like_one_over
     n, gaps, w2 = 300, [], []
     dims = (10, 20, 40)
     for d in dims:
-        prob = TeacherStudent(d=d, teacher=teacher, parameters="aw")
+        prob = TeacherStudent(d=d, teacher=teacher, trained="aw")
         red = prob.reduced()
         rng = np.random.default_rng(0)
         pts = np.column_stack(
             [np.ones(n), rng.uniform(-0.6, 0.6, (n, 2)), rng.uniform(0.3, 0.7, n)]
         )
         pd_energy = _without_self_interaction(
-            prob.energy(), prob.kernel, prob.kernel_gradient, prob.interaction_potential_gradient
+            prob.energy, prob.kernel, prob.kernel_gradient, prob.interaction_potential_gradient
         )
         red_energy = _without_self_interaction(
             red.energy, red.kernel, red.kernel_gradient, red.particle_gradient
@@ -180,7 +180,7 @@ def test_compare_runs_on_the_teacher_student_problem():
     from wgflow.studies.sgd_vs_pde import compare
 
     ds = compare(
-        problem="teacher-student", d=80, k=1, teacher_width=2, parameters="w", n_neurons=200,
+        problem="teacher-student", d=80, k=1, teacher_width=2, trained="w", n_neurons=200,
         step_size=5e-4, t_final=0.5, save_every=0.25, cells=32, pde_samples=20_000,
     )  # fmt: skip
     assert ds.attrs["problem"] == "TeacherStudent" and ds.attrs["solver"] == "SGD + FiniteVolume"
@@ -225,7 +225,7 @@ def test_approximation_study_excess_risk_falls_with_n_and_not_with_d():
 def test_the_dense_reduced_interaction_is_built_once_per_grid():
     """The solver and the risk curve share the grid's dense matrix (O(n²) kernel calls each);
     another grid gets its own."""
-    red = TeacherStudent(d=8, teacher=TeacherNetwork.spread(1, 2), parameters="w").reduced()
+    red = TeacherStudent(d=8, teacher=TeacherNetwork.spread(1, 2), trained="w").reduced()
     calls = []
     interaction = red.energy.interactions[0]
     kernel = interaction.kernel

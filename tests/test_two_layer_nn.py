@@ -87,7 +87,7 @@ def test_particles_on_the_exact_energy_are_gradient_descent_on_the_population_ri
     prob = TwoLayerNN("ramp", mixture(rotated=False), "aw")
     theta0 = 0.5 * np.random.default_rng(5).normal(size=(6, prob.dim))
     dt, steps = 0.01, 20
-    ds = Particles(prob.energy(), dt=dt).run(theta0, steps * dt, steps * dt, progress=False)
+    ds = Particles(prob.energy, dt=dt).run(theta0, steps * dt, steps * dt, progress=False)
     theta = theta0.copy()
     for _ in range(steps):  # dθ_i/dt = −(N/2) ∇_{θ_i} R_N
         theta -= dt * 0.5 * theta.shape[0] * prob.risk_gradient(theta)
@@ -125,6 +125,6 @@ def test_mmn_activations():
     ],
 )
 def test_bad_input(kwargs, match):
-    args = {"activation": "relu", "data": mixture(), "parameters": "w", **kwargs}
+    args = {"activation": "relu", "data": mixture(), "trained": "w", **kwargs}
     with pytest.raises(ValueError, match=match):
         TwoLayerNN(**args)

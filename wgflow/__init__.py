@@ -16,6 +16,7 @@ from .errors import (
     ApproximationWarning,
     BlowUpError,
     BoundaryReached,
+    CapabilityMissing,
     ConcentrationDetected,
     ParameterError,
     RunInterrupted,
@@ -28,6 +29,7 @@ from .interactions import GeneralInteraction, PairwiseInteraction, SeparableInte
 from .io import open, save
 from .measures import GridMeasure, ParticleMeasure
 from .observables import centre_of_mass, moments
+from .problem import NetworkProblem, Problem, ReducedProblem
 
 try:
     __version__ = version("wgflow")
@@ -38,6 +40,7 @@ __all__ = [
     "ApproximationWarning",
     "BlowUpError",
     "BoundaryReached",
+    "CapabilityMissing",
     "ConcentrationDetected",
     "Entropy",
     "FreeEnergy",
@@ -45,11 +48,14 @@ __all__ = [
     "Grid",
     "GridEnergy",
     "GridMeasure",
+    "NetworkProblem",
     "PairwiseInteraction",
     "ParameterError",
     "ParticleMeasure",
     "PorousMediumEnergy",
     "Potential",
+    "Problem",
+    "ReducedProblem",
     "RunInterrupted",
     "RunStopped",
     "SeparableInteraction",

@@ -136,8 +136,7 @@ def run(
             else check_positive("checkpoint_every", checkpoint_every)
         )
     params.update(run_parameters or {})
-    if hasattr(solver, "check_times"):  # e.g. SGD: times on whole steps
-        times = solver.check_times(times)
+    times = solver.check_times(times)  # e.g. SGD: times on whole steps
     state = solver.initial_state(initial)
     check_run_size(solver, state, times)
     with _claimed(checkpoint):
@@ -204,8 +203,7 @@ def _resume(solver, path, progress, trackers) -> xr.Dataset:
     times = observation_times(
         params["t_final"], params["save_every"], params.get("spacing", "linear")
     )
-    if hasattr(solver, "check_times"):
-        times = solver.check_times(times)
+    times = solver.check_times(times)
     previous = archive.drop_vars([n for n in archive.variables if n.startswith(_PREFIX)])
     previous = previous.drop_dims([d for d in previous.dims if d.startswith(_PREFIX)])
     # the last observation time recorded (SGD observes a time between whole steps at the step

@@ -2,6 +2,8 @@
 
 - :class:`ParameterError`: an unknown or badly typed parameter (both a ``ValueError`` and a
   ``TypeError``); out-of-range values raise plain ``ValueError`` naming the parameter.
+- :class:`CapabilityMissing` (a ``ValueError``): a problem asked for what it does not provide
+  (see :mod:`wgflow.problem`).
 - :class:`RunStopped` and its kinds: a run that ended before ``t_final`` —
   :class:`BlowUpError` (non-finite or negative state, a step below its floor; its kinds
   :class:`BoundaryReached`: mass at the wall of a bounded grid, and
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "BlowUpError",
+    "CapabilityMissing",
     "BoundaryReached",
     "ConcentrationDetected",
     "ParameterError",
@@ -34,6 +37,23 @@ class ParameterError(ValueError, TypeError):
 
     Subclasses both ``ValueError`` and ``TypeError`` so callers may catch either.
     """
+
+
+class CapabilityMissing(ValueError):
+    """A problem was asked for something it does not provide (an exact solution, a
+    finite-step-size correction): the message names the problem and the capability.
+
+    Parameters
+    ----------
+    message : str
+        What is missing and, where there is one, what to do instead.
+    capability : str
+        The method's name (e.g. ``"exact_density"``).
+    """
+
+    def __init__(self, message: str, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
 
 
 class RunStopped(Exception):

@@ -470,7 +470,9 @@ class NetworkModel:
         The law of ``(x, y)``.
     activation : str or Activation
         The activation ``σ`` (a name or an :class:`Activation`).
-    parameters : {"w", "aw", "abw"}
+    trained : {"w", "aw", "abw"}
+        Which parts of each neuron SGD trains (``w`` always; ``a`` the output weight, ``b``
+        the bias; absent ones are ``a = 1``, ``b = 0``).
     population_risk : callable, optional
         ``R_N(θ)`` for weights of shape ``(N, P)``: ``E (y − f(x; θ))²``. Without it SGD
         estimates the risk on a fixed held-out Monte-Carlo set.
@@ -486,7 +488,7 @@ class NetworkModel:
 
     data: GaussianMixture | TeacherData
     activation: str | Activation = "relu"
-    parameters: str = "w"
+    trained: str = "w"
     population_risk: Callable[[np.ndarray], float] | None = None
     reduced_coordinates: Callable[[np.ndarray], dict] | None = None
     initial_weights: Callable | None = None
@@ -499,21 +501,21 @@ class NetworkModel:
                 f"data: need a GaussianMixture or TeacherData, got {type(self.data).__name__}"
             )
         object.__setattr__(self, "activation", Activation.named(self.activation))
-        check_choice("parameters", self.parameters, PARAMETER_SETS)
+        check_choice("trained", self.trained, PARAMETER_SETS)
         if self.initial_weights is None:
             object.__setattr__(
-                self, "initial_weights", _default_initial_weights(self.parameters, self.data.dim)
+                self, "initial_weights", _default_initial_weights(self.trained, self.data.dim)
             )
 
     @property
     def has_a(self) -> bool:
         """Whether the output weights ``a`` are trained."""
-        return self.parameters in ("aw", "abw")
+        return self.trained in ("aw", "abw")
 
     @property
     def has_b(self) -> bool:
         """Whether the biases ``b`` are trained."""
-        return self.parameters == "abw"
+        return self.trained == "abw"
 
     @property
     def n_params(self) -> int:
@@ -523,7 +525,7 @@ class NetworkModel:
     @property
     def components(self) -> list[str]:
         """Column names of the weights: ``a``, ``b`` (when trained), ``w0 … w{d-1}``."""
-        return component_names(self.parameters, self.data.dim)
+        return component_names(self.trained, self.data.dim)
 
     def predict(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``f(x; θ) = (1/N) Σ_i σ*(x; θ_i)`` (numpy reference).
@@ -561,7 +563,7 @@ class NetworkModel:
             "name": self.name,
             "activation": self.activation.name,
             "activation_params": self.activation.params.tolist(),
-            "parameters": self.parameters,
+            "trained": self.trained,
             "data": self.data.describe(),
             **self.metadata,
         }

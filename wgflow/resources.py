@@ -133,10 +133,10 @@ def check_run_size(solver, state, times: np.ndarray) -> None:
     check_memory(
         "save_every", per * len(times), f"{len(times)} snapshots of {_human(per)} each"
     )
-    count = getattr(solver, "step_count", None)
-    if count is None:
+    steps = solver.step_count(state, float(times[-1]))
+    if steps is None:
         return
-    steps = float(count(state, float(times[-1])))
+    steps = float(steps)
     if steps > LONG_RUN_STEPS:
         message = (
             f"this run needs about {steps:.3g} steps of {type(solver).__name__} to reach "

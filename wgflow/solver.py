@@ -175,6 +175,44 @@ class Solver(ParametersRepr, abc.ABC):
             The saved state.
         """
 
+    def check_times(self, times: np.ndarray) -> np.ndarray:
+        """The observation times this solver can honour (default: all of them).
+
+        A solver on a fixed time lattice (SGD: whole steps) drops or refuses times here,
+        before the run starts.
+
+        Parameters
+        ----------
+        times : ndarray
+            The run's observation times, increasing, from 0 to ``t_final``.
+
+        Returns
+        -------
+        ndarray
+            The times to observe.
+        """
+        return times
+
+    def step_count(self, state, t_final: float) -> float | None:
+        """Estimated number of steps from ``state`` to ``t_final`` (``None``: unknown).
+
+        Used before a run to warn about runs of more than
+        :data:`~wgflow.resources.LONG_RUN_STEPS` steps.
+
+        Parameters
+        ----------
+        state : State
+            The initial state.
+        t_final : float
+            The final time.
+
+        Returns
+        -------
+        float or None
+            The estimate.
+        """
+        return None
+
     def time(self, state) -> float:
         """Time of a state.
 
