@@ -163,20 +163,7 @@ class AnisotropicGaussians(NetworkProblem):
         return w @ self.rotation if self.rotation is not None else w
 
     def reduced_coordinates(self, theta: np.ndarray) -> dict:
-        """Reduced coordinates of each neuron.
-
-        ``a``, ``b`` (when trained), ``r1 = ‖P w‖``, ``r2 = ‖P⊥ w‖`` (``r`` when isotropic).
-
-        Parameters
-        ----------
-        theta : ndarray, shape (N, D)
-            Weights (columns ``a``, ``b`` when trained, then ``w``).
-
-        Returns
-        -------
-        dict of str -> ndarray, shape (N,)
-            One array per reduced coordinate.
-        """
+        # Reduced coordinates of each neuron.
         theta = np.asarray(theta, float)
         out = {name: theta[:, k] for k, name in enumerate(self.head)}
         w = self._weights_in_basis(theta)
@@ -188,20 +175,7 @@ class AnisotropicGaussians(NetworkProblem):
         return out
 
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Weights drawn from ``ρ̄ × Unif(spheres)`` given reduced points.
-
-        Parameters
-        ----------
-        points : ndarray, shape (n, D̄)
-            Reduced points (columns as :attr:`ReducedAnisotropic.axes`).
-        rng : numpy.random.Generator
-            Randomness.
-
-        Returns
-        -------
-        ndarray, shape (n, D)
-            Full weights.
-        """
+        # Weights drawn from ``ρ̄ × Unif(spheres)`` given reduced points.
         points = np.atleast_2d(np.asarray(points, float))
         n, h = points.shape[0], len(self.head)
 
@@ -224,25 +198,7 @@ class AnisotropicGaussians(NetworkProblem):
         return np.concatenate([points[:, :h], w], axis=1)
 
     def initial_reduced(self, n: int, initial_scale: float, rng: np.random.Generator) -> np.ndarray:
-        """Reduced points with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``, ``b = 0``).
-
-        ``r1 = κ √(χ²_{s0}/d)``, ``r2 = κ √(χ²_{d−s0}/d)``; it concentrates at
-        ``(κ√(s0/d), κ√(1 − s0/d))`` as ``d → ∞`` (a particle representation of the point mass).
-
-        Parameters
-        ----------
-        n : int
-            Number of points.
-        initial_scale : float
-            ``κ > 0``.
-        rng : numpy.random.Generator
-            Randomness.
-
-        Returns
-        -------
-        ndarray, shape (n, D̄)
-            The points.
-        """
+        # Reduced points with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``, ``b = 0``).
         kappa = check_positive("initial_scale", initial_scale)
         head = neutral_head(n, len(self.head))
         radii = [kappa * np.sqrt(rng.chisquare(self.s0, n) / self.d)]
@@ -251,18 +207,7 @@ class AnisotropicGaussians(NetworkProblem):
         return np.column_stack([*head, *radii])
 
     def population_risk(self, theta: np.ndarray) -> float:
-        """Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (:class:`TwoLayerNN`).
-
-        Parameters
-        ----------
-        theta : ndarray, shape (N, D)
-            Weights (columns ``a``, ``b`` when trained, then ``w``).
-
-        Returns
-        -------
-        float
-            The risk.
-        """
+        # Exact ``R_N(θ) = E (y − f(x; θ))²`` of a finite network (:class:`TwoLayerNN`).
         return self.network.population_risk(theta)
 
     def reduced(self, beta: float = np.inf, mehler_order: int = 0) -> ReducedAnisotropic:
@@ -702,20 +647,7 @@ class ReducedAnisotropic(ReducedProblem):
         return np.array([grid.integrate(phi * rho) for rho in densities])
 
     def risk_curve(self, grid: Grid, densities) -> np.ndarray:
-        """:meth:`risk` of each density (``V`` and the features are evaluated once).
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid from :meth:`grid`.
-        densities : sequence of ndarray, shape (T, *grid.shape)
-            Cell averages over time.
-
-        Returns
-        -------
-        ndarray, shape (T,)
-            The risk over time.
-        """
+        # :meth:`risk` of each density (``V`` and the features are evaluated once).
         v = self.potential_values(grid.points(), drift=False)
         moments = self.moment_curve(grid, densities)
         return np.array(
@@ -726,21 +658,7 @@ class ReducedAnisotropic(ReducedProblem):
         )
 
     def particle_risk(self, points: np.ndarray) -> float:
-        """``R`` of the empirical measure of reduced points.
-
-        Self-pairs are included: the mean-field risk of the empirical law, not the finite-``N``
-        network risk.
-
-        Parameters
-        ----------
-        points : ndarray, shape (n, D̄)
-            Reduced points.
-
-        Returns
-        -------
-        float
-            The risk.
-        """
+        # ``R`` of the empirical measure of reduced points.
         points = check_points("points", points, self.dim)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         return self._risk_from_moments(mean_v, self.features(points).mean(axis=0))

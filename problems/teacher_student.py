@@ -328,18 +328,7 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
 
     # ---- reduced coordinates ------------------------------------------------------------------
     def reduced_coordinates(self, theta: np.ndarray) -> dict:
-        """``a``, ``b`` (when trained), ``u = B w`` (``u`` or ``u0 …``) and ``r = ‖P_{S⊥} w‖``.
-
-        Parameters
-        ----------
-        theta : ndarray, shape (N, D)
-            Weights.
-
-        Returns
-        -------
-        dict of str -> ndarray, shape (N,)
-            One array per reduced coordinate.
-        """
+        # ``a``, ``b`` (when trained), ``u = B w`` (``u`` or ``u0 …``) and ``r = ‖P_{S⊥} w‖``.
         theta = np.asarray(theta, float)
         out = {name: theta[:, j] for j, name in enumerate(self.head)}
         w = theta[:, len(self.head) :]
@@ -350,20 +339,7 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
         return out
 
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Weights ``w = Bᵀu + r e`` with ``e`` uniform on the unit sphere of ``S⊥``.
-
-        Parameters
-        ----------
-        points : ndarray, shape (n, D̄)
-            Reduced points (columns as :attr:`ReducedTeacherStudent.axes`).
-        rng : numpy.random.Generator
-            Randomness.
-
-        Returns
-        -------
-        ndarray, shape (n, D)
-            Full weights.
-        """
+        # Weights ``w = Bᵀu + r e`` with ``e`` uniform on the unit sphere of ``S⊥``.
         points = np.atleast_2d(np.asarray(points, float))
         h, k = len(self.head), self.k
         if points.shape[1] != h + k + 1:
@@ -380,22 +356,7 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
         return np.concatenate([points[:, :h], w], axis=1)
 
     def initial_reduced(self, n: int, initial_scale: float, rng: np.random.Generator) -> np.ndarray:
-        """Reduced points with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``, ``b = 0``).
-
-        Parameters
-        ----------
-        n : int
-            Number of points.
-        initial_scale : float
-            ``κ > 0``.
-        rng : numpy.random.Generator
-            Randomness.
-
-        Returns
-        -------
-        ndarray, shape (n, D̄)
-            ``u ~ N(0, κ² I_k/d)``, ``r = κ √(χ²_{d−k}/d)``.
-        """
+        # Reduced points with the exact law of ``w ~ N(0, κ² I/d)`` (``a = 1``, ``b = 0``).
         kappa = check_positive("initial_scale", initial_scale)
         u = kappa * rng.standard_normal((n, self.k)) / np.sqrt(self.d)
         r = kappa * np.sqrt(rng.chisquare(self.d - self.k, n) / self.d) if self.d > self.k else 0
@@ -780,20 +741,7 @@ class ReducedTeacherStudent(ReducedProblem):
         return Grid.box(bounds, cells, axes=self.axes)
 
     def risk_curve(self, grid: Grid, densities) -> np.ndarray:
-        """``R(ρ̄) = E y² + 2∫V dρ̄ + ∫∫Ū dρ̄dρ̄`` of each density on a grid.
-
-        Parameters
-        ----------
-        grid : Grid
-            A grid from :meth:`grid`.
-        densities : sequence of ndarray, shape (T, *grid.shape)
-            Cell averages.
-
-        Returns
-        -------
-        ndarray, shape (T,)
-            The risk over time.
-        """
+        # ``R(ρ̄) = E y² + 2∫V dρ̄ + ∫∫Ū dρ̄dρ̄`` of each density on a grid.
         v = self.potential_values(grid.points(), drift=False)
         interaction = self.energy.interactions[0].on_grid(grid)
         return np.array([
@@ -803,18 +751,7 @@ class ReducedTeacherStudent(ReducedProblem):
         ])  # fmt: skip
 
     def particle_risk(self, points: np.ndarray) -> float:
-        """``R`` of the empirical law of reduced points (self-pairs with ``Ū``).
-
-        Parameters
-        ----------
-        points : ndarray, shape (n, D̄)
-            Reduced points.
-
-        Returns
-        -------
-        float
-            The mean-field risk of the empirical measure.
-        """
+        # ``R`` of the empirical law of reduced points (self-pairs with ``Ū``).
         points = check_points("points", points, self.dim)
         mean_v = float(np.mean(self.potential_values(points, drift=False)))
         total = 0.0

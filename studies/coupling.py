@@ -407,31 +407,26 @@ QUICK = {
 }
 
 
-def main(argv=None) -> int:
-    """``python -m wgflow.studies.coupling [--quick] [--output PREFIX]``.
-
-    The sweeps over ``N`` and ``ε`` and the fitted rate of each coupling term against the
-    proof's prediction.
+def run_study(output: str = "coupling", scheduler: str | None = None, quick: bool = False) -> int:
+    """``wgflow study coupling``: the sweeps over ``N`` and ``ε`` (and ``d``) and the fitted
+    rate of each coupling term against the proof's prediction, printed.
 
     Parameters
     ----------
-    argv : list of str, optional
-        Command-line arguments.
+    output : str
+        Archive prefix (``PREFIX-N.nc`` …; rerunning resumes).
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    quick : bool
+        The reduced setting (:data:`QUICK`).
 
     Returns
     -------
     int
         The exit code.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m wgflow.studies.coupling")
-    parser.add_argument("--output", default="coupling", help="archive prefix (resumable)")
-    parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    options = dict(QUICK) if args.quick else {}
-    results = coupling_study(scheduler=args.scheduler, output_prefix=args.output, **options)
+    options = dict(QUICK) if quick else {}
+    results = coupling_study(scheduler=scheduler, output_prefix=output, **options)
     for term, (param, fit, predicted) in fit_term_rates(results).items():
         print(
             f"{term:7s} vs {param:3s}: slope {fit.slope:+.2f} [{fit.low:+.2f}, {fit.high:+.2f}]"
@@ -444,7 +439,3 @@ def main(argv=None) -> int:
                 f"[{fit.low:+.2f}, {fit.high:+.2f}] (proof: {PREDICTED_D[term]:+.0f})"
             )
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -299,32 +299,30 @@ def fit_samples(ds: xr.Dataset):
 QUICK = {"d_values": (40, 80, 160), "seeds": (0,), "n_neurons": 100, "t_max": 20.0}
 
 
-def main(argv=None) -> int:
-    """``python -m wgflow.studies.global_convergence [--quick] [--output FILE.nc]``.
+def run_study(
+    output: str = "global-convergence", scheduler: str | None = None, quick: bool = False
+) -> int:
+    """``wgflow study global-convergence``: samples to reach ``inf R + η`` against ``d``.
 
     Parameters
     ----------
-    argv : list of str, optional
-        Command-line arguments.
+    output : str
+        Archive path without ``.nc`` (``PREFIX.nc``).
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    quick : bool
+        ``d ∈ {40, 80, 160}``, one seed (:data:`QUICK`).
 
     Returns
     -------
     int
         The exit code.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m wgflow.studies.global_convergence")
-    parser.add_argument("--output", default="global-convergence.nc")
-    parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
-    parser.add_argument("--quick", action="store_true", help="d ∈ {40, 80, 160}, one seed")
-    args = parser.parse_args(argv)
-    ds = global_convergence_study(
-        scheduler=args.scheduler, output=None, **(QUICK if args.quick else {})
-    )
     from wgflow import io
 
-    io.save(ds, args.output)
+    path = output if output.endswith(".nc") else f"{output}.nc"
+    ds = global_convergence_study(scheduler=scheduler, output=None, **(QUICK if quick else {}))
+    io.save(ds, path)
     mean = ds["samples"].mean("seed")
     for d, n in zip(mean["d"].values, mean.values, strict=True):
         print(
@@ -333,10 +331,6 @@ def main(argv=None) -> int:
         )
     print(
         f"slope {ds.attrs['slope']:.3f} [{ds.attrs['slope_low']:.3f}, "
-        f"{ds.attrs['slope_high']:.3f}] (95 %); archive {args.output}"
+        f"{ds.attrs['slope_high']:.3f}] (95 %); archive {path}"
     )
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ vs the exact law).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -17,7 +17,6 @@ import xarray as xr
 
 from wgflow.docstrings import copy_docstrings
 from wgflow.grid import Grid
-from wgflow.io import to_json
 from wgflow.problems import Aggregation, OrnsteinUhlenbeck, PorousMedium
 from wgflow.solvers import JKO, FiniteVolume
 from wgflow.validation import check_positive
@@ -125,10 +124,7 @@ class GridJob:
         ds["density_exact"] = ds["density"].copy(data=np.stack(exact)).assign_attrs(
             long_name=self.reference_name
         )
-        ds.attrs["description"] = self.description
-        ds.attrs["job"] = self.name
-        ds.attrs["job_parameters"] = to_json({f.name: getattr(self, f.name) for f in fields(self)})
-        return ds
+        return ds  # the experiment attributes: wgflow.studies.experiments
 
 
 @dataclass(frozen=True)

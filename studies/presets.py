@@ -306,23 +306,7 @@ def run(
     xarray.Dataset
         The SGD-vs-PDE archive with the preset's attributes.
     """
-    from .sgd_vs_pde import compare
+    from .experiments import experiment
 
-    kwargs = settings(name, quick, **overrides)
-    scales = kwargs.get("initial_scale")
-    if isinstance(scales, tuple | list):
-        parts = [compare(**{**kwargs, "initial_scale": k}, progress=progress) for k in scales]
-        ds = xr.concat(parts, dim="kappa", combine_attrs="override")
-        ds = ds.assign_coords(
-            kappa=("kappa", list(scales), {"units": "1", "long_name": "initial scale κ"})
-        )
-        ds.attrs["sup_risk_gap"] = float(ds["risk_gap"].max())
-        ds.attrs["sup_w2"] = float(ds["w2"].max())
-    else:
-        ds = compare(**kwargs, progress=progress)
-    ds.attrs["preset"] = name
-    ds.attrs["description"] = f"{name}: {PRESETS[name]['description']}"
-    ds.attrs["preset_source"] = PRESETS[name]["source"]
-    ds.attrs["preset_unconfirmed"] = "; ".join(PRESETS[name]["unconfirmed"])
-    ds.attrs["step_reading"] = overrides.get("step_reading", "seed")
-    return ds
+    preset = experiment(check_choice("preset", name, tuple(PRESETS)))
+    return preset.run(preset.resolve(quick, **overrides), progress=progress)

@@ -27,6 +27,7 @@ import xarray as xr
 from wgflow.metrics import fit_rate
 from wgflow.problem import uniform_start
 from wgflow.problems.teacher_student import teacher_start
+from wgflow.validation import check_choice
 
 from .comparison import PROBLEMS, build_problem, compare, reduced_grid_pde
 
@@ -195,35 +196,37 @@ def fit_slopes(results: dict[str, xr.Dataset], quantity: str = "sup_risk_gap") -
     return fits
 
 
-def main(argv=None) -> int:
-    """The command line ``python -m wgflow.studies.sgd_vs_pde``.
+def run_study(
+    output: str = "sgd-vs-pde",
+    scheduler: str | None = None,
+    quick: bool = False,
+    problem: str = "anisotropic",
+) -> int:
+    """``wgflow study sgd-vs-pde``: the three sweeps, the fitted slopes and ``PREFIX.png``.
 
-    Options ``[--quick] [--problem P] [--output PREFIX] [--scheduler ADDR]``. Runs the three
-    sweeps, prints the fitted slopes and draws ``PREFIX.png``. ``--problem
-    teacher-student`` runs them on :class:`~wgflow.problems.TeacherStudent` (a single-index
-    relu teacher ``(relu(x1) + relu(−x1))/2``, only ``w`` trained: the 2-D reduced PDE on
-    ``(u, r)`` by finite volumes).
+    ``problem="teacher-student"`` runs them on :class:`~wgflow.problems.TeacherStudent` (a
+    single-index relu teacher ``(relu(x1) + relu(−x1))/2``, only ``w`` trained: the 2-D
+    reduced PDE on ``(u, r)`` by finite volumes).
 
     Parameters
     ----------
-    argv : list of str, optional
-        Command-line arguments.
+    output : str
+        Archive prefix (``PREFIX-N.nc`` …; rerunning resumes).
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    quick : bool
+        The small version run by tests (:data:`QUICK`).
+    problem : {"anisotropic", "teacher-student"}
+        The problem.
 
     Returns
     -------
     int
         The exit code.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m wgflow.studies.sgd_vs_pde")
-    parser.add_argument("--output", default="sgd-vs-pde", help="archive prefix (resumable)")
-    parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
-    parser.add_argument("--quick", action="store_true", help="the small version run by tests")
-    parser.add_argument("--problem", default="anisotropic", choices=PROBLEMS)
-    args = parser.parse_args(argv)
-    options = {**(QUICK if args.quick else {}), **PROBLEM_STUDIES[args.problem]}
-    results = study(scheduler=args.scheduler, output_prefix=args.output, **options)
+    check_choice("problem", problem, PROBLEMS)
+    options = {**(QUICK if quick else {}), **PROBLEM_STUDIES[problem]}
+    results = study(scheduler=scheduler, output_prefix=output, **options)
     for quantity in ("sup_risk_gap", "sup_w2"):
         for name, fit in fit_slopes(results, quantity).items():
             print(
@@ -235,9 +238,9 @@ def main(argv=None) -> int:
     from wgflow.plotting import plot_convergence
 
     fig = plot_convergence(results)
-    fig.savefig(f"{args.output}.png", dpi=120)
+    fig.savefig(f"{output}.png", dpi=120)
     plt.close(fig)
-    print(f"archives {args.output}-{{N,eps,d}}.nc, figure {args.output}.png")
+    print(f"archives {output}-{{N,eps,d}}.nc, figure {output}.png")
     return 0
 
 
@@ -255,6 +258,3 @@ QUICK = {
     "cells": 48,
     "pde_samples": 50_000,
 }
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

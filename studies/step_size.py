@@ -12,9 +12,7 @@ smaller run; ``--output PREFIX`` keeps resumable archives).
 
 from __future__ import annotations
 
-import argparse
 import functools
-import sys
 from collections.abc import Sequence
 
 import xarray as xr
@@ -86,29 +84,28 @@ def correction_study(
     return out
 
 
-def main(argv=None) -> int:
-    """Run the study and print the seed-averaged tables and fitted slopes.
+def run_study(output: str | None = None, scheduler: str | None = None, quick: bool = False) -> int:
+    """``wgflow study step-size``: the seed-averaged tables and fitted slopes, printed.
 
     Parameters
     ----------
-    argv : list of str, optional
-        Command-line arguments (``--quick``, ``--output PREFIX``, ``--scheduler ADDR``).
+    output : str, optional
+        Archive prefix (resumable).
+    scheduler : str, optional
+        Dask scheduler address or ``synchronous``.
+    quick : bool
+        The reduced setting.
 
     Returns
     -------
     int
         Exit code.
     """
-    parser = argparse.ArgumentParser(prog="python -m wgflow.studies.step_size")
-    parser.add_argument("--quick", action="store_true", help="the reduced setting")
-    parser.add_argument("--output", default=None, help="archive prefix (resumable)")
-    parser.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
-    args = parser.parse_args(argv)
     kwargs = {}
-    if args.quick:
+    if quick:
         kwargs = {"n_values": (100, 200, 400, 800), "eps_values": (5e-4, 1e-3, 2e-3, 4e-3),
                   "c": 0.04, "n_fixed": 800, "seeds": (0,), "quick": True}  # fmt: skip
-    results = correction_study(scheduler=args.scheduler, output_prefix=args.output, **kwargs)
+    results = correction_study(scheduler=scheduler, output_prefix=output, **kwargs)
     slopes = {gap: fit_slopes(results, gap) for gap in GAPS}
     for name, ds in results.items():
         table = ds.drop_vars(["sweep_status", "sweep_error"]).mean("seed").squeeze(drop=True)
@@ -118,7 +115,3 @@ def main(argv=None) -> int:
             fit = slopes[gap][name]
             print(f"  slope of {gap}: {fit.slope:.3f} [{fit.low:.3f}, {fit.high:.3f}]")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -26,6 +26,7 @@ import functools
 
 import numpy as np
 
+from .docstrings import copy_docstrings
 from .energy import FreeEnergy
 from .errors import CapabilityMissing
 from .grid import Grid
@@ -37,7 +38,14 @@ __all__ = ["NetworkProblem", "Problem", "ReducedProblem", "uniform_start"]
 
 
 class _Capabilities:
-    """``provides(name)``: whether a subclass overrides the refusing default ``name``."""
+    """``provides(name)``: whether a subclass overrides the refusing default ``name``.
+
+    Subclasses inherit the contract's docstrings for the methods they implement without one.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        copy_docstrings(cls, [c for c in cls.__mro__[1:] if issubclass(c, _Capabilities)])
 
     #: the optional methods (each refuses with CapabilityMissing unless overridden)
     OPTIONAL: tuple[str, ...] = ()
@@ -68,7 +76,31 @@ class _Capabilities:
         )
 
 
-class Problem(_Capabilities, ParametersRepr, abc.ABC):
+class _Described(_Capabilities, ParametersRepr, abc.ABC):
+    """A problem's settings: :meth:`parameters` (and its alias :meth:`describe`)."""
+
+    @abc.abstractmethod
+    def parameters(self) -> dict:
+        """Every setting of the problem, enough to rebuild it (JSON-serializable; archived).
+
+        Returns
+        -------
+        dict
+            Name → value.
+        """
+
+    def describe(self) -> dict:
+        """The same as :meth:`parameters` (the name energy terms and models use).
+
+        Returns
+        -------
+        dict
+            Name → value.
+        """
+        return self.parameters()
+
+
+class Problem(_Described):
     """A gradient-flow problem: a free energy and what is known about its solution.
 
     Subclasses implement :attr:`energy` and :meth:`parameters`; they override the optional
@@ -82,26 +114,6 @@ class Problem(_Capabilities, ParametersRepr, abc.ABC):
     @abc.abstractmethod
     def energy(self) -> FreeEnergy:
         """The free energy whose gradient flow the problem is."""
-
-    @abc.abstractmethod
-    def parameters(self) -> dict:
-        """Every setting of the problem (JSON-serializable; archived).
-
-        Returns
-        -------
-        dict
-            Name → value.
-        """
-
-    def describe(self) -> dict:
-        """The same as :meth:`parameters` (the name energy terms use).
-
-        Returns
-        -------
-        dict
-            Name → value.
-        """
-        return self.parameters()
 
     def initial_density(self, grid: Grid) -> np.ndarray:
         """The problem's initial datum as cell averages on ``grid`` (optional).
@@ -151,7 +163,7 @@ class Problem(_Capabilities, ParametersRepr, abc.ABC):
         raise self._missing("steady_state", " (no closed-form steady state)")
 
 
-class NetworkProblem(_Capabilities, ParametersRepr, abc.ABC):
+class NetworkProblem(_Described):
     """A mean-field two-layer network problem: the finite network SGD trains, and its reduction.
 
     Subclasses set ``d``, ``activation``, ``trained`` (``"w"``, ``"aw"`` or ``"abw"``) and
@@ -172,26 +184,6 @@ class NetworkProblem(_Capabilities, ParametersRepr, abc.ABC):
     def head(self) -> list[str]:
         """Names of the non-weight parameters: ``[]``, ``["a"]`` or ``["a", "b"]``."""
         return list(PARAMETER_HEADS[self.trained])
-
-    @abc.abstractmethod
-    def parameters(self) -> dict:
-        """Everything needed to rebuild the problem (JSON-serializable; archived).
-
-        Returns
-        -------
-        dict
-            Name → value.
-        """
-
-    def describe(self) -> dict:
-        """The same as :meth:`parameters` (the name models' metadata use).
-
-        Returns
-        -------
-        dict
-            Name → value.
-        """
-        return self.parameters()
 
     def settings(self) -> dict:
         """The scalar settings an experiment archives (``problem``, ``d``, ``activation``,
