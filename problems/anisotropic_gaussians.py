@@ -144,7 +144,7 @@ class AnisotropicGaussians(NetworkProblem):
             "rotated": self.rotation is not None,
         }
 
-    def settings(self) -> dict:
+    def settings(self) -> dict:  # the contract's docstring
         return {**super().settings(), "s0": self.s0, "delta": self.delta}
 
     def default_start(self):

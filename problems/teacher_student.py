@@ -383,7 +383,7 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
             "data": self.data.describe(),
         }
 
-    def settings(self) -> dict:
+    def settings(self) -> dict:  # the contract's docstring
         return {
             **NetworkProblem.settings(self),
             "k": self.k,

@@ -113,7 +113,7 @@ class Comparison:
         (regression on a teacher of ``teacher_width`` unit neurons spread over a
         ``k``-dimensional subspace). Or any :class:`~wgflow.NetworkProblem`; then the problem
         settings (``d`` … ``label_noise``) must be left out.
-    d, s0, delta, activation, trained, k, teacher_width, label_noise
+    d, s0, delta, activation, trained, k, teacher_width, label_noise : optional
         Problem settings (``None``: the problem's default — ``d = 320``, ``s0 = d // 4``,
         ``Δ = 0.5``, relu, ``trained = "w"`` (teacher–student ``"aw"``), ``k = 2``, 4
         teacher neurons, no label noise).

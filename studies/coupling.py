@@ -408,8 +408,9 @@ QUICK = {
 
 
 def run_study(output: str = "coupling", scheduler: str | None = None, quick: bool = False) -> int:
-    """``wgflow study coupling``: the sweeps over ``N`` and ``ε`` (and ``d``) and the fitted
-    rate of each coupling term against the proof's prediction, printed.
+    """``wgflow study coupling``: sweeps over ``N``, ``ε`` (and ``d``) and the fitted rates.
+
+    Each coupling term's rate is printed against the proof's prediction.
 
     Parameters
     ----------

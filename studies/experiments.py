@@ -19,6 +19,7 @@ import os
 
 import xarray as xr
 
+from wgflow.docstrings import inherit_docstrings
 from wgflow.io import to_json
 from wgflow.validation import check_bool, check_choice
 
@@ -143,11 +144,19 @@ def _quick(quick: bool | None) -> bool:
     return check_bool("quick", quick)
 
 
+@inherit_docstrings(Experiment)
 class PresetExperiment(Experiment):
-    """A network preset: an SGD-vs-PDE :class:`~wgflow.studies.comparison.Comparison`."""
+    """A network preset: an SGD-vs-PDE :class:`~wgflow.studies.comparison.Comparison`.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`wgflow.studies.presets.PRESETS`.
+    """
 
     @property
     def description(self) -> str:
+        """One line: what the preset computes."""
         return presets.PRESETS[self.name]["description"]
 
     def known(self) -> dict:
@@ -199,11 +208,19 @@ def _kappa_sweep(kwargs: dict, scales, progress: bool) -> xr.Dataset:
     return ds
 
 
+@inherit_docstrings(Experiment)
 class GridExperiment(Experiment):
-    """A grid job: a PDE with an exact reference, archived with its L1 error."""
+    """A grid job: a PDE with an exact reference, archived with its L1 error.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`wgflow.studies.jobs.JOBS`.
+    """
 
     @property
     def description(self) -> str:
+        """One line: what the job computes."""
         return JOBS[self.name].description
 
     def known(self) -> dict:

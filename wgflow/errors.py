@@ -40,8 +40,10 @@ class ParameterError(ValueError, TypeError):
 
 
 class CapabilityMissing(ValueError):
-    """A problem was asked for something it does not provide (an exact solution, a
-    finite-step-size correction): the message names the problem and the capability.
+    """A problem was asked for something it does not provide.
+
+    For example an exact solution, or a finite-step-size correction; the message names the
+    problem and the capability.
 
     Parameters
     ----------

@@ -186,8 +186,9 @@ class NetworkProblem(_Described):
         return list(PARAMETER_HEADS[self.trained])
 
     def settings(self) -> dict:
-        """The scalar settings an experiment archives (``problem``, ``d``, ``activation``,
-        ``trained`` and the problem's own).
+        """The scalar settings an experiment archives.
+
+        ``problem``, ``d``, ``activation``, ``trained`` and the problem's own.
 
         Returns
         -------
