@@ -8,7 +8,7 @@ the dimension, and ``ε ∝ 1/d`` suffices. This script runs the three sweeps of
 ``wgflow.studies.sgd_vs_pde`` (on dask, serially here) and fits the slopes: negative in ``N``,
 increasing in ``ε`` (SGD's ``O(εd)`` bias), flat in ``d`` at fixed ``εd``.
 
-The full study is ``python -m wgflow.studies.sgd_vs_pde`` (README.md lists its slopes).
+The full study is ``wgflow study sgd-vs-pde`` (README.md lists its slopes).
 Set ``WGFLOW_QUICK=1`` for the small version (same code path).
 """
 
