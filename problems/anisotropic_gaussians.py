@@ -498,9 +498,9 @@ class ReducedAnisotropic(ReducedProblem):
         ``±``):
 
         .. math::
-            rac{d r_2^2}{dt} \mathrel{+}= c(1-\gamma)\,	frac12\sum_\pm (y_\pm - M_\pm)^2 a^2
+            \frac{d r_2^2}{dt} \mathrel{+}= c(1-\gamma)\,\tfrac12\sum_\pm (y_\pm - M_\pm)^2 a^2
             D(q_\pm, b), \qquad
-            rac{d r_1^2}{dt} \mathrel{+}= c\gamma\,	frac12\sum_\pm (1\pm\Delta)^2
+            \frac{d r_1^2}{dt} \mathrel{+}= c\gamma\,\tfrac12\sum_\pm (1\pm\Delta)^2
             (y_\pm - M_\pm)^2 a^2 D(q_\pm, b),
 
         ``D(q, b) = E σ′(b + √q G)²`` (relu: ``Φ(b/√q)``), i.e. the velocities

@@ -51,8 +51,27 @@ __all__ = ["TwoLayerNN", "nonmonotone", "ramp"]
 
 
 def ramp(t1: float = 0.5, t2: float = 1.5, s1: float = -2.5, s2: float = 7.5) -> Activation:
-    """Bounded ramp of Mei–Montanari–Nguyen's Gaussian experiments: ``s1`` below ``t1``,
-    ``s2`` above ``t2``, linear between (defaults: their ``(0.5, 1.5, −2.5, 7.5)``)."""
+    """Bounded ramp of Mei–Montanari–Nguyen's Gaussian experiments.
+
+    ``σ(t) = s1`` below ``t1``, ``s2`` above ``t2``, linear between (defaults: their
+    ``(0.5, 1.5, −2.5, 7.5)``).
+
+    Parameters
+    ----------
+    t1 : float
+        Lower knot (finite, below ``t2``).
+    t2 : float
+        Upper knot (finite).
+    s1 : float
+        Value at and below ``t1``.
+    s2 : float
+        Value at and above ``t2``.
+
+    Returns
+    -------
+    Activation
+        The piecewise-linear activation with knots ``(t1, t2)`` and values ``(s1, s2)``.
+    """
     return Activation.piecewise_linear((t1, t2), (s1, s2))
 
 
@@ -68,6 +87,19 @@ def nonmonotone(
     ``κ = 0.4`` end in different minima, the phenomenon of Mei–Montanari–Nguyen's κ-figure.
     The exact parameters of their activation could not be retrieved here; this one (found by a
     search over piecewise-linear activations for that property) is wgflow's stand-in.
+
+    Parameters
+    ----------
+    knots : sequence of float
+        Finite, strictly increasing abscissae (at least two).
+    values : sequence of float
+        ``σ`` at the knots, as many as knots; must be non-monotone (``ValueError``
+        otherwise).
+
+    Returns
+    -------
+    Activation
+        The piecewise-linear activation, constant outside the knots.
     """
     act = Activation.piecewise_linear(knots, values)
     if np.all(np.diff(act.values) >= 0) or np.all(np.diff(act.values) <= 0):

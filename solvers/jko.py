@@ -55,9 +55,29 @@ def _round_down(x: float, digits: int = 3) -> str:
 class JKOState:
     """Time, the state (grid density or 1-D quantile points), step count and diagnostics.
 
-    ``scaling`` holds the entropic method's warm start ``(u, v, b̃)``: per-axis absorbed
-    log-potentials ``u_k``, ``v_k`` (shapes ``(n_k,)``) and the scaling ``b̃`` (grid shape).
-    ``mass`` is the total mass carried by the Lagrangian quantile points.
+    Parameters
+    ----------
+    t : float
+        Simulated time of the state.
+    value : ndarray
+        Entropic method: the density's cell averages, shape ``grid.shape``. Lagrangian
+        method: the increasing quantile points, shape ``(M,)`` (``M = n_quantiles``).
+    steps : int
+        JKO steps taken since ``t = 0``.
+    iterations : int
+        Solver iterations (Sinkhorn-type scaling iterations, or L-BFGS iterations of the
+        Lagrangian method) of the last step; after :meth:`JKO.advance`, summed over the steps
+        since the previous observation.
+    step_w2 : float
+        Wasserstein-2 distance moved by the last JKO step (entropic: ``sqrt(⟨C, π⟩)`` of its
+        plan on the cell masses; 0 before the first step).
+    scaling : tuple (u, v, b̃) or None
+        The entropic method's warm start: per-axis absorbed log-potentials ``u_k``, ``v_k``
+        (shapes ``(n_k,)``) and the scaling ``b̃`` (grid shape); ``None`` before the first
+        step and for the Lagrangian method.
+    mass : float or None
+        Lagrangian method: the total mass carried by the quantile points; ``None`` for the
+        entropic method.
     """
 
     t: float

@@ -561,6 +561,26 @@ def chunked_pair_sum(x, w, func, out_shape_tail, chunk_bytes=64 << 20):
 
     The vectorized numpy reference (and the slow path for non-radial or general kernels).
     ``func`` sees broadcast arrays of shape ``(b, 1, D)`` and ``(1, N, D)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+        Positions.
+    w : ndarray, shape (N,)
+        Weights.
+    func : callable
+        ``(x_i (b, 1, D), x_j (1, N, D)) ↦ values (b, N, *out_shape_tail)``; nothing is
+        skipped (pass a :func:`masked_pairwise` function to drop coincident pairs).
+    out_shape_tail : tuple of int
+        Trailing shape of one pair's value: ``()`` for scalars, ``(D,)`` for gradients.
+    chunk_bytes : int
+        Memory budget of one row block, in bytes: ``b`` rows with
+        ``8 b N max(D, prod(out_shape_tail)) ≤ chunk_bytes`` (at least one row).
+
+    Returns
+    -------
+    ndarray, shape (N, *out_shape_tail)
+        The weighted sums ``out_i``.
     """
     n, d = x.shape
     width = max(1, int(np.prod(out_shape_tail)))
@@ -611,10 +631,41 @@ def pairwise_forces_numpy(x, w, gradient):
     """Numpy reference of :func:`pairwise_forces` for a gradient ``∇W(z)`` (vectorized).
 
     Coincident pairs (the self term) are skipped: ``gradient`` never sees ``z = 0``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+        Positions.
+    w : ndarray, shape (N,)
+        Weights.
+    gradient : callable
+        ``∇W``: displacements ``(..., D)`` ↦ ``(..., D)``.
+
+    Returns
+    -------
+    ndarray, shape (N, D)
+        ``Σ_j w_j ∇W(x_i − x_j)`` over the pairs with ``x_j ≠ x_i``.
     """
     return chunked_pair_sum(x, w, masked_pairwise(gradient, 1), (x.shape[1],))
 
 
 def pairwise_energy_numpy(x, w, kernel):
-    """Numpy reference of :func:`pairwise_energy` for a kernel ``W(z)`` (vectorized)."""
+    """Numpy reference of :func:`pairwise_energy` for a kernel ``W(z)`` (vectorized).
+
+    Coincident pairs (the self term) are skipped: ``kernel`` never sees ``z = 0``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+        Positions.
+    w : ndarray, shape (N,)
+        Weights.
+    kernel : callable
+        ``W``: displacements ``(..., D)`` ↦ ``(...)``.
+
+    Returns
+    -------
+    float
+        ``½ Σ_{i,j: x_j ≠ x_i} w_i w_j W(x_i − x_j)``.
+    """
     return 0.5 * float(w @ chunked_pair_sum(x, w, masked_pairwise(kernel, 0), ()))

@@ -39,8 +39,25 @@ from .particle_kernels import (
 
 @dataclass
 class ParticleState:
-    """One run's data: time ``t``, positions ``(R, N, D)``, weights ``(N,)``, steps taken and
-    each replica's noise generator (advanced in place)."""
+    """One run's data: time, positions, weights, noise generators and steps taken.
+
+    Parameters
+    ----------
+    t : float
+        Simulated time of the state.
+    positions : ndarray, shape (R, N, D)
+        Positions of the ``N`` particles of each of the ``R`` replicas (in the solver's
+        ``dtype``, C order).
+    weights : ndarray, shape (N,)
+        Non-negative particle weights (default ``1/N`` each), shared by the replicas.
+    rngs : list of numpy.random.Generator
+        Each replica's noise generator (length ``R``), advanced in place by the steps.
+    steps : int
+        Euler–Maruyama steps taken since ``t = 0``.
+    blob_width : float or None
+        The blob method's mollifier width ``δ`` (same units as the positions), fixed at the
+        start of the run; ``None`` without a porous-medium energy.
+    """
 
     t: float
     positions: np.ndarray
@@ -709,7 +726,7 @@ def default_blob_width(positions: np.ndarray) -> float:
 class PairwiseBackend:
     """How the particle solver evaluates one :class:`PairwiseInteraction` in ``D`` dimensions.
 
-    Attributes
+    Parameters
     ----------
     forces : callable
         ``(x (N, D), w (N,)) ↦ Σ_j w_j ∇W(x_i − x_j)``, shape ``(N, D)`` (self term skipped).

@@ -86,3 +86,22 @@ def test_public_docstring_has_numpydoc_sections(name):
     errors = [f"{code}: {message}" for code, message in numpydoc_validate.validate(name)["errors"]
               if code in CHECKS]  # fmt: skip
     assert errors == [], name
+
+
+def test_no_control_characters_in_sources():
+    """A ``\\frac`` or ``\\tfrac`` typed in a non-raw string becomes a form feed or a tab and
+    breaks the rendered maths: no source holds such characters."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bad = {"\f": "form feed (\\f…)", "\b": "backspace (\\b…)", "\a": "bell (\\a…)",
+           "\v": "vertical tab (\\v…)", "\t": "tab (\\t…)"}  # fmt: skip
+    found = [
+        f"{path.relative_to(root)}:{line}: {label}"
+        for folder in ("wgflow", "solvers", "problems", "studies")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, text in enumerate(path.read_text().split("\n"), 1)
+        for char, label in bad.items()
+        if char in text
+    ]
+    assert found == []

@@ -46,6 +46,25 @@ def observation_times(
     ``spacing="linear"``: ``0, s, 2s, …`` with ``s = save_every`` (default ``t_final/10``).
     ``spacing="log"``: 0 and ``count`` log-spaced times from ``save_every`` (default
     ``t_final/1000``) to ``t_final``.
+
+    Parameters
+    ----------
+    t_final : float
+        Last observation time (simulated time units), > 0.
+    save_every : float or None
+        ``spacing="linear"``: the interval between observations, in ``(0, t_final]`` (default
+        ``t_final/10``); at most ``MAX_OBSERVATIONS`` intervals. ``spacing="log"``: the first
+        nonzero time, in ``(0, t_final]`` (default ``t_final/1000``).
+    spacing : {"linear", "log"}
+        Evenly spaced times, or log-spaced ones.
+    count : int
+        ``spacing="log"`` only: how many log-spaced times follow 0 (a positive integer).
+
+    Returns
+    -------
+    ndarray
+        Shape ``(n_obs,)``: increasing times starting at 0.0 and ending exactly at ``t_final``
+        (a last, shorter interval is appended when ``save_every`` does not divide ``t_final``).
     """
     t_final = check_positive("t_final", t_final)
     if spacing == "log":
@@ -93,13 +112,36 @@ def run(
 
     Parameters
     ----------
+    solver : wgflow.solver.Solver
+        The solver that integrates the flow (finite volumes, JKO, particles, SGD…).
+    initial : object
+        The initial condition, in the form ``solver.initial_state`` accepts (a density on the
+        solver's grid, particle positions, network weights…).
+    t_final : float
+        Final simulated time, > 0.
+    save_every : float or None
+        Interval between observations (default ``t_final/10``); with ``spacing="log"``, the
+        first nonzero observation time (default ``t_final/1000``). See
+        :func:`observation_times`.
+    progress : bool
+        Show a tqdm progress bar over simulated time (only when stderr is a terminal).
+    trackers : sequence of Tracker
+        Extra observers called at every observation time (they may stop the run).
+    run_parameters : dict or None
+        Extra entries added to the run parameters stored with the dataset (after
+        ``t_final``, ``save_every``…, which they may override).
+    spacing : {"linear", "log"}
+        Evenly spaced or log-spaced observation times.
     checkpoint : path, optional
-        netCDF file rewritten atomically with the snapshots so far and the solver's full state
+        A netCDF file rewritten atomically with the snapshots so far and the solver's full state
         (random-generator state included) every ``checkpoint_every`` of simulated time (default:
         every observation), when the run stops early (blow-up, Ctrl-C: the last good state) and
         at the end. :func:`resume` continues from it. Checked before the run starts (a writable
         ``.nc`` file path), and claimed by an advisory lock (``<checkpoint>.lock``) for the
         run's duration: a second run on the same path is refused.
+    checkpoint_every : float or None
+        Simulated time between checkpoint writes, > 0 (default: every observation); needs
+        ``checkpoint``.
     overwrite : bool
         Replace an existing ``checkpoint`` file (default: refuse, so that a fresh run never
         destroys a run's saved state; :func:`resume` continues it instead).
@@ -151,9 +193,31 @@ def resume(solver, path, *, progress: bool = True, trackers=()) -> xr.Dataset:
     """Continue a run from its checkpoint file to the ``t_final`` it was started with.
 
     ``solver`` must be built with the same arguments as the original one (same energy or model,
-    grid, step sizes, seed): ``solver.check_parameters`` refuses any difference. Returns the
-    whole run (the checkpoint's snapshots followed by the
-    new ones); the checkpoint file keeps being updated.
+    grid, step sizes, seed): ``solver.check_parameters`` refuses any difference. The checkpoint
+    file keeps being updated.
+
+    Parameters
+    ----------
+    solver : wgflow.solver.Solver
+        A solver built like the one that wrote the checkpoint.
+    path : path
+        The ``.nc`` checkpoint file written by :func:`run` (``checkpoint=``); locked for the
+        duration of the run.
+    progress : bool
+        Show a tqdm progress bar over simulated time (only when stderr is a terminal).
+    trackers : sequence of Tracker
+        Extra observers called at every remaining observation time.
+
+    Returns
+    -------
+    xarray.Dataset
+        The whole run: the checkpoint's snapshots followed by the new ones (the checkpoint's
+        own dataset when it was already complete).
+
+    Raises
+    ------
+    ValueError
+        ``path`` is not a wgflow checkpoint.
     """
     trackers = check_trackers(trackers)
     with OutputLock(path, "path"):

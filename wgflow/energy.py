@@ -188,7 +188,17 @@ class Potential(ParametersRepr):
 
 
 class InternalEnergy(Protocol):
-    """Convex internal energy density ``H(ρ)``."""
+    """Convex internal energy density ``H(ρ)``.
+
+    A typing protocol, not instantiated itself: :class:`Entropy` and
+    :class:`PorousMediumEnergy` implement it, and any object with these methods may serve as
+    the internal energy of a :class:`FreeEnergy`.
+
+    Parameters
+    ----------
+    *args, **kwargs : object
+        Unused: instantiating a protocol raises ``TypeError``.
+    """
 
     def density(self, rho: np.ndarray) -> np.ndarray:
         """The energy density ``H(ρ)``.

@@ -23,11 +23,17 @@ def box_averages(func, centres: np.ndarray, spacing, order: int) -> np.ndarray:
     func : callable
         Points ``(..., D)`` → values ``(...)``.
     centres : ndarray, shape (..., D)
+        Centres of the boxes (one box per leading index).
     spacing : sequence of float, length D
+        Side lengths of each box along the ``D`` axes (the grid's cell widths ``h_k``).
+    order : int
+        Gauss–Legendre nodes per axis (≥ 1); ``func`` is evaluated ``order**D`` times, each
+        time on all boxes at once.
 
     Returns
     -------
     ndarray, shape ``centres.shape[:-1]``
+        The average of ``func`` over each box.
     """
     nodes, weights = np.polynomial.legendre.leggauss(order)
     total = np.zeros(centres.shape[:-1])

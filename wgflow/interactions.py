@@ -794,7 +794,19 @@ def gradient_mismatch(claimed, coarse, fine, rounding=0.0, usable=True) -> np.nd
 
 
 def probe_displacements(dim: int) -> np.ndarray:
-    """The fixed displacements of :func:`check_user_kernel`, shape ``(2, 3, dim)``."""
+    """The fixed displacements of :func:`check_user_kernel`, shape ``(2, 3, dim)``.
+
+    Parameters
+    ----------
+    dim : {1, 2, 3}
+        The dimension ``D`` of the displacements.
+
+    Returns
+    -------
+    ndarray, shape (2, 3, dim)
+        Six displacements ``z`` with lengths ``PROBE_RADII`` (0.0137 to 97, increasing in C
+        order), along the fixed unit directions ``PROBE_DIRECTIONS[dim]``.
+    """
     d = PROBE_DIRECTIONS[dim]
     d = d / np.linalg.norm(d, axis=-1, keepdims=True)
     return (PROBE_RADII[:, None] * d).reshape(2, 3, dim)
@@ -963,7 +975,19 @@ def check_cell_averages(interaction: PairwiseInteraction, grid: Grid, kernel: np
 
 
 class GridConvolution:
-    """``ρ ↦ W * ρ`` at cell centres by zero-padded FFT (no wrap-around)."""
+    """``ρ ↦ W * ρ`` at cell centres by zero-padded FFT (no wrap-around).
+
+    The kernel is averaged over cells with the interaction's Gauss–Legendre rule and
+    transformed once; each call costs two FFTs of the grid padded to ``2 n`` cells per axis.
+
+    Parameters
+    ----------
+    interaction : PairwiseInteraction
+        The translation-invariant kernel ``W(θ − θ′)``; it must be finite on the grid's
+        displacements (``ValueError`` otherwise).
+    grid : Grid
+        The grid whose cell-centre densities are convolved.
+    """
 
     def __init__(self, interaction: PairwiseInteraction, grid: Grid) -> None:
         self.grid = grid
@@ -1060,7 +1084,16 @@ class SeparableInteraction(ParametersRepr):
 
 
 class GridSeparable:
-    """``ρ ↦ Σ_k c_k φ_k ∫ φ_k ρ`` at cell centres."""
+    """``ρ ↦ Σ_k c_k φ_k ∫ φ_k ρ`` at cell centres.
+
+    Parameters
+    ----------
+    interaction : SeparableInteraction
+        The finite-rank interaction; its features are evaluated once at the cell centres (a
+        wrong output shape is a ``ValueError``).
+    grid : Grid
+        The grid of the densities.
+    """
 
     def __init__(self, interaction: SeparableInteraction, grid: Grid) -> None:
         phi = np.asarray(interaction.features(grid.points()), dtype=float)
@@ -1074,7 +1107,18 @@ class GridSeparable:
         self.coefficients = interaction.coefficients
 
     def moments(self, rho: np.ndarray) -> np.ndarray:
-        """``M_k = ∫ φ_k ρ``, shape ``(K,)``."""
+        """The moments ``M_k = ∫ φ_k ρ`` (midpoint rule on the cells).
+
+        Parameters
+        ----------
+        rho : ndarray
+            Cell-centre densities, shape ``grid.shape``.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            ``M_k`` for each feature ``φ_k``.
+        """
         return self.grid.integrate(self.phi * rho)
 
     def __call__(self, rho: np.ndarray) -> np.ndarray:
@@ -1147,7 +1191,17 @@ class GeneralInteraction(ParametersRepr):
 
 
 class GridGeneral:
-    """``ρ ↦ Σ_j U(x_i, x_j) ρ_j h^D`` with a dense matrix (point values of ``U``)."""
+    """``ρ ↦ Σ_j U(x_i, x_j) ρ_j h^D`` with a dense matrix (point values of ``U``).
+
+    Parameters
+    ----------
+    interaction : GeneralInteraction
+        The interaction; ``U`` is evaluated on all ``grid.size²`` pairs of cell centres (so
+        the grid may have at most ``interaction.max_cells`` cells, and ``U`` must be finite
+        there: ``ValueError`` otherwise).
+    grid : Grid
+        The grid of the densities.
+    """
 
     def __init__(self, interaction: GeneralInteraction, grid: Grid) -> None:
         if grid.size > interaction.max_cells:

@@ -13,6 +13,20 @@ from .validation import real_array
 def validate_density(grid: Grid, density, name: str = "density") -> np.ndarray:
     """Check a grid density and return it as a float64 array of shape ``grid.shape``.
 
+    Parameters
+    ----------
+    grid : Grid
+        The grid the density lives on.
+    density : array_like, shape grid.shape
+        Cell averages (mass per unit volume): real, finite, non-negative, positive total mass.
+    name : str
+        The parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray, shape grid.shape
+        The density as float64 values (not normalised).
+
     Raises
     ------
     ValueError

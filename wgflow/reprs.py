@@ -6,7 +6,20 @@ __all__ = ["ParametersRepr", "short"]
 
 
 def short(value, limit: int = 60) -> str:
-    """``repr`` of a value, dicts and lists as JSON, cut to ``limit`` characters."""
+    """``repr`` of a value, dicts and lists as JSON, cut to ``limit`` characters.
+
+    Parameters
+    ----------
+    value : object
+        Any value; a dict or list is shown as JSON (``wgflow.io.to_json``).
+    limit : int
+        Longest text returned, ≥ 1 (characters).
+
+    Returns
+    -------
+    str
+        The text, or its first ``limit − 1`` characters followed by ``…`` when longer.
+    """
     from .io import to_json
 
     text = to_json(value) if isinstance(value, dict | list) else repr(value)
