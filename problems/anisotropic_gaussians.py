@@ -507,8 +507,10 @@ class ReducedAnisotropic(ReducedProblem):
         ``b_{r_k} = (d r_k²/dt)/(2 r_k)`` (isotropic data: one ``r`` with ``γ = 1``). ``a`` and
         ``b`` get no correction (their squared increments are ``O(ε)`` per unit time); the
         fluctuations of ``r_k²`` (``O(ε)`` per unit time) and the ``O(1/d)`` spread of
-        ``‖P⊥x‖²`` and of ``f(x)`` around ``M±`` are dropped. See ``docs/conventions.rst``,
-        "Finite step size".
+        ``‖P⊥x‖²`` and of ``f(x)`` around ``M±`` are dropped. This is each neuron's own share:
+        the collective mode (the network's mean uninformative weight, ``O(εd)`` and independent
+        of ``N``, driven by the input all neurons share) is not included, so SGD's ``r2`` stays
+        below this model's. See ``docs/conventions.rst``, "Finite step size".
 
         Parameters
         ----------
