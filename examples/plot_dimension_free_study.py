@@ -16,7 +16,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.plotting import plot_convergence
+from wgflow.studies.figures import plot_convergence
 from wgflow.studies import sgd_vs_pde
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"

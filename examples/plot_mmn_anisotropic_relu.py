@@ -19,7 +19,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.plotting import sgd_vs_pde_figure, statistics_figure
+from wgflow.studies.figures import sgd_vs_pde_figure, statistics_figure
 from wgflow.studies import presets
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"

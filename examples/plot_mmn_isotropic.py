@@ -19,7 +19,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.plotting import long_pde_figure
+from wgflow.studies.figures import long_pde_figure
 from wgflow.studies import presets
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"

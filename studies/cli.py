@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -11,9 +10,10 @@ import time
 from pathlib import Path
 
 from wgflow import io
+from wgflow.errors import RunStopped
 from wgflow.outputs import OutputLock, check_distinct, check_output
 
-from .jobs import JOBS, make_job
+from .jobs import JOBS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="dask scheduler address (default: a local cluster; 'synchronous': none)",
     )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .catalog import STUDIES
+
+    st = sub.add_parser(
+        "study",
+        help="run a sweep study (resumable archives; prints the fitted rates)",
+        description="Run a sweep study: " + "; ".join(
+            f"{s.name}: {s.description}" for s in STUDIES.values()
+        ),
+    )
+    st.add_argument("name", choices=list(STUDIES), metavar="NAME",
+                    help=f"one of {', '.join(STUDIES)}")  # fmt: skip
+    st.add_argument("--output", default=None, help="archive prefix (rerunning resumes)")
+    st.add_argument("--scheduler", default=None, help="dask address or 'synchronous'")
+    st.add_argument("--quick", action="store_true", help="the reduced setting run by tests")
+    st.add_argument("--problem", default=None, choices=["anisotropic", "teacher-student"],
+                    help="sgd-vs-pde only: the problem (default anisotropic)")  # fmt: skip
     sub.add_parser(
         "info",
         help="print versions of wgflow and its dependencies, and the numba environment",
@@ -153,7 +169,27 @@ def _dispatch(parser, args) -> int:
         return _presets()
     if args.command == "plot":
         return _plot(parser, args)
+    if args.command == "study":
+        return _study(parser, args)
     return _run(parser, args)
+
+
+def _study(parser, args) -> int:
+    from .catalog import STUDIES
+
+    study = STUDIES[args.name]
+    choices = {}
+    if args.problem is not None:
+        if "problem" not in study.choices:
+            parser.error(f"--problem: study {args.name!r} has no problem to choose")
+        choices["problem"] = args.problem
+    if args.output is not None:
+        _writable(parser, "--output", args.output + ".nc", (".nc",))
+    try:
+        return study.run(output=args.output, scheduler=args.scheduler, quick=args.quick, **choices)
+    except KeyboardInterrupt:
+        print("wgflow: interrupted; finished points are in the archives", file=sys.stderr)
+        return 130
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -190,39 +226,32 @@ def _plot(parser, args) -> int:
         ds = io.open(args.archive)
     except (FileNotFoundError, ValueError, OSError) as exc:
         parser.error(f"archive: {exc}")
-    figure = _writable(
-        parser,
-        "--figure",
-        args.figure or str(Path(args.archive).with_suffix(".png")),
-        _figure_suffixes(),
-    )
+    archive = Path(args.archive)
+    if ds.sizes.get("time", 1) == 0:
+        parser.error(f"archive: {str(archive)!r} holds no snapshot (its time axis is empty)")
+    default = archive.with_suffix(".png")
+    if args.figure is None and _same_path(default, archive):
+        parser.error(
+            f"--figure: the default figure {str(default)!r} is the archive itself; "
+            "give --figure another path"
+        )
+    figure = _writable(parser, "--figure", args.figure or str(default), _figure_suffixes())
     movie = None
     if args.animation is not None:
         movie = _writable(parser, "--animation", args.animation, ANIMATION_SUFFIXES)
-        _distinct(parser, figure=figure, animation=movie)
+    # the archive comes first: a figure never overwrites it (same name, a link, a hard link)
+    _distinct(parser, archive=archive, figure=figure, animation=movie)
     try:
         _draw(ds, figure)
         if movie is not None:
             from wgflow.plotting import animate
 
             animate(ds, movie)
-    except ValueError as exc:
-        parser.error(str(exc))
+    except (ValueError, KeyError, IndexError, TypeError) as exc:  # not what a figure needs
+        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        parser.error(f"archive: cannot draw {str(archive)!r} ({str(reason).splitlines()[0]})")
     print(f"figure {figure}" + ("" if movie is None else f"; animation {movie}"))
     return 0
-
-
-def _parse_settings(parser, name: str, pairs: list[str]) -> dict:
-    """``--set key=value`` against the preset's settings and ``compare``'s signature."""
-    import inspect
-
-    from . import presets
-    from .sgd_vs_pde import compare
-
-    known = {**{k: p.default for k, p in inspect.signature(compare).parameters.items()}}
-    known.update(presets.known_settings(name))
-    known.pop("progress", None)
-    return _parse_pairs(parser, f"preset {name!r}", pairs, known)
 
 
 def _parse_pairs(parser, owner: str, pairs: list[str], known: dict) -> dict:
@@ -298,7 +327,17 @@ def _sweep(parser, args) -> int:
             progress=not args.quiet,
         )
     except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+        parser.error(str(exc).splitlines()[0])
+    except OSError as exc:  # e.g. the disk filled up while rewriting the archive
+        print(f"wgflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # each finished point is archived as it ends
+        print(
+            f"wgflow: interrupted; the points finished so far are in {output} (rerun the same "
+            "command to go on with the others)",
+            file=sys.stderr,
+        )
+        return 130
     status = ds["sweep_status"].values.ravel()
     failed = int((status == "failed").sum())
     print(f"{int((status == 'ok').sum())} points done, {failed} failed; archive {output}")
@@ -385,6 +424,10 @@ def _writable(parser, option: str, path: str, suffixes: tuple[str, ...] | None =
         parser.error(str(exc))
 
 
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
 def _distinct(parser, **paths: Path) -> None:
     try:
         check_distinct(**{f"--{option}": path for option, path in paths.items()})
@@ -393,17 +436,47 @@ def _distinct(parser, **paths: Path) -> None:
 
 
 def _archived_job(parser, source: str) -> tuple[str, dict]:
+    """The job name and parameters an archive written by ``wgflow run`` records, checked."""
+    from .experiments import EXPERIMENTS
+
     try:
         archive = io.open(source)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, OSError) as exc:
         parser.error(f"--from: {exc}")
     if "job" not in archive.attrs or "job_parameters" not in archive.attrs:
         parser.error(f"--from: {source!r} was not written by 'wgflow run' (no job attributes)")
-    return str(archive.attrs["job"]), json.loads(archive.attrs["job_parameters"])
+    name, text = archive.attrs["job"], archive.attrs["job_parameters"]
+    if not isinstance(name, str) or name not in EXPERIMENTS:
+        parser.error(f"--from: {source!r} records an unknown job {name!r}")
+    try:
+        options = json.loads(text) if isinstance(text, str) else None
+    except ValueError as exc:
+        parser.error(f"--from: {source!r} has damaged job_parameters (not JSON: {exc})")
+    if not isinstance(options, dict):
+        parser.error(
+            f"--from: {source!r} job_parameters must be a JSON object of settings, got "
+            f"{type(options).__name__}"
+        )
+    known = _known_settings(name)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        parser.error(
+            f"--from: {source!r} job_parameters hold setting(s) {unknown} unknown to {name!r}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return name, options
+
+
+def _known_settings(name: str) -> dict:
+    """Every setting job or preset ``name`` accepts, with its default."""
+    from .experiments import experiment
+
+    return experiment(name).known()
 
 
 def _run(parser, args) -> int:
     from . import presets
+    from .experiments import EXPERIMENTS, experiment
 
     options = {}
     if args.source is not None:
@@ -414,53 +487,38 @@ def _run(parser, args) -> int:
                 "give the preset or --from, not both"
             )
         args.job = archived
-    name = args.job or presets.DEFAULT_PRESET
-    if name not in JOBS and name not in presets.PRESETS:
-        parser.error(f"unknown preset {name!r}; choose from {', '.join([*presets.PRESETS, *JOBS])}")
+    name = presets.DEFAULT_PRESET if args.job is None else args.job  # "" is not the default
+    if name not in EXPERIMENTS:
+        parser.error(f"unknown preset {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    if args.cells is not None and args.cells < 2:
+        parser.error(f"--cells: need an integer ≥ 2, got {args.cells}")
+    if args.t_final is not None and not 0 < args.t_final < float("inf"):
+        parser.error(f"--t-final: need a positive finite time, got {args.t_final}")
     output = _writable(parser, "--output", args.output, ARCHIVE_SUFFIXES)
     figure = _writable(parser, "--figure", args.figure, _figure_suffixes())
     _distinct(parser, output=output, figure=figure)
-    if name in JOBS:
-        known = {f.name: f.default for f in dataclasses.fields(JOBS[name])}
-        options.update(_parse_pairs(parser, f"job {name!r}", args.settings, known))
-        if args.cells is not None:
-            options["cells"] = args.cells
-        if args.t_final is not None:
-            options["t_final"] = args.t_final
-        if "t_final" in options and "save_every" not in options:
-            options["save_every"] = options["t_final"] / 10
-        try:
-            job = make_job(name, **options)
-        except ValueError as exc:
-            parser.error(str(exc))
-        runner = job.run
-        job_attrs = {
-            "job": name,
-            "job_parameters": io.to_json(
-                {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
-            ),
-        }
-    else:
-        options.update(_parse_settings(parser, name, args.settings))
-        if args.cells is not None:
-            options["cells"] = args.cells
-        if args.t_final is not None:
-            options["t_final"] = args.t_final
+    partial, partial_figure = _partial_path(output), _partial_path(figure)
+    for option, path in (("--output", partial), ("--figure", partial_figure)):
+        if path.is_dir():  # where a partial result would go (checked like the output)
+            parser.error(f"{option}: {str(path)!r}, where a partial result goes, is a folder")
+    exp = experiment(name)
+    kind = "job" if name in JOBS else "preset"
+    options.update(_parse_pairs(parser, f"{kind} {name!r}", args.settings, exp.known()))
+    if args.cells is not None:
+        options["cells"] = args.cells
+    if args.t_final is not None:
+        options["t_final"] = args.t_final
+        if kind == "preset":
             options["save_every"] = args.t_final / 20
-        reading = options.get("step_reading", "seed")
-        try:
-            options = presets.settings(name, **options)
-        except ValueError as exc:
-            parser.error(str(exc))
-        options["step_reading"] = reading
-        for key in ("t_final", "save_every", "n_neurons", "d", "step_size"):
-            if key in options and not options[key] > 0:
-                parser.error(f"{key}: must be positive, got {options[key]!r}")
+    if kind == "job" and "t_final" in options and "save_every" not in options:
+        options["save_every"] = options["t_final"] / 10
+    try:  # every setting resolved and checked once, before any work
+        settings = exp.resolve(**options)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc).splitlines()[0])
 
-        def runner(progress):
-            return presets.run(name, progress=progress, **options)
-
-        job_attrs = {"job": name, "job_parameters": io.to_json(options)}
+    def runner(progress):
+        return exp.run(settings, progress=progress)
 
     start = time.perf_counter()
     status = 0
@@ -476,20 +534,38 @@ def _run(parser, args) -> int:
             ds = getattr(exc, "dataset", None)
             print("wgflow: interrupted; saving what was computed", file=sys.stderr)
             status = 130
-        except RuntimeError as exc:
+        except (RunStopped, RuntimeError) as exc:
             ds = getattr(exc, "dataset", None)
-            print(f"wgflow: error: {exc}", file=sys.stderr)
+            print(f"wgflow: error: {str(exc).splitlines()[0]}", file=sys.stderr)
             status = 1
         except (ValueError, TypeError) as exc:
             parser.error(str(exc).splitlines()[0])
         wall = time.perf_counter() - start
         if ds is None:
+            print(f"wgflow: nothing was computed; {_kept(output)}", file=sys.stderr)
             return status or 1
-        for key, value in job_attrs.items():  # also on an interrupted run: --from reruns it
-            ds.attrs.setdefault(key, value)
-        io.save(ds, output)
+        # a partial result never replaces a complete archive: it goes beside it
+        target = output if status == 0 else partial
+        try:
+            io.save(ds, target)
+        except (OSError, ValueError) as exc:
+            print(f"wgflow: error: cannot write {str(target)!r}: {exc}", file=sys.stderr)
+            return status or 1
     finally:
         lock.release()
+    if status != 0:
+        print(
+            f"wgflow: partial result (to t = {_last_time(ds)}) saved to {partial}; "
+            f"{_kept(output)}",
+            file=sys.stderr,
+        )
+        try:
+            _draw(ds, partial_figure)
+        except (ValueError, KeyError, IndexError) as exc:
+            print(f"wgflow: no figure of the partial result ({exc})", file=sys.stderr)
+        else:
+            print(f"wgflow: its figure {partial_figure}", file=sys.stderr)
+        return status
     bad = _non_finite_summary(ds)
     if bad:
         print(
@@ -505,10 +581,33 @@ def _run(parser, args) -> int:
     return status
 
 
-SUMMARY_VARIABLES = (
-    "risk_sgd", "risk_pde", "risk_gap", "w2", "mass", "free_energy", "risk_pde_corrected",
-    "risk_gap_corrected", "w2_corrected",
-)
+def _partial_path(path: Path) -> Path:
+    """Where a partial result of ``path`` goes: ``<stem>.partial<suffix>`` beside it."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _kept(output: Path) -> str:
+    """What became of ``--output`` after a run that did not finish."""
+    if output.exists():
+        return f"the archive {output} was left as it was"
+    return f"no archive was written to {output}"
+
+
+def _last_time(ds) -> str:
+    try:
+        return f"{float(ds['time'].values[-1]):.6g}"
+    except (KeyError, IndexError, TypeError, ValueError):
+        return "?"
+
+
+def _summary_variables(ds) -> list[str]:
+    """The variables the summary prints (names from :mod:`wgflow.schema`)."""
+    from wgflow import schema
+
+    names = [schema.RISK_SGD, "mass", "free_energy"]
+    for variant in schema.PDE_VARIANTS:
+        names += [schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)]
+    return [name for name in names if name in ds]
 
 
 def _non_finite_summary(ds) -> list[str]:
@@ -517,44 +616,61 @@ def _non_finite_summary(ds) -> list[str]:
 
     return [
         name
-        for name in SUMMARY_VARIABLES
-        if name in ds and ds[name].dtype.kind == "f" and not np.all(np.isfinite(ds[name].values))
+        for name in _summary_variables(ds)
+        if ds[name].dtype.kind == "f" and not np.all(np.isfinite(ds[name].values))
     ]
 
 
 def _print_summary(ds) -> None:
-    if "risk_sgd" not in ds:
+    from wgflow import schema
+
+    if schema.RISK_SGD not in ds:
         return _print_table(ds)
     last = ds.isel(time=-1)
+    sgd = schema.RISK_SGD
     if "kappa" in ds.dims:
         for k in ds["kappa"].values:
             row = last.sel(kappa=k)
-            gap = float(ds.risk_gap.sel(kappa=k).max())
+            gap = float(ds[schema.risk_gap()].sel(kappa=k).max())
             print(
-                f"κ = {k:g}: final risk SGD {float(row.risk_sgd):.5f}, PDE "
-                f"{float(row.risk_pde):.5f}; sup risk gap {gap:.5f}"
+                f"κ = {k:g}: final risk SGD {float(row[sgd]):.5f}, PDE "
+                f"{float(row[schema.risk_pde()]):.5f}; sup risk gap {gap:.5f}"
             )
-    elif "risk_pde" in ds:
-        print(f"final risk   SGD {float(last.risk_sgd):.5f}   PDE {float(last.risk_pde):.5f}")
-        print(f"sup_t |R_SGD − R_PDE| = {float(ds.risk_gap.max()):.5f}")
-        print(f"sup_t W2 (reduced coordinates) = {float(ds.w2.max()):.5f}")
-        if "risk_pde_corrected" in ds:
-            print(
-                f"with the εd correction (c = {ds.attrs['correction_c']:g}): final risk "
-                f"{float(last.risk_pde_corrected):.5f}, sup_t |R_SGD − R| = "
-                f"{float(ds.risk_gap_corrected.max()):.5f}, sup_t W2 = "
-                f"{float(ds.w2_corrected.max()):.5f}"
-            )
-        if "pde_time" in ds.dims:
-            end = float(ds["pde_time"][-1])
-            print(f"PDE alone to t = {end:g}: risk {ds.attrs['pde_final_risk']:.5f}")
-        if ds.attrs.get("pde_stationary") == "yes":
-            print(
-                f"PDE risk stationary from t = {ds.attrs['pde_stationary_time']:g} "
-                f"(R = {ds.attrs['pde_stationary_risk']:.5f})"
-            )
-    else:
-        print(f"final risk SGD {float(last.risk_sgd):.5f} (run stopped before the PDE)")
+        return None
+    variants = schema.variants_in(ds)
+    if not variants:
+        print(f"final risk SGD {float(last[sgd]):.5f} (run stopped before the PDE)")
+        return None
+    finals = "".join(
+        f"   PDE{'' if v == 'plain' else ' ' + v} {float(last[schema.risk_pde(v)]):.5f}"
+        for v in variants
+    )
+    print(f"final risk   SGD {float(last[sgd]):.5f}{finals}")
+    for variant in variants:
+        which = "" if variant == "plain" else f" ({schema.PDE_VARIANTS[variant][1]})"
+        print(
+            f"sup_t |R_SGD − R_PDE| = {float(ds[schema.risk_gap(variant)].max()):.5f}; "
+            f"sup_t W2 (reduced coordinates) = {float(ds[schema.w2(variant)].max()):.5f}{which}"
+        )
+    axes = [n[len("particle_") :] for n in ds.data_vars if n.startswith("particle_")]
+    for axis in axes:  # every statistic: the final mean of each reduced coordinate
+        sources = [("SGD", schema.mean(axis, "sgd"))] + [
+            (f"PDE {v}" if v != "plain" else "PDE", schema.mean(axis, "pde", v))
+            for v in variants
+        ]
+        shown = ", ".join(f"{who} {float(last[name]):.4f}" for who, name in sources if name in ds)
+        if shown:
+            print(f"final mean {axis}: {shown}")
+    if "correction_c" in ds.attrs:
+        print(f"step-size correction: c = εd = {ds.attrs['correction_c']:g}")
+    if schema.PDE_TIME in ds.dims:
+        end = float(ds[schema.PDE_TIME][-1])
+        print(f"PDE alone to t = {end:g}: risk {ds.attrs['pde_final_risk']:.5f}")
+    if ds.attrs.get("pde_stationary") == "yes":
+        print(
+            f"PDE risk stationary from t = {ds.attrs['pde_stationary_time']:g} "
+            f"(R = {ds.attrs['pde_stationary_risk']:.5f})"
+        )
     return None
 
 
@@ -571,11 +687,38 @@ def _draw(ds, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wgflow.plotting import summary_figure
+    from .figures import summary_figure
 
     fig = summary_figure(ds)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:  # atomically: an interrupted or failed draw leaves the previous figure intact
+        _save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=_format(path)))
+    finally:
+        plt.close(fig)
+
+
+def _format(path: Path) -> str:
+    return Path(path).suffix.lstrip(".").lower() or "png"
+
+
+def _save_atomic(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``."""
+    import tempfile
+
+    from wgflow.outputs import temporary_prefix
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp made it private; a figure is not
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -137,15 +137,19 @@ class Comparison:
     initial_scale : float, optional
         Start from ``w ~ N(0, κ² I/d)``, ``a = 1``, ``b = 0`` instead (the PDE starts from the
         exact reduced law of that Gaussian).
-    cells, r_max : int, float
-        Finite-volume grid (``cells`` per radial axis on ``[0, r_max]``) when ``D̄ ≤ 2``.
+    cells : int, optional
+        Finite-volume cells per radial axis (default 64), for reduced problems with ``D̄ ≤ 2``
+        coordinates (refused for the others, which are solved by particles).
+    r_max : float
+        Upper end of the radial axes (the grid's, and a bound on the initial law).
     mehler_order : int, optional
         Mehler order of the reduced interaction (default the problem's
         ``default_mehler_order``).
     pde_samples : int
         Draws of ``ρ̄0`` histogrammed into the PDE's initial density.
-    pde_particles, pde_dt : int, float
-        For ``D̄ > 2``: particles and time step of the particle PDE.
+    pde_particles, pde_dt : int, float, optional
+        For ``D̄ > 2``: particles (default 4000) and time step (default 0.01) of the particle
+        PDE (refused for grid problems).
     exact_risk : bool, optional
         SGD records the exact ``R_N`` (default: when it is cheap — relu without bias) or a
         held-out Monte-Carlo estimate (20 000 samples).
@@ -174,12 +178,12 @@ class Comparison:
     seed: int = 0
     radial: Callable | None = None
     initial_scale: float | None = None
-    cells: int = 64
+    cells: int | None = None
     r_max: float = 1.5
     mehler_order: int | None = None
     pde_samples: int = 200_000
-    pde_particles: int = 4000
-    pde_dt: float = 0.01
+    pde_particles: int | None = None
+    pde_dt: float | None = None
     exact_risk: bool | None = None
     beta: float = np.inf
     correction: str | None = None
@@ -226,12 +230,33 @@ class Comparison:
                 f"save_every: must lie in (0, t_final={self.t_final}], got {self.save_every}"
             )
 
+    @property
+    def on_grid(self) -> bool:
+        """Whether the reduced PDE is solved on a grid (``D̄ ≤ 2``), else by particles."""
+        return self.reduced.dim <= 2
+
     def _check_pde(self) -> None:
         check_positive_int("pde_samples", self.pde_samples)
-        check_positive_int("pde_particles", self.pde_particles)
-        check_positive("pde_dt", self.pde_dt)
-        if check_int("cells", self.cells, 1) < MIN_CELLS:
-            raise ValueError(f"cells: need an integer ≥ {MIN_CELLS}, got {self.cells!r}")
+        kind = "finite volumes" if self.on_grid else "particles"
+        inapplicable = ("pde_particles", "pde_dt") if self.on_grid else ("cells",)
+        given = [name for name in inapplicable if getattr(self, name) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: not used here: the reduced problem of "
+                f"{type(self.network).__name__} has {self.reduced.dim} coordinates "
+                f"{self.reduced.axes} and is solved by {kind}"
+                + (" (pde_particles, pde_dt)" if not self.on_grid else " (cells, r_max)")
+            )
+        setting = functools.partial(object.__setattr__, self)
+        if self.on_grid:
+            setting("cells", 64 if self.cells is None else self.cells)
+            if check_int("cells", self.cells, 1) < MIN_CELLS:
+                raise ValueError(f"cells: need an integer ≥ {MIN_CELLS}, got {self.cells!r}")
+        else:
+            setting("pde_particles", 4000 if self.pde_particles is None else self.pde_particles)
+            setting("pde_dt", 0.01 if self.pde_dt is None else self.pde_dt)
+            check_positive_int("pde_particles", self.pde_particles)
+            check_positive("pde_dt", self.pde_dt)
         check_positive("r_max", self.r_max)
         check_positive("stationary_rate", self.stationary_rate)
         check_choice("correction", self.correction, (None, *CORRECTIONS))
@@ -517,7 +542,7 @@ def solve_reduced(cmp: Comparison, sample: np.ndarray, energy, progress: bool = 
         The PDE's archive with ``risk(time)``.
     """
     red = cmp.reduced
-    if red.dim <= 2:
+    if cmp.on_grid:
         return reduced_grid_pde(
             red, sample, cmp.cells, cmp.r_max, cmp.t_final, cmp.save_every, progress,
             energy=energy,

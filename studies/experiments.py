@@ -19,7 +19,9 @@ import os
 
 import xarray as xr
 
+from wgflow import schema
 from wgflow.docstrings import inherit_docstrings
+from wgflow.errors import RunStopped
 from wgflow.io import to_json
 from wgflow.validation import check_bool, check_choice
 
@@ -29,11 +31,9 @@ from .jobs import JOBS
 
 __all__ = [
     "EXPERIMENTS",
-    "STUDIES",
     "Experiment",
     "GridExperiment",
     "PresetExperiment",
-    "Study",
     "experiment",
 ]
 
@@ -125,7 +125,7 @@ class Experiment(abc.ABC):
             )
         try:
             ds = self._compute(dict(settings), progress)
-        except (RuntimeError, KeyboardInterrupt) as exc:
+        except (RunStopped, RuntimeError, KeyboardInterrupt) as exc:
             if getattr(exc, "dataset", None) is not None:
                 self._stamp(exc.dataset, settings)
             raise
@@ -172,6 +172,15 @@ class PresetExperiment(Experiment):
             )
         settings = presets.settings(self.name, _quick(quick), **overrides)
         settings["step_reading"] = overrides.get("step_reading", "seed")
+        checked = {k: v for k, v in settings.items() if k != "step_reading"}
+        scales = checked.get("initial_scale")
+        if isinstance(scales, tuple | list):  # a κ sweep: every κ is checked
+            if not scales:
+                raise ValueError("initial_scale: need at least one value")
+            for kappa in scales:
+                Comparison(**{**checked, "initial_scale": kappa})
+        else:
+            Comparison(**checked)  # every setting checked now, before any work
         return settings
 
     def attributes(self) -> dict:
@@ -203,8 +212,8 @@ def _kappa_sweep(kwargs: dict, scales, progress: bool) -> xr.Dataset:
     ds = ds.assign_coords(
         kappa=("kappa", list(scales), {"units": "1", "long_name": "initial scale κ"})
     )
-    ds.attrs["sup_risk_gap"] = float(ds["risk_gap"].max())
-    ds.attrs["sup_w2"] = float(ds["w2"].max())
+    for name in (schema.risk_gap(), schema.w2()):
+        ds.attrs[schema.sup(name)] = float(ds[name].max())
     return ds
 
 
@@ -260,77 +269,3 @@ def experiment(name: str) -> Experiment:
         It.
     """
     return EXPERIMENTS[check_choice("experiment", name, tuple(EXPERIMENTS))]
-
-
-@dataclasses.dataclass(frozen=True)
-class Study:
-    """A sweep study of ``wgflow study NAME`` (resumable archives, printed fits).
-
-    Parameters
-    ----------
-    name : str
-        Its name on the command line.
-    module : str
-        The module of ``wgflow.studies`` whose ``run_study(output, scheduler, quick, **choices)``
-        runs it.
-    description : str
-        One line.
-    output : str
-        Default archive prefix.
-    choices : dict
-        Extra options and their allowed values (the first is the default).
-    """
-
-    name: str
-    module: str
-    description: str
-    output: str
-    choices: dict = dataclasses.field(default_factory=dict)
-
-    def run(self, output: str | None = None, scheduler: str | None = None, quick: bool = False,
-            **choices) -> int:  # fmt: skip
-        """Run the study.
-
-        Parameters
-        ----------
-        output : str, optional
-            Archive prefix (default :attr:`output`).
-        scheduler : str, optional
-            Dask scheduler address or ``synchronous``.
-        quick : bool
-            The reduced setting.
-        **choices
-            Values of :attr:`choices`.
-
-        Returns
-        -------
-        int
-            The exit code.
-        """
-        import importlib
-
-        for key, value in choices.items():
-            check_choice(key, value, self.choices.get(key, ()))
-        module = importlib.import_module(f"wgflow.studies.{self.module}")
-        return module.run_study(
-            output=self.output if output is None else output, scheduler=scheduler,
-            quick=check_bool("quick", quick), **choices,
-        )  # fmt: skip
-
-
-#: every study ``wgflow study`` knows, by name
-STUDIES: dict[str, Study] = {
-    study.name: study
-    for study in (
-        Study("sgd-vs-pde", "sgd_vs_pde", "rates of the SGD–PDE gap in N, ε and d",
-              "sgd-vs-pde", {"problem": ("anisotropic", "teacher-student")}),
-        Study("step-size", "step_size", "the εd-corrected PDE against SGD over N and ε",
-              "step-size"),
-        Study("coupling", "coupling", "the proof's four coupling terms and their rates",
-              "coupling"),
-        Study("global-convergence", "global_convergence",
-              "samples to reach inf R + η against d (noisy SGD)", "global-convergence"),
-        Study("approximation", "approximation",
-              "approximation rates of finite networks (the seed's part A)", "approximation"),
-    )
-}  # fmt: skip

@@ -235,7 +235,7 @@ def run_study(
             )
     import matplotlib.pyplot as plt
 
-    from wgflow.plotting import plot_convergence
+    from .figures import plot_convergence
 
     fig = plot_convergence(results)
     fig.savefig(f"{output}.png", dpi=120)

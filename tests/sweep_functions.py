@@ -71,3 +71,15 @@ def sees_earlier_points(order, path):
             pass
         time.sleep(0.05)
     return {"saw": 1.0 if order == 0 else 0.0}
+
+
+def dimension_like_parameter(N):
+    """Point ``N == 2`` returns a dimension named like the swept parameter ``N``."""
+    if N == 2:
+        return xr.Dataset({"x": ("N", [1.0, 2.0])})
+    return {"x": float(N)}
+
+
+def mixed_kinds(k):
+    """Point ``k == 1`` returns text where the others return numbers (cannot be combined)."""
+    return {"x": "text" if k == 1 else float(k)}

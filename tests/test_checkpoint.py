@@ -243,7 +243,7 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    saved = wg.open(tmp_path / "wgflow-run.nc")
+    saved = wg.open(tmp_path / "wgflow-run.partial.nc")  # beside --output, never over it
     assert saved.attrs["status"] == "incomplete" and saved.sizes["time"] >= 1
 
 
@@ -262,9 +262,9 @@ def test_cli_ctrl_c_during_the_flagship_keeps_the_sgd_run(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted; saving what was computed" in err
-    saved = wg.open(tmp_path / "wgflow-run.nc")
+    saved = wg.open(tmp_path / "wgflow-run.partial.nc")  # beside --output, never over it
     assert saved.attrs["status"] == "incomplete" and saved.sizes["time"] >= 2
     assert np.all(np.isfinite(saved["risk"])) and "r1" in saved
-    assert (tmp_path / "wgflow-run.png").exists()
+    assert (tmp_path / "wgflow-run.partial.png").exists()
     assert saved.attrs["job"] == "flagship"  # so `wgflow run --from` can rerun it
     assert "t_final" in json.loads(saved.attrs["job_parameters"])

@@ -410,3 +410,37 @@ def test_summary_reports_the_pde_run_beyond_sgd(tmp_path, capsys, monkeypatch):
 
     ds = wg.open(tmp_path / "i.nc")
     assert float(ds["pde_time"][-1]) == 8.0 and float(ds["time"][-1]) == pytest.approx(0.4)
+
+
+def test_study_command_runs_the_registered_study(monkeypatch, tmp_path):
+    """``wgflow study NAME`` calls the study's run_study with the parsed options."""
+    from wgflow.studies import sgd_vs_pde, step_size
+
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(step_size, "run_study", fake)
+    out = str(tmp_path / "ss")
+    argv = ["study", "step-size", "--quick", "--output", out, "--scheduler", "synchronous"]
+    assert main(argv) == 0
+    assert seen == {"output": out, "scheduler": "synchronous", "quick": True}
+    monkeypatch.setattr(sgd_vs_pde, "run_study", fake)
+    assert main(["study", "sgd-vs-pde", "--problem", "teacher-student"]) == 0
+    assert seen["problem"] == "teacher-student" and seen["output"] == "sgd-vs-pde"
+    with pytest.raises(SystemExit) as info:
+        main(["study", "coupling", "--problem", "anisotropic"])
+    assert info.value.code == 2
+
+
+def test_every_study_module_has_run_study_and_no_argparse_main():
+    import importlib
+
+    from wgflow.studies.catalog import STUDIES
+
+    for study in STUDIES.values():
+        module = importlib.import_module(f"wgflow.studies.{study.module}")
+        assert callable(module.run_study), study.name
+        assert not hasattr(module, "main"), f"{study.module} keeps its own argparse main"

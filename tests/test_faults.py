@@ -6,6 +6,7 @@ writes, corrupted bytes, concurrent writers, killed sweep workers) and the behav
 must keep everything (times within ``t_final``, merged sweeps, stale locks and temporaries).
 """
 
+import functools
 import os
 import random
 import signal
@@ -187,30 +188,95 @@ CLI = [
     ("6", ["plot", "damaged.nc"]),
     ("6", ["run", "--from", "damaged.nc"]),
     ("9", ["run", "ou", "--from", "flagship.nc"]),
+    # issue 26: a figure never overwrites its archive; broken --from archives; odd names
+    ("26", ["plot", "archive.png"]),
+    ("26", ["plot", "run.nc", "--figure", "link.png"]),
+    ("26", ["plot", "run.nc", "--figure", "hardlink.png"]),
+    ("26", ["plot", "run.nc", "--figure", "run.nc"]),
+    ("26", ["plot", "run.gif", "--animation", "run.gif"]),
+    ("26", ["plot", "not_wgflow.nc"]),
+    ("26", ["plot", "no_snapshot.nc"]),
+    ("26", ["plot", "one_statistic.nc"]),
+    ("26", ["plot", "/dev/null"]),
+    ("26", ["run", "--from", "bad_json.nc"]),
+    ("26", ["run", "--from", "unknown_key.nc"]),
+    ("26", ["run", "--from", "a_list.nc"]),
+    ("26", ["run", "--from", "unknown_job.nc"]),
+    ("26", ["run", ""]),
+    ("26", ["run", "mmn-relu", "--cells", "-5"]),
+    ("26", ["run", "ou", "--t-final", "nan"]),
+    ("26", ["run", "ou", "--output", "a" * 300 + ".nc"]),
+    ("26", ["run", "ou", "--output", "a" * 251 + ".nc"]),
+    ("26", ["run", "ou", "--output", "a\udcff.nc"]),  # bytes 0xff: not UTF-8, lost at the end
+    ("26", ["run", "ou", "--output", "a\ud800.nc"]),
+    ("26", ["run", "ou", "--output", "a\\b.nc"]),  # netCDF-C: a Windows separator, at the end
+    ("26", ["run", "ou", "--output", "partial_is_a_folder.nc"]),
+    ("26", ["run", "ou", "--output", "run.nc", "--figure", "link.png"]),
+    ("26", ["sweep", "ok.toml", "--scheduler", "bogus://nowhere"]),
+    ("26", ["sweep", "ok.toml", "--scheduler", "tcp://127.0.0.1:9"]),
+    ("26", ["sweep", "slash.toml", "--scheduler", "synchronous"]),
+    ("26", ["sweep", "reserved.toml", "--scheduler", "synchronous"]),
 ]
+
+
+@functools.cache
+def _drawable() -> xr.Dataset:
+    return fv().run(RHO, 0.1, progress=False)
+
+
+def _cli_fixtures(folder: Path) -> None:
+    """The files the command lines of :data:`CLI` name."""
+    (folder / "somedir").mkdir()
+    (folder / "binary.toml").write_bytes(bytes(range(256)))
+    (folder / "to_folder.toml").write_text(
+        'function = "tests.sweep_functions:model_run"\noutput = "somedir"\n'
+        "[parameters]\na = [1]\nseed = [0]\n"
+    )
+    for name, parameters in (("ok", "a = [1]\nseed = [0]"), ("slash", '"a/b" = [1]\nseed = [0]'),
+                             ("reserved", "sweep_status = [1]\nseed = [0]")):  # fmt: skip
+        (folder / f"{name}.toml").write_text(
+            f'function = "tests.sweep_functions:always_fails"\noutput = "{name}.nc"\n'
+            f"[parameters]\n{parameters}\n"
+        )
+    (folder / "damaged.nc").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(500))
+    wg.save(xr.Dataset(attrs={"job": "flagship", "job_parameters": "{}"}), folder / "flagship.nc")
+    drawable = _drawable()  # drawn, if the command wrongly went on
+    for name in ("run.nc", "archive.png", "run.gif"):  # archive.png: default figure is itself
+        wg.save(drawable, folder / name)
+    wg.save(xr.Dataset({"x": ("t", [1.0])}), folder / "not_wgflow.nc")
+    wg.save(drawable.isel(time=slice(0, 0)), folder / "no_snapshot.nc")
+    statistic = {"risk_sgd": ("time", [1.0, 0.5]), "std_r1_sgd": ("time", [1.0, 0.5])}
+    wg.save(xr.Dataset(statistic, coords={"time": [0.0, 1.0]}), folder / "one_statistic.nc")
+    (folder / "link.png").symlink_to(folder / "run.nc")
+    os.link(folder / "run.nc", folder / "hardlink.png")
+    for name, job, parameters in (("bad_json", "ou", '{"cells": '),
+                                  ("unknown_key", "ou", '{"no_such_setting": 1}'),
+                                  ("a_list", "ou", "[1, 2]"), ("unknown_job", "nope", "{}")):
+        wg.save(xr.Dataset(attrs={"job": job, "job_parameters": parameters}),
+                folder / f"{name}.nc")  # fmt: skip
+    (folder / "partial_is_a_folder.partial.nc").mkdir()
 
 
 @pytest.mark.parametrize(("item", "argv"), CLI, ids=[" ".join(a) for _, a in CLI])
 def test_cli_refuses_with_one_line(item, argv, tmp_path, capsys, monkeypatch):
     if "/proc" in " ".join(argv) and not Path("/proc").is_dir():
         pytest.skip("no /proc here")
+    if "/dev/null" in argv and not Path("/dev/null").exists():
+        pytest.skip("no /dev/null here")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "somedir").mkdir()
-    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
-    (tmp_path / "to_folder.toml").write_text(
-        'function = "tests.sweep_functions:model_run"\noutput = "somedir"\n'
-        "[parameters]\na = [1]\nseed = [0]\n"
-    )
-    (tmp_path / "damaged.nc").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(500))
-    flagship = xr.Dataset(attrs={"job": "flagship", "job_parameters": "{}"})
-    wg.save(flagship, tmp_path / "flagship.nc")
-    before = set(os.listdir(tmp_path))
+    monkeypatch.setenv("WGFLOW_QUICK", "1")  # a command wrongly accepted ends soon
+    _cli_fixtures(tmp_path)
+    names = set(os.listdir(tmp_path))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    start = time.perf_counter()
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+    assert time.perf_counter() - start < 15  # refused at once, not after the work
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("wgflow: error:"), err
-    assert set(os.listdir(tmp_path)) == before
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before and set(os.listdir(tmp_path)) == names  # nothing (over)written
 
 
 def test_sgd_times_never_pass_t_final(tmp_path, monkeypatch, capsys):
@@ -398,3 +464,181 @@ def test_a_blow_up_is_reported_once(caplog):
         with pytest.raises(wg.BlowUpError, match="planted"):
             fv().run(RHO, 0.2, progress=False, trackers=[Explode()])
     assert not [r for r in caplog.records if "planted" in r.getMessage()]
+
+
+# ---- issue 26: locks that die with their process, names with their suffixes, full disks ----
+def _garbage_lock(kind: str, lock: Path) -> None:
+    host = os.uname()[1]
+    if kind == "folder":
+        lock.mkdir()
+    elif kind == "dangling link":
+        lock.symlink_to(lock.parent / "nowhere")
+    elif kind == "binary":
+        lock.write_bytes(bytes(range(256)))
+    else:
+        content = {
+            "pid 2**40": {"pid": 2**40, "host": host},
+            "since yesterday": {"pid": os.getppid(), "host": host, "since": "yesterday"},
+            "since 1e300": {"pid": os.getppid(), "host": host, "since": 1e300},
+            # a killed run's PID now used by another (living) process
+            "recycled pid": {"pid": os.getppid(), "host": host, "since": 0.0},
+            "a list": [1, 2],
+        }[kind]
+        import json
+
+        lock.write_text(json.dumps(content))
+
+
+GARBAGE_LOCKS = ["folder", "dangling link", "binary", "pid 2**40", "since yesterday",
+                 "since 1e300", "recycled pid", "a list"]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", GARBAGE_LOCKS)
+def test_a_garbage_lock_file_never_blocks_a_run(kind, tmp_path):
+    path = tmp_path / "c.nc"
+    _garbage_lock(kind, tmp_path / "c.nc.lock")
+    ds = fv().run(RHO, 0.1, progress=False, checkpoint=path)
+    assert ds.attrs["status"] == "complete" and wg.open(path).sizes["time"] == ds.sizes["time"]
+    ds = sweep(sweep_functions.model_run, {"a": [1], "seed": [0]}, "synchronous",
+               tmp_path / "s.nc", progress=False)  # fmt: skip
+    assert ds["sweep_status"].item() == "ok"
+
+
+HOLDER = """
+import sys, time
+from wgflow.outputs import OutputLock
+lock = OutputLock(sys.argv[1], "checkpoint")
+lock.acquire()
+if sys.argv[2] == "garbage":
+    open(sys.argv[1] + ".lock", "wb").write(b"\\xff\\xfe not json")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("content", ["pid", "garbage"])
+def test_a_lock_dies_with_its_process(content, tmp_path):
+    """Held: refused (naming the PID when the file tells it). Killed (-9): the next run takes
+    it, even when the file it left names a living process."""
+    path = tmp_path / "c.nc"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), content],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="is being written by") as info:
+            fv().run(RHO, 0.1, progress=False, checkpoint=path)
+        owner = str(holder.pid) if content == "pid" else "another process"
+        assert owner in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    _garbage_lock("recycled pid", tmp_path / "c.nc.lock")
+    assert fv().run(RHO, 0.1, progress=False, checkpoint=path).attrs["status"] == "complete"
+    assert not (tmp_path / "c.nc.lock").exists()
+
+
+def test_stale_temporaries_with_garbage_pids_are_handled(tmp_path):
+    """A PID too large for ``os.kill`` (2**40, 5000 digits), and a longer name sharing the
+    prefix (``x.nc.5.nc``: not a temporary of ``x.nc``) crash nothing and lose nothing."""
+    for pid in (str(2**40), "9" * 5000):
+        (tmp_path / f".x.nc.{pid[:200]}.abcdefgh.tmp").write_bytes(b"junk")
+    other = tmp_path / ".x.nc.5.nc.1.abcdefgh.tmp"  # a writer of "x.nc.5.nc"
+    other.write_bytes(b"in progress")
+    wg.save(xr.Dataset({"a": ("t", [1.0])}), tmp_path / "x.nc")
+    assert other.exists() and wg.open(tmp_path / "x.nc")["a"].values.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + ".nc", "a" * 251 + ".nc", "é" * 120 + ".nc"])
+def test_output_names_are_checked_with_their_suffixes(name, tmp_path):
+    """Names that only fail once ``.lock`` or ``.<name>.<pid>.XXXXXXXX.tmp`` is added are
+    refused before any work, everywhere, with the limit."""
+    path = tmp_path / name
+    with pytest.raises(ValueError, match=r"checkpoint: file name .* bytes long; at most \d+"):
+        fv().run(RHO, 0.1, progress=False, checkpoint=path)
+    with pytest.raises(ValueError, match="path: file name"):
+        wg.save(xr.Dataset({"a": ("t", [1.0])}), path)
+    with pytest.raises(ValueError, match="output: file name"):
+        sweep(sweep_functions.always_fails, {"a": [1], "seed": [0]}, "synchronous", path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_longest_allowed_name_works(tmp_path):
+    from wgflow.outputs import NAME_ROOM
+
+    path = tmp_path / ("a" * (255 - NAME_ROOM - 3) + ".nc")
+    fv().run(RHO, 0.1, progress=False, checkpoint=path)
+    assert wg.open(path).attrs["status"] == "complete"
+
+
+@pytest.mark.parametrize(
+    ("error", "free"),
+    [(OSError(-101, "NetCDF: HDF error"), 0), (RuntimeError("NetCDF: HDF error"), 100),
+     (OSError(28, "No space left on device"), 10**12)],  # fmt: skip
+)
+def test_a_full_disk_is_named(error, free, tmp_path, monkeypatch):
+    """netCDF reports a full disk as "HDF error": the message says what happened, the old
+    archive stays as it was and no temporary is left."""
+    import shutil
+
+    path = tmp_path / "x.nc"
+    wg.save(xr.Dataset({"a": ("t", [1.0])}), path)
+    before = path.read_bytes()
+
+    def full(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"half")
+        raise error
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=free))
+    with pytest.raises(OSError, match="no space left on device writing .*x.nc") as info:
+        wg.save(xr.Dataset({"a": ("t", np.ones(1000))}), path)
+    assert info.value.errno == 28
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["x.nc"]
+
+
+def test_other_write_failures_are_not_called_a_full_disk(tmp_path, monkeypatch):
+    def broken(self, target, *args, **kwargs):
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    with pytest.raises(RuntimeError, match="HDF error"):  # plenty of room: not ENOSPC
+        wg.save(xr.Dataset({"a": ("t", [1.0])}), tmp_path / "x.nc")
+
+
+# ---- issue 26: the command line never replaces a complete archive with a partial one -------
+@pytest.mark.parametrize(("stop", "code"), [(KeyboardInterrupt, 130), (wg.BlowUpError, 1)])
+def test_a_stopped_rerun_leaves_the_complete_archive(stop, code, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WGFLOW_QUICK", "1")
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "ou", "--quiet", "--output", "o.nc", "--figure", "o.png"]
+    assert main(argv) == 0
+    archive, figure = (tmp_path / "o.nc").read_bytes(), (tmp_path / "o.png").read_bytes()
+    advance = FiniteVolume.advance
+
+    def stopping(self, state, t_next):
+        if t_next > 0.1:
+            raise stop() if stop is KeyboardInterrupt else stop(state.t, "planted")
+        return advance(self, state, t_next)
+
+    monkeypatch.setattr(FiniteVolume, "advance", stopping)
+    capsys.readouterr()
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert "saved to o.partial.nc" in err and "o.nc was left as it was" in err
+    assert (tmp_path / "o.nc").read_bytes() == archive
+    assert (tmp_path / "o.png").read_bytes() == figure
+    partial = wg.open(tmp_path / "o.partial.nc")
+    assert 0 < float(partial["time"][-1]) <= 0.1 and partial.attrs["job"] == "ou"
+    assert (tmp_path / "o.partial.png").stat().st_size > 5_000
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp") or p.endswith(".lock")]
+
+
+def test_plot_draws_an_archive_of_one_snapshot(tmp_path, capsys):
+    """``--set beta=1e-300`` stops SGD after its first snapshot: the archive still plots."""
+    sgd = SGD(MODEL, 4, 0.01, seed=0).run(None, 0.05, progress=False)
+    grid = fv().run(RHO, 0.1, progress=False)
+    for name, ds in (("sgd", sgd), ("grid", grid)):
+        wg.save(ds.isel(time=[0]), tmp_path / f"{name}.nc")
+        assert main(["plot", str(tmp_path / f"{name}.nc")]) == 0
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000

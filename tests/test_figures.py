@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from wgflow.plotting import PALETTE, plot_convergence, summary_figure
+from wgflow.plotting import PALETTE
+from wgflow.studies.figures import plot_convergence, summary_figure
 from wgflow.studies import presets
 from wgflow.studies.jobs import make_job
 

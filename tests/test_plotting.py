@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 import wgflow as wg
-from wgflow.plotting import animate, plot_convergence, summary_figure
+from wgflow.plotting import animate
+from wgflow.studies.figures import plot_convergence, summary_figure
 from wgflow.problems import OrnsteinUhlenbeck
 from wgflow.solvers import FiniteVolume
 

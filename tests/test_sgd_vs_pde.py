@@ -55,7 +55,9 @@ def test_small_study_shows_a_negative_slope_in_n_and_no_trend_in_d(tmp_path):
     assert fits["d"].low < 0 < fits["d"].high and abs(fits["d"].slope) < 0.3
     assert fits["eps"].slope > 0.5
     assert (tmp_path / "s-N.nc").exists() and (tmp_path / "s-d.nc").exists()
-    fig = wg.plotting.plot_convergence(results)
+    from wgflow.studies.figures import plot_convergence
+
+    fig = plot_convergence(results)
     assert len(fig.axes) == 3
 
 

@@ -67,3 +67,81 @@ def test_bad_sweep_input(tmp_path):
     wg.save(xr.Dataset({"x": ("t", [1.0])}), plain)
     with pytest.raises(ValueError, match="not a sweep"):
         sweep(model_run, PARAMS, scheduler="synchronous", output=plain)
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", None])
+def test_a_point_returning_a_dimension_named_like_a_parameter_fails_alone(scheduler, tmp_path):
+    """With dask (the default scheduler) every archive rewrite used to fail ("Dimension N
+    already exists"): no archive at all although every point ran."""
+    if scheduler is None:
+        pytest.importorskip("dask.distributed")
+    from .sweep_functions import dimension_like_parameter
+
+    out = tmp_path / "s.nc"
+    ds = sweep(dimension_like_parameter, {"N": [1, 2, 3]}, scheduler, out, progress=False,
+               n_workers=1)  # fmt: skip
+    for result in (ds, wg.open(out)):
+        assert result["sweep_status"].values.tolist() == ["ok", "failed", "ok"]
+        assert result["x"].sel(N=3).item() == 3.0
+    message = str(ds["sweep_error"].sel(N=2).values)
+    assert "dimension(s) ['N'] named like swept parameters" in message
+
+
+def test_a_result_that_cannot_join_the_others_fails_alone(tmp_path):
+    from .sweep_functions import mixed_kinds
+
+    out = tmp_path / "s.nc"
+    ds = sweep(mixed_kinds, {"k": [0, 1, 2]}, "synchronous", out, progress=False)
+    assert wg.open(out)["sweep_status"].values.tolist() == ["ok", "failed", "ok"]
+    assert "cannot be archived" in str(ds["sweep_error"].sel(k=1).values)
+
+
+@pytest.mark.parametrize("name", ["sweep_status", "sweep_error", "a/b", "", " a", "a\x00b", 3])
+def test_parameter_names_are_checked_before_the_first_point(name, tmp_path):
+    from .sweep_functions import always_fails
+
+    with pytest.raises(ValueError, match="parameters: .*(reserved|netCDF|NUL|strings)"):
+        sweep(always_fails, {name: [1], "seed": [0]}, "synchronous", tmp_path / "s.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "scheduler", ["bogus://nowhere", "tcp://127.0.0.1:9", "nowhere", "tcp://host:99999", 3]
+)
+def test_bad_schedulers_are_refused_in_seconds(scheduler, tmp_path):
+    import time
+
+    from .sweep_functions import always_fails
+
+    start = time.perf_counter()
+    with pytest.raises((ValueError, TypeError), match="scheduler"):
+        sweep(always_fails, {"a": [1]}, scheduler, tmp_path / "s.nc", progress=False)
+    assert time.perf_counter() - start < 10
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_running_scheduler_is_accepted(tmp_path):
+    """The identity probe accepts a real scheduler (over TCP, as a remote one is reached)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:  # fmt: skip
+        ds = sweep(model_run, {"a": [1, 2], "seed": [0]}, cluster.scheduler_address,
+                   tmp_path / "s.nc", progress=False)  # fmt: skip
+    assert (ds["sweep_status"] == "ok").all()
+
+
+def test_values_netcdf_cannot_hold_are_refused_before_the_first_point(tmp_path):
+    from .sweep_functions import always_fails
+
+    with pytest.raises(ValueError, match="64-bit"):
+        sweep(always_fails, {"a": [2**70]}, "synchronous", tmp_path / "s.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_archive_is_named_as_the_output(tmp_path):
+    from .sweep_functions import always_fails
+
+    out = tmp_path / "s.nc"
+    out.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="output: .* cannot be read as a sweep archive"):
+        sweep(always_fails, {"a": [1]}, "synchronous", out)

@@ -75,6 +75,50 @@ def _cli_from_other_job(tmp):
     main(["run", "ou", "--from", str(tmp / "f.nc")])
 
 
+def _sweep_reserved_name(tmp):
+    sweep(model_run, {"sweep_status": [1], "seed": [0]}, "synchronous", output=tmp / "s.nc")
+
+
+def _cli_from_broken_parameters(tmp):
+    wg.save(xr.Dataset(attrs={"job": "ou", "job_parameters": '{"cells": '}), tmp / "b.nc")
+    main(["run", "--from", str(tmp / "b.nc")])
+
+
+def _cli_from_a_list(tmp):
+    wg.save(xr.Dataset(attrs={"job": "ou", "job_parameters": "[1, 2]"}), tmp / "b.nc")
+    main(["run", "--from", str(tmp / "b.nc")])
+
+
+def _cli_from_unknown_setting(tmp):
+    wg.save(xr.Dataset(attrs={"job": "ou", "job_parameters": '{"viscosity": 1}'}), tmp / "b.nc")
+    main(["run", "--from", str(tmp / "b.nc")])
+
+
+def _drawable_archive(tmp, name):
+    ds = FiniteVolume(OU.energy, GRID).run(RHO, 0.1, progress=False)
+    wg.save(ds, tmp / name)
+    return tmp / name
+
+
+def _cli_plot_over_itself(tmp):
+    main(["plot", str(_drawable_archive(tmp, "x.png"))])
+
+
+def _cli_plot_to_a_link(tmp):
+    archive = _drawable_archive(tmp, "x.nc")
+    (tmp / "link.png").symlink_to(archive)
+    main(["plot", str(archive), "--figure", str(tmp / "link.png")])
+
+
+def _cli_sweep_config(tmp, parameters="a = [1]\nseed = [0]"):
+    config = tmp / "s.toml"
+    config.write_text(
+        f'function = "tests.sweep_functions:model_run"\noutput = "{tmp / "s.nc"}"\n'
+        f"[parameters]\n{parameters}\n"
+    )
+    return str(config)
+
+
 def _cli_binary_config(tmp):
     (tmp / "b.toml").write_bytes(bytes(range(256)))
     main(["sweep", str(tmp / "b.toml")])
@@ -208,6 +252,7 @@ CASES = {
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t / "c.txt"),
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t / "no" / "c.nc"),
         _checkpoint_twice,
+        lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, checkpoint=t / ("é" * 120 + ".nc")),
     ],
     ("Solver.run", "trackers"): [
         lambda t: FiniteVolume(OU.energy, GRID).run(RHO, 0.1, trackers=[1]),
@@ -306,20 +351,33 @@ CASES = {
         lambda t: sweep(model_run, {"a": [1, 1], "seed": [0]}, "synchronous"),
         lambda t: sweep(model_run, {"a": [np.nan], "seed": [0]}, "synchronous"),
         lambda t: sweep(model_run, {"a": [1, "x"], "seed": [0]}, "synchronous"),
+        lambda t: sweep(model_run, {"a/b": [1], "seed": [0]}, "synchronous", output=t / "s.nc"),
+        lambda t: sweep(model_run, {"": [1], "seed": [0]}, "synchronous", output=t / "s.nc"),
+        _sweep_reserved_name,
     ],
     ("sweep", "output"): [
         lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "synchronous", output=t),
         lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "synchronous", output=t / "s.txt"),
         _sweep_other_names,
+        lambda t: sweep(model_run, {"a": [1]}, "synchronous", output=t / ("a" * 251 + ".nc")),
+    ],
+    ("sweep", "scheduler"): [
+        lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "bogus://nowhere"),
+        lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "nowhere"),
+        lambda t: sweep(model_run, {"a": [1], "seed": [0]}, "tcp://127.0.0.1:9"),
     ],
     ("NetworkModel", "activation"): [lambda t: NetworkModel(MODEL.data, "swish")],
-    ("NetworkModel", "parameters"): [lambda t: NetworkModel(MODEL.data, "relu", "ab")],
+    ("NetworkModel", "trained"): [lambda t: NetworkModel(MODEL.data, "relu", "ab")],
     ("OrnsteinUhlenbeck", "diffusion"): [lambda t: OrnsteinUhlenbeck(diffusion=0)],
     ("PorousMedium", "m"): [lambda t: PorousMedium(m=1.0)],
     ("wg.save", "path"): [
         lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t / "no" / "x.nc"),
         lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), t),
         lambda t: wg.save(FiniteVolume(OU.energy, GRID).run(RHO, 0.1), ""),
+        lambda t: wg.save(xr.Dataset(), t / ("a" * 240 + ".nc")),
+        lambda t: wg.save(xr.Dataset(), t / "a\x00.nc"),
+        lambda t: wg.save(xr.Dataset(), t / "a\udcff.nc"),
+        lambda t: wg.save(xr.Dataset(), t / "a\\b.nc"),
     ],
     ("wg.save", "ds"): [_save_bad_attr],
     ("wg.open", "path"): [_open_junk, lambda t: wg.open(t)],
@@ -336,11 +394,29 @@ CASES = {
         lambda t: main(["run", "--output", str(t / "a.nc"), "--figure", str(t / "a.nc")]),
         lambda t: main(["run", "--set", "n_neurons=100000000000"]),
         _cli_from_other_job,
+        _cli_from_broken_parameters,
+        _cli_from_a_list,
+        _cli_from_unknown_setting,
+        lambda t: main(["run", ""]),
+        lambda t: main(["run", "ou", "--cells", "-5"]),
+        lambda t: main(["run", "ou", "--t-final", "inf"]),
+        lambda t: main(["run", "ou", "--output", str(t / ("a" * 251 + ".nc"))]),
+    ],
+    ("wgflow plot", "options"): [
+        lambda t: main(["plot", str(t / "none.nc")]),
+        _cli_plot_over_itself,
+        _cli_plot_to_a_link,
+    ],
+    ("wgflow sweep", "--scheduler"): [
+        lambda t: main(["sweep", _cli_sweep_config(t), "--scheduler", "bogus://nowhere"]),
+        lambda t: main(["sweep", _cli_sweep_config(t), "--scheduler", "tcp://127.0.0.1:9"]),
     ],
     ("wgflow sweep", "config"): [
         lambda t: main(["sweep", str(t / "none.toml")]),
         lambda t: main(["sweep", str(t)]),
         _cli_binary_config,
+        lambda t: main(["sweep", _cli_sweep_config(t, '"a/b" = [1]'), "--scheduler",
+                        "synchronous"]),
     ],
     ("TwoLayerNN", "data"): [lambda t: TwoLayerNN("relu", data=np.ones(3))],
     ("TwoLayerNN", "weight_decay"): [lambda t: TwoLayerNN("relu", MODEL.data, weight_decay=-1.0)],
@@ -355,14 +431,14 @@ CASES = {
     ("AnisotropicGaussians", "activation"): [
         lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5, activation="gelu")
     ],
-    ("AnisotropicGaussians", "parameters"): [
-        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5, parameters="bw")
+    ("AnisotropicGaussians", "trained"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5, trained="bw")
     ],
     ("AnisotropicGaussians.model", "initial_scale"): [
         lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).model(initial_scale=0.0)
     ],
-    ("ReducedAnisotropic", "order"): [
-        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).reduced(order=1)
+    ("ReducedAnisotropic", "mehler_order"): [
+        lambda t: AnisotropicGaussians(d=5, s0=2, delta=0.5).reduced(mehler_order=1)
     ],
     ("TeacherNetwork", "weights"): [
         lambda t: TeacherNetwork([[1.0, 0.0], [0.0, 0.0]]),
@@ -387,8 +463,8 @@ CASES = {
         lambda t: TeacherStudent(d=3, teacher=TEACHER, noise=-0.1),
         lambda t: TeacherStudent(d=3, teacher=TEACHER, noise=np.nan),
     ],
-    ("ReducedTeacherStudent", "order"): [
-        lambda t: TeacherStudent(d=3, teacher=TEACHER).reduced(order=2),
+    ("ReducedTeacherStudent", "mehler_order"): [
+        lambda t: TeacherStudent(d=3, teacher=TEACHER).reduced(mehler_order=2),
     ],
     ("sgd_vs_pde.compare", "problem"): [
         lambda t: sgd_vs_pde.compare(problem="teacher"),

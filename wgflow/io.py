@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -322,8 +324,11 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
     Raises
     ------
     ValueError
-        ``path`` is a folder, empty, or in a missing or unwritable folder; an attribute netCDF
-        cannot hold.
+        ``path`` is a folder, empty, or in a missing or unwritable folder; a name too long once
+        the temporary suffix is added; an attribute netCDF cannot hold.
+    OSError
+        ``errno.ENOSPC`` "no space left on device writing …" when the file system is full
+        (netCDF itself says only "HDF error"); ``path`` is left as it was.
 
     Notes
     -----
@@ -365,10 +370,43 @@ def save(ds: xr.Dataset, path: str | os.PathLike, float32: bool = False) -> Path
             )
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            full = _disk_full(exc, folder, ds) if isinstance(exc, OSError | RuntimeError) else None
+            if full is not None:
+                message = f"no space left on device writing {str(path)!r}: {full}"
+                raise OSError(errno.ENOSPC, message) from exc
             raise
     return path
+
+
+def _disk_full(exc: BaseException, folder: Path, ds: xr.Dataset) -> str | None:
+    """Why a write failed when the file system is full (netCDF says only "HDF error").
+
+    Returns the explanation, or ``None`` when the failure is not a full disk. A full disk is
+    an error whose ``errno`` is ENOSPC/EDQUOT, or a failure with less room left on the folder's
+    file system than the dataset's uncompressed size plus 1 MiB (HDF5's metadata).
+    """
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    needed = int(ds.nbytes)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        room = "" if free is None else f"{_size(free)} free, "
+        return f"{room}the dataset holds {_size(needed)} uncompressed ({reason})"
+    if free is not None and free < needed + 2**20:  # HDF5 needs room for its metadata too
+        return f"{_size(free)} free, the dataset holds {_size(needed)} uncompressed ({reason})"
+    return None
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n} GB"  # pragma: no cover
 
 
 @contextlib.contextmanager
@@ -411,7 +449,7 @@ def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a readable netCDF archive.
+        If the file is not a readable netCDF archive, or not a regular file.
     """
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path: need a file path (str or path-like), got {type(path).__name__}")
@@ -419,6 +457,8 @@ def open(path: str | os.PathLike) -> xr.Dataset:  # noqa: A001 - mirrors xarray.
     if path.is_dir():
         raise ValueError(f"path: {str(path)!r} is a folder, not a netCDF file")
     if not path.is_file():
+        if path.exists():
+            raise ValueError(f"path: {str(path)!r} is not a regular file (a device or a pipe?)")
         raise FileNotFoundError(f"path: no such file {str(path)!r}")
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:

@@ -7,22 +7,27 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from . import schema
+
 #: Okabe–Ito: distinguishable with every common colour-vision deficiency
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
 #: perceptually uniform and colour-blind safe; low densities light
 DENSITY_CMAP = "cividis"
 #: legend labels in mathtext for the variables wgflow archives
 MATH_LABELS = {
-    "risk_sgd": r"SGD $R_N(\theta^k)$",
-    "risk_pde": r"PDE $R(\bar\rho_t)$",
+    schema.RISK_SGD: r"SGD $R_N(\theta^k)$",
+    schema.risk_pde(): r"PDE $R(\bar\rho_t)$",
     "risk": r"risk $R$",
-    "risk_pde_full": r"PDE $R(\bar\rho_t)$",
-    "risk_pde_corrected": r"PDE + $\varepsilon d$ correction",
+    schema.whole_run("risk"): r"PDE $R(\bar\rho_t)$",
+    schema.risk_pde("corrected"): r"PDE + $\varepsilon d$ correction",
     "free_energy": r"free energy $E[\rho_t]$",
     "l1_error": r"$\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
     "l1_error_fv": r"finite volumes $\|\rho_t - \rho_{\mathrm{ref}}\|_{L^1}$",
     "mass": r"mass $\int\rho_t$",
 }
+
+
+_SGD_AND_PDE = (schema.RISK_SGD, schema.risk_pde())
 
 
 def _label(da: xr.DataArray) -> str:
@@ -248,7 +253,7 @@ def density_overview(ds: xr.Dataset, times: Sequence[float] | None = None, serie
     return fig
 
 
-def plot_risk_curves(ds: xr.Dataset, names=("risk_sgd", "risk_pde"), ax=None, logx: bool = True):
+def plot_risk_curves(ds: xr.Dataset, names=_SGD_AND_PDE, ax=None, logx: bool = True):
     """Risk curves against time.
 
     Parameters
@@ -346,226 +351,6 @@ def plot_particles_over_density(
         ax.scatter(*pts, s=3, c=PALETTE[1], alpha=0.7, linewidths=0, label="SGD neurons")
     ax.legend(loc="upper right", fontsize="small")
     return ax
-
-
-@_styled
-def sgd_vs_pde_figure(ds: xr.Dataset, times: Sequence[float] | None = None):
-    """Risk curves of SGD and the PDE, and density vs particles at three times.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
-    times : sequence of float, optional
-        Times of the density panels (default: first, middle, last).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
-    """
-    import matplotlib.pyplot as plt
-
-    if times is None:
-        stored = ds["time"].values
-        times = [stored[0], stored[len(stored) // 2], stored[-1]]
-    two_d = len(_grid_axes(ds)) == 2
-    fig, axes = plt.subplots(1, len(times) + 1, figsize=(4.2 * (len(times) + 1), 3.6),
-                             layout="constrained")  # fmt: skip
-    names = [n for n in ("risk_sgd", "risk_pde", "risk_pde_corrected") if n in ds]
-    plot_risk_curves(ds, names=names, ax=axes[0])
-    options = {}
-    if two_d:  # one colour scale for every time
-        vmax = max(float(ds["density"].sel(time=t, method="nearest").max()) for t in times)
-        options = {"vmin": 0.0, "vmax": vmax, "colorbar": False}
-    for ax, t in zip(axes[1:], times, strict=True):
-        plot_particles_over_density(ds, t, ax=ax, **options)
-    if two_d:
-        fig.colorbar(axes[1].images[0], ax=list(axes[1:]), label=_label(ds["density"]),
-                     shrink=0.85)  # fmt: skip
-    _suptitle(fig, ds)
-    return fig
-
-
-@_styled
-def plot_convergence(results, quantity: str = "sup_risk_gap"):
-    """Log–log plots of a seed-averaged sweep result against each swept parameter.
-
-    The fitted slope and its 95 % interval are in the legend.
-
-    Parameters
-    ----------
-    results : dict of name -> xarray.Dataset
-        Sweeps whose dimension ``name`` varies (others of length 1) and with a ``seed`` dim.
-    quantity : str
-        The swept result to draw.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
-    """
-    import matplotlib.pyplot as plt
-
-    from .metrics import fit_rate
-
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
-    for ax, (name, ds) in zip(axes[0], results.items(), strict=True):
-        data = ds[quantity].squeeze(drop=True)
-        x = data[name].values
-        for seed in data["seed"].values if "seed" in data.dims else []:
-            ax.plot(x, data.sel(seed=seed), ".", color="0.6")
-        mean = data.mean("seed") if "seed" in data.dims else data
-        ax.plot(x, mean, "o-", label="mean over seeds")
-        if x.size >= 3:
-            fit = fit_rate(x, mean.values)
-            ax.plot(
-                x,
-                np.exp(fit.intercept) * x**fit.slope,
-                "k--",
-                lw=1,
-                label=f"slope {fit.slope:+.2f} [{fit.low:+.2f}, {fit.high:+.2f}]",
-            )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.set_xlabel(name)
-        ax.set_ylabel(quantity)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    return fig
-
-
-@_styled
-def long_pde_figure(ds: xr.Dataset, n_curves: int = 6):
-    """SGD vs a PDE that runs longer than SGD (``risk_pde_full``, ``density_pde_full``).
-
-    Both risk curves, then the 1-D reduced density ``ρ̄(r)`` at several times, then SGD's
-    histogram of the neurons' ``r`` over the PDE density at SGD's last time.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
-    n_curves : int
-        Number of PDE times drawn.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
-    """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
-    ax = axes[0]
-    ax.plot(ds["pde_time"], ds["risk_pde_full"], "-", label=MATH_LABELS["risk_pde"])
-    if "risk_pde_corrected_full" in ds:
-        ax.plot(ds["pde_time"], ds["risk_pde_corrected_full"], "--",
-                label=MATH_LABELS["risk_pde_corrected"])  # fmt: skip
-    ax.plot(ds["time"], ds["risk_sgd"], "o", ms=3, label=MATH_LABELS["risk_sgd"])
-    ax.set_yscale("log")
-    ax.set_xlabel(_label(ds["time"]))
-    ax.set_ylabel("risk")
-    ax.legend(fontsize="small")
-    if "density_pde_full" in ds and len(_grid_axes(ds)) == 1:
-        axis = _grid_axes(ds)[0]
-        full = ds["density_pde_full"]
-        picks = np.unique(np.linspace(0, full.sizes["pde_time"] - 1, n_curves).round().astype(int))
-        colours = plt.get_cmap(DENSITY_CMAP)(np.linspace(0, 0.85, picks.size))
-        for colour, k in zip(colours, picks, strict=True):
-            t = float(ds["pde_time"][k])
-            axes[1].plot(ds[axis], full.isel(pde_time=k), color=colour, label=f"t = {t:g}")
-        axes[1].set_xlabel(_label(ds[axis]))
-        axes[1].set_ylabel(r"$\bar\rho_t(r)$")
-        axes[1].set_title("PDE density over time")
-        axes[1].legend(fontsize="small")
-        plot_particles_over_density(ds, float(ds["time"][-1]), ax=axes[2])
-        axes[2].set_title(f"t = {float(ds['time'][-1]):g}: SGD neurons vs PDE")
-    _suptitle(fig, ds)
-    fig.tight_layout()
-    return fig
-
-
-@_styled
-def statistics_figure(ds: xr.Dataset):
-    """Risk curves, then mean ± standard deviation of each reduced coordinate over time.
-
-    SGD against the PDE, from the variables ``mean_<c>_sgd``, ``std_<c>_sgd``,
-    ``mean_<c>_pde``, ``std_<c>_pde``.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
-    """
-    import matplotlib.pyplot as plt
-
-    coords = [n[len("mean_") : -len("_sgd")] for n in ds.data_vars if n.startswith("mean_")
-              and n.endswith("_sgd")]  # fmt: skip
-    fig, axes = plt.subplots(1, len(coords) + 1, figsize=(3.6 * (len(coords) + 1), 3.4))
-    plot_risk_curves(ds, ax=axes[0], logx=False)
-    t = ds["time"]
-    for ax, c in zip(axes[1:], coords, strict=True):
-        for source, style in (("sgd", "o"), ("pde", "-")):
-            mean, std = ds[f"mean_{c}_{source}"], ds[f"std_{c}_{source}"]
-            ax.plot(t, mean, style, ms=3, label=source.upper())
-            ax.fill_between(t, mean - std, mean + std, alpha=0.2)
-        ax.set_title(f"{c}: mean ± standard deviation")
-        ax.set_xlabel(_label(t))
-        ax.legend(fontsize="small")
-    _suptitle(fig, ds)
-    fig.tight_layout()
-    return fig
-
-
-@_styled
-def summary_figure(ds: xr.Dataset):
-    """The figure ``wgflow run`` and ``wgflow plot`` draw for any archive they know.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A wgflow archive (from ``run``, ``wgflow run`` or :func:`wgflow.open`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (not shown; call ``plt.show()`` or ``fig.savefig``).
-    """
-    import matplotlib.pyplot as plt
-
-    if "risk_pde_full" in ds:
-        return long_pde_figure(ds)
-    if any(name.startswith("std_") for name in ds.data_vars) and "risk_sgd" in ds:
-        return statistics_figure(ds)
-
-    if "risk_sgd" in ds and "kappa" in ds.dims:
-        fig, axes = plt.subplots(1, ds.sizes["kappa"], figsize=(4.6 * ds.sizes["kappa"], 3.6))
-        for ax, k in zip(np.atleast_1d(axes), ds["kappa"].values, strict=True):
-            plot_risk_curves(ds.sel(kappa=k), ax=ax)
-            ax.set_title(rf"start $N(0, \kappa^2 I/d)$, $\kappa$ = {k:g}")
-        _suptitle(fig, ds)
-        fig.tight_layout()
-        return fig
-    if "risk_sgd" in ds and "risk_pde" in ds and "density" in ds:
-        return sgd_vs_pde_figure(ds)
-    if "risk_sgd" in ds or ("risk" in ds and "density" not in ds):
-        fig, ax = plt.subplots(figsize=(5, 3.6))
-        names = [n for n in ("risk_sgd", "risk_pde", "risk") if n in ds]
-        plot_risk_curves(ds.squeeze(drop=True), names=names, ax=ax)
-        ax.set_title(_title(ds))
-        fig.tight_layout()
-        return fig
-    if "density" in ds:
-        series = ("l1_error", "l1_error_fv") if "l1_error" in ds else ("free_energy",)
-        return density_overview(ds, series=series)
-    raise ValueError("ds: no risk curves or density to draw")
 
 
 def animate(ds: xr.Dataset, path, fps: int = 8, dpi: int = 90) -> str:

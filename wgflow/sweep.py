@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,10 @@ from .threads import single_threaded_environment, usable_cpus
 logger = logging.getLogger(__name__)
 
 STATUS_OK, STATUS_FAILED, STATUS_PENDING = "ok", "failed", "pending"
+#: variables every sweep archive holds: neither a swept parameter nor a point's result
+RESERVED = ("sweep_status", "sweep_error")
+#: seconds to reach a ``scheduler`` address before the sweep is refused
+SCHEDULER_TIMEOUT = 5.0
 
 
 #: a point whose worker process dies is retried this many times, then marked failed
@@ -57,6 +62,14 @@ def _as_result(result, names: list[str]) -> xr.Dataset:
         raise ValueError(
             f"fn returned variable(s) {clash} named like swept parameters; rename them"
         )
+    clash = sorted(set(map(str, result.dims)) & set(names))
+    if clash:
+        raise ValueError(
+            f"fn returned dimension(s) {clash} named like swept parameters; rename them"
+        )
+    reserved = sorted(set(map(str, result.variables)) & set(RESERVED))
+    if reserved:
+        raise ValueError(f"fn returned variable(s) {reserved}, names the sweep reserves")
     for name, var in result.variables.items():
         if var.dtype.kind not in "biufUS":
             raise TypeError(
@@ -86,12 +99,18 @@ def sweep(
         failed with the reason; a worker process that dies is retried once
         (:data:`WORKER_RETRIES`), then its point is marked failed.
     parameters : dict of name -> sequence
-        The swept values (distinct, finite; numbers, strings or bools, one kind per name);
-        each name becomes a dimension of the result (``N``, ``eps``, ``seed``…).
+        The swept values (distinct, finite; numbers, strings or bools, one kind per name;
+        integers within 64 bits); each name becomes a dimension of the result (``N``, ``eps``,
+        ``seed``…), so it must be a netCDF name (not empty, no ``/``, no leading or trailing
+        blank) and not one of :data:`RESERVED`; checked before the first point. A point whose
+        result has a dimension or variable named like a swept parameter, or that cannot be
+        archived with the others, is marked failed alone (the other points are kept).
     scheduler : str, optional
         ``None``: a ``LocalCluster`` on this machine (one single-threaded process per core, or
-        ``n_workers``); ``"tcp://host:port"``: an existing cluster; ``"synchronous"``: no dask,
-        points run one after the other in this process (debugging).
+        ``n_workers``); ``"tcp://host:port"``: an existing cluster, asked for its identity
+        first (refused within about :data:`SCHEDULER_TIMEOUT` seconds when nothing, or no dask
+        scheduler, answers); ``"synchronous"``: no dask, points run one after the other in
+        this process (debugging).
     output : path, optional
         A ``.nc`` archive rewritten atomically after each finished point (checked and locked
         before any work); rerunning with the same ``output`` skips the points already
@@ -107,13 +126,22 @@ def sweep(
     xarray.Dataset
         The results combined over the swept dimensions (missing values NaN), with
         ``sweep_status(…)`` (``ok``/``failed``/``pending``) and ``sweep_error(…)`` (the message).
+
+    Raises
+    ------
+    ValueError
+        Bad ``parameters``, ``output`` or ``scheduler`` (before the first point).
+    OSError
+        The archive cannot be rewritten (e.g. ``ENOSPC``, a full disk); the points finished
+        before stay in the last archive written.
     """
     if not callable(fn):
         raise TypeError(f"fn: need a callable, got {type(fn).__name__}")
     if not isinstance(parameters, Mapping) or not parameters:
         raise ValueError("parameters: need a non-empty dict of name -> sequence of values")
-    names = list(parameters)
+    names = [_check_name(k) for k in parameters]
     values = {k: _check_values(k, v) for k, v in parameters.items()}
+    _check_scheduler(scheduler)
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values.values())]
     lock = None
     if output is not None:
@@ -125,6 +153,116 @@ def sweep(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _check_name(name) -> str:
+    """A swept parameter's name: text netCDF can hold as a dimension, not a reserved name."""
+    if not isinstance(name, str):
+        raise ValueError(f"parameters: names must be strings, got {name!r}")
+    if name in RESERVED:
+        raise ValueError(
+            f"parameters: {name!r} is reserved for the sweep's own variables "
+            f"({', '.join(RESERVED)}); rename the parameter"
+        )
+    if "\x00" in name:
+        raise ValueError(f"parameters: name {name!r} contains a NUL character")
+    import netCDF4
+
+    try:  # netCDF's own rules (no '/', no leading or trailing blank, ≤ 256 bytes, not empty)
+        with netCDF4.Dataset("name-probe.nc", "w", diskless=True, persist=False) as nc:
+            nc.createDimension(name, 1)
+    except (RuntimeError, ValueError, UnicodeError) as exc:
+        raise ValueError(
+            f"parameters: {name!r} cannot name a netCDF dimension ({exc}); use letters, digits "
+            "and '_', no '/' and no leading or trailing blank"
+        ) from None
+    return name
+
+
+def _check_scheduler(scheduler) -> None:
+    """Refuse a scheduler that is neither ``None``, ``"synchronous"`` nor a reachable address.
+
+    An address is asked for its identity first (within about :data:`SCHEDULER_TIMEOUT`
+    seconds), so a wrong one — unknown scheme, no server, a server that is not a dask
+    scheduler — is refused in seconds, before any point, with one message.
+    """
+    if scheduler is None or scheduler == "synchronous":
+        return
+    if not isinstance(scheduler, str):
+        raise TypeError(
+            f"scheduler: need None, 'synchronous' or an address string, got "
+            f"{type(scheduler).__name__}"
+        )
+    usage = "need None (a local cluster), 'synchronous' or an address like 'tcp://host:8786'"
+    scheme, sep, location = scheduler.strip().partition("://")
+    if not sep:
+        scheme, location = "tcp", scheduler.strip()
+    known = ("tcp", "tls", "ws", "wss", "ucx")
+    if scheme not in known:
+        raise ValueError(
+            f"scheduler: unknown address scheme {scheme!r} in {scheduler!r} (known: "
+            f"{', '.join(known)}); {usage}"
+        )
+    host, _, port = location.rpartition(":")
+    host = host.strip("[]")
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ValueError(f"scheduler: no host:port in {scheduler!r}; {usage}")
+    if scheme in ("tcp", "tls", "ws", "wss"):  # a refused connection or unknown host: at once
+        try:
+            socket.create_connection((host, int(port)), timeout=SCHEDULER_TIMEOUT).close()
+        except (ConnectionRefusedError, socket.gaierror, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ValueError(
+                f"scheduler: cannot reach {scheduler!r} ({reason}); start a dask scheduler "
+                "there, or leave it out for a local cluster"
+            ) from None
+        except OSError:  # a timeout, no route: the identity probe below says it in full
+            pass
+    reply = _ask_identity(scheduler, SCHEDULER_TIMEOUT)
+    if isinstance(reply, BaseException):
+        reason = str(reply).splitlines()[0] if str(reply) else type(reply).__name__
+        raise ValueError(
+            f"scheduler: no dask scheduler answers at {scheduler!r} ({type(reply).__name__}: "
+            f"{reason}); start one there, or leave it out for a local cluster"
+        )
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise ValueError(f"scheduler: {scheduler!r} is not a dask scheduler (it is a {kind})")
+
+
+def _ask_identity(address: str, timeout: float):
+    """The ``identity`` reply of a dask server at ``address``, or the exception raised.
+
+    Asked in a thread of its own (with its own event loop, so that a caller inside a running
+    loop — a notebook — works too), within ``timeout`` seconds.
+    """
+    import asyncio
+
+    try:
+        from distributed.comm import connect
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        return ImportError(f"install the 'distributed' extra (dask[distributed]): {exc}")
+
+    async def ask():
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    answer: list = []
+
+    def run() -> None:
+        try:
+            answer.append(asyncio.run(asyncio.wait_for(ask(), 2 * timeout)))
+        except BaseException as exc:  # anything a wrong address makes the comm layer raise
+            answer.append(exc)
+
+    thread = threading.Thread(target=run, name="sweep-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(3 * timeout)
+    return answer[0] if answer else TimeoutError(f"no answer within {3 * timeout:g} s")
 
 
 def _check_values(name, values) -> list:
@@ -141,6 +279,13 @@ def _check_values(name, values) -> list:
             )
         if isinstance(v, float) and not np.isfinite(v):
             raise ValueError(f"parameters: {name!r} values must be finite, got {v!r}")
+        if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+            raise ValueError(
+                f"parameters: {name!r} value {v} does not fit a 64-bit integer (netCDF cannot "
+                "hold it); pass it as a float or a string"
+            )
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError(f"parameters: {name!r} value {v!r} contains a NUL character")
     if len({(type(v) is bool, v) for v in out}) != len(out):
         raise ValueError(f"parameters: {name!r} needs distinct values, got {out!r}")
     kinds = {"bool" if isinstance(v, bool) else "str" if isinstance(v, str) else "num" for v in out}
@@ -162,11 +307,42 @@ def _sweep(fn, names, values, points, scheduler, output, progress, n_workers) ->
         )
 
     guard = threading.Lock()  # results/errors are read by the background saver
+    archived_keys: set = set(results)  # points known to go into the archive together
 
     def save() -> None:
+        """Rewrite the archive; a point whose result cannot join the others is failed."""
         with guard:
             snapshot = dict(results), dict(errors)
-        io.save(_assemble(*snapshot, values, names, fn), output)
+        try:
+            io.save(_assemble(*snapshot, values, names, fn), output)
+        except (ValueError, TypeError) as exc:  # a new point's result cannot be archived
+            _fail_unarchivable(snapshot[0], exc)
+            with guard:
+                snapshot = dict(results), dict(errors)
+            io.save(_assemble(*snapshot, values, names, fn), output)
+        archived_keys.update(snapshot[0])
+
+    def _fail_unarchivable(snapshot: dict, exc: Exception) -> None:
+        """Fail the points not yet archived whose result breaks the archive: each is tried
+        alone with the archived ones; when none breaks the combination, the write itself
+        failed and every new point is failed with its message."""
+        base = {k: snapshot[k] for k in archived_keys if k in snapshot}
+        new = [k for k in snapshot if k not in archived_keys]
+        broken = {}
+        for key in new:
+            try:
+                _assemble({**base, key: snapshot[key]}, {}, values, names, fn)
+            except (ValueError, TypeError) as trial:
+                broken[key] = trial
+        if not broken:
+            broken = dict.fromkeys(new, exc)
+        for key, reason in broken.items():
+            message = f"{type(reason).__name__}: result cannot be archived ({reason})"
+            with guard:
+                results.pop(key, None)
+                errors[key] = message
+            point = dict(zip(names, key, strict=True))
+            logger.warning("sweep point %s failed: %s", point, message)
 
     def record(point, result, error, saver=None):
         key = _key(point, names)
@@ -183,14 +359,7 @@ def _sweep(fn, names, values, points, scheduler, output, progress, n_workers) ->
         if saver is not None:
             saver.request()
             return
-        try:
-            save()
-        except (ValueError, TypeError) as exc:  # this point's result cannot be archived
-            with guard:
-                results.pop(key, None)
-                errors[key] = f"{type(exc).__name__}: result cannot be archived ({exc})"
-            logger.warning("sweep point %s failed: %s", point, errors[key])
-            save()
+        save()
 
     bar = tqdm(total=len(todo), disable=None if progress else True, desc="sweep", unit="point")
     try:
@@ -273,7 +442,16 @@ def _run_distributed(fn, todo, scheduler, n_workers, record, bar):
             )
             client = Client(cluster, set_as_default=False)
         else:
-            cluster, client = None, Client(address=scheduler, set_as_default=False)
+            try:
+                client = Client(
+                    address=scheduler, set_as_default=False, timeout=f"{2 * SCHEDULER_TIMEOUT}s"
+                )
+            except Exception as exc:  # it answered the probe, then failed: refuse in one line
+                raise ValueError(
+                    f"scheduler: no dask scheduler answered at {scheduler!r} "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+            cluster = None
         try:
             # the client is passed explicitly, never made current: Client.as_current() sets
             # dask's global scheduler config, and the saver thread's netCDF writes (xarray asks
@@ -322,7 +500,13 @@ def _previous_results(output, names) -> tuple[dict, dict, dict]:
     errors: dict = {}
     if output is None or not Path(output).exists():
         return results, errors, {}
-    archive = io.open(output)
+    try:
+        archive = io.open(output)
+    except ValueError as exc:
+        raise ValueError(
+            f"output: {str(output)!r} exists but cannot be read as a sweep archive ({exc}); "
+            "move it away or choose another output"
+        ) from exc
     if "sweep_status" not in archive:
         raise ValueError(f"output: {str(output)!r} exists and is not a sweep archive")
     status = archive["sweep_status"]
