@@ -16,8 +16,8 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.studies.figures import plot_convergence
 from wgflow.studies import sgd_vs_pde
+from wgflow.studies.figures import plot_convergence
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 options = sgd_vs_pde.QUICK if QUICK else {}

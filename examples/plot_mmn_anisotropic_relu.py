@@ -19,8 +19,8 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.studies.figures import sgd_vs_pde_figure, statistics_figure
 from wgflow.studies import presets
+from wgflow.studies.figures import sgd_vs_pde_figure, statistics_figure
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 

@@ -19,8 +19,8 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wgflow.studies.figures import long_pde_figure
 from wgflow.studies import presets
+from wgflow.studies.figures import long_pde_figure
 
 QUICK = os.environ.get("WGFLOW_QUICK") == "1"
 

@@ -94,7 +94,14 @@ class GaussianDatum:
         """
         self._check_grid(grid)
         rho = grid.cell_average(self.density, order=4)
-        return rho * (self.mass / grid.integrate(rho))
+        inside = grid.integrate(rho)
+        if not inside > 1e-12 * self.mass:  # also NaN: nothing of the Gaussian in the box
+            raise ValueError(
+                f"grid: holds none of the initial mass (the Gaussian datum centred at "
+                f"{np.round(self.mean0, 4).tolist()} with variance {self.initial_variance:.3g} "
+                "lies outside the box); centre the grid on it"
+            )
+        return rho * (self.mass / inside)
 
     def sample(self, n: int, seed=None) -> ParticleMeasure:
         """``n`` i.i.d. particles from the initial Gaussian, each of weight ``M/n``.

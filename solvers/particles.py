@@ -21,7 +21,13 @@ from wgflow.measures import ParticleMeasure
 from wgflow.random import children, seed_sequence
 from wgflow.resources import check_memory
 from wgflow.solver import Solver
-from wgflow.validation import check_choice, check_positive, real_array, strict_keywords
+from wgflow.validation import (
+    check_choice,
+    check_positive,
+    check_real,
+    real_array,
+    strict_keywords,
+)
 
 from .blob_kernels import MOLLIFIERS, blob_densities, blob_energy, blob_gradient
 from .particle_kernels import (
@@ -233,7 +239,9 @@ class Particles(Solver):
                 "uses the stochastic Euler–Maruyama path, no internal energy needs nothing); "
                 "leave blob_width=None"
             )
-        self.blob_width = None if blob_width is None else check_positive("blob_width", blob_width)
+        self.blob_width = None if blob_width is None else check_real(
+            "blob_width", blob_width, low=1e-100, high=1e100
+        )
         pot = energy.potential_term
         if pot is not None and pot.gradient is None:
             raise ValueError(f"energy: potential {pot.name!r} needs a gradient for particles")

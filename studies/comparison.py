@@ -94,6 +94,8 @@ CORRECTIONS: dict[str, Correction] = {
 PROBLEMS = ("anisotropic", "teacher-student")
 #: the coarsest reduced grid accepted (cells per radial axis)
 MIN_CELLS = 4
+#: the largest mass fraction allowed in the outermost cells of a reduced grid
+WALL_TOLERANCE = 1e-4
 _ANISOTROPIC_ONLY = ("s0", "delta")
 _TEACHER_ONLY = ("k", "teacher_width", "label_noise")
 _PROBLEM_SETTINGS = (
@@ -197,7 +199,20 @@ class Comparison:
         setting("network", prob)
         if self.mehler_order is None:
             setting("mehler_order", prob.default_mehler_order)
-        setting("reduced", prob.reduced(beta=self.beta, mehler_order=self.mehler_order))
+        red = prob.reduced(beta=self.beta, mehler_order=self.mehler_order)
+        if not isinstance(red, ReducedProblem):
+            raise ParameterError(
+                f"problem: {type(prob).__name__}.reduced() must return a wgflow.ReducedProblem, "
+                f"got {type(red).__name__}"
+            )
+        setting("reduced", red)
+        if self.radial is None and self.initial_scale is None and not callable(
+            prob.default_start()
+        ):
+            raise ParameterError(
+                f"problem: {type(prob).__name__}.default_start() must return a sampler "
+                f"(n, rng) ↦ points, got {prob.default_start()!r}"
+            )
         self._check_sgd()
         self._check_pde()
         if self.exact_risk is None:
@@ -237,6 +252,13 @@ class Comparison:
 
     def _check_pde(self) -> None:
         check_positive_int("pde_samples", self.pde_samples)
+        dim = self.reduced.dim
+        check_memory("pde_samples", 16.0 * self.pde_samples * dim, f"{self.pde_samples} draws")
+        if self.radial is not None and self.initial_scale is not None:
+            raise ValueError(
+                "radial, initial_scale: give one start, not both (initial_scale starts from "
+                "w ~ N(0, κ² I/d) and would ignore radial)"
+            )
         kind = "finite volumes" if self.on_grid else "particles"
         inapplicable = ("pde_particles", "pde_dt") if self.on_grid else ("cells",)
         given = [name for name in inapplicable if getattr(self, name) is not None]
@@ -252,11 +274,20 @@ class Comparison:
             setting("cells", 64 if self.cells is None else self.cells)
             if check_int("cells", self.cells, 1) < MIN_CELLS:
                 raise ValueError(f"cells: need an integer ≥ {MIN_CELLS}, got {self.cells!r}")
+            snapshots = int(self.t_final / self.save_every) + 2
+            check_memory("cells", 64.0 * self.cells**dim * snapshots,
+                         f"{snapshots} snapshots of {self.cells}^{dim} cells")  # fmt: skip
         else:
-            setting("pde_particles", 4000 if self.pde_particles is None else self.pde_particles)
+            default = min(4000, self.pde_samples)
+            setting("pde_particles", default if self.pde_particles is None else self.pde_particles)
             setting("pde_dt", 0.01 if self.pde_dt is None else self.pde_dt)
             check_positive_int("pde_particles", self.pde_particles)
             check_positive("pde_dt", self.pde_dt)
+            if self.pde_particles > self.pde_samples:
+                raise ValueError(
+                    f"pde_particles: at most pde_samples = {self.pde_samples} (the particles "
+                    f"are the first draws of ρ̄0), got {self.pde_particles}"
+                )
         check_positive("r_max", self.r_max)
         check_positive("stationary_rate", self.stationary_rate)
         check_choice("correction", self.correction, (None, *CORRECTIONS))
@@ -424,7 +455,7 @@ def build_problem(problem="anisotropic", **settings) -> NetworkProblem:
             raise ValueError(
                 f"{', '.join(given)}: set by the problem object; leave them out of compare()"
             )
-        return problem
+        return _checked_contract(problem)
     check_choice("problem", problem, PROBLEMS)
     if "label_noise" in given:  # named as compare() names it (the problem calls it noise)
         check_real("label_noise", given["label_noise"], low=0.0, high=MAX_TEACHER_VALUE)
@@ -448,6 +479,23 @@ def build_problem(problem="anisotropic", **settings) -> NetworkProblem:
         d=d, teacher=teacher, activation=activation, noise=given.get("label_noise", 0.0),
         trained=given.get("trained", "aw"),
     )  # fmt: skip
+
+
+def _checked_contract(problem: NetworkProblem) -> NetworkProblem:
+    """A user's NetworkProblem has the attributes the comparison uses (named when missing)."""
+    from wgflow.networks import DATA_LAWS, Activation
+
+    owner = type(problem).__name__
+    wanted = {"d": int, "trained": str, "activation": Activation, "data": DATA_LAWS}
+    for name, kind in wanted.items():
+        value = getattr(problem, name, None)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ParameterError(
+                f"problem: {owner}.{name} must be a {getattr(kind, '__name__', kind)} (the "
+                f"NetworkProblem contract, docs/architecture.rst), got {value!r}"
+            )
+    check_choice(f"problem: {owner}.trained", problem.trained, ("w", "aw", "abw"))
+    return problem
 
 
 # ---- 1. the initial law ---------------------------------------------------------------------
@@ -474,16 +522,55 @@ def initial_law(cmp: Comparison):
         model = prob.model(initial_scale=cmp.initial_scale, exact_risk=False)
     else:
         radial = cmp.radial_law()
-        sample = np.column_stack([*neutral_head(cmp.pde_samples, h), radial(cmp.pde_samples, rng)])
+        sample = np.column_stack([*neutral_head(cmp.pde_samples, h),
+                                  _drawn(radial, cmp, rng)])  # fmt: skip
         model = prob.model(radial=_with_head(radial, h), exact_risk=False)
-    radii = sample[:, h:]
-    if np.any(np.abs(radii) >= cmp.r_max):
-        raise ValueError(
-            f"r_max: the initial law reaches {np.abs(radii).max():.3g} ≥ r_max = {cmp.r_max}"
-        )
+    _check_start(cmp, sample)
     if cmp.exact_risk:
         model = dataclasses.replace(model, population_risk=prob.population_risk)
     return sample, model
+
+
+def _drawn(radial, cmp: Comparison, rng) -> np.ndarray:
+    """``radial(n, rng)``, checked: shape ``(n, D̄ − len(head))``, finite."""
+    name = "radial" if cmp.radial is not None else "default_start"
+    want = (cmp.pde_samples, len(cmp.reduced.radial_axes))
+    points = np.asarray(radial(cmp.pde_samples, rng))
+    if points.ndim == 1 and want[1] == 1:
+        points = points[:, None]
+    if points.shape != want or points.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name}: the sampler must return real points of shape {want} (coordinates "
+            f"{cmp.reduced.radial_axes}), got {points.dtype} of shape {points.shape}"
+        )
+    if not np.all(np.isfinite(points)):
+        raise ValueError(f"{name}: the sampler returned non-finite points")
+    return points.astype(float)
+
+
+def _check_start(cmp: Comparison, sample: np.ndarray) -> None:
+    """The initial law must lie inside the reduced domain, away from its truncated wall."""
+    red, h = cmp.reduced, len(cmp.network.head)
+    name = "initial_scale" if cmp.initial_scale is not None else (
+        "radial" if cmp.radial is not None else "default_start"
+    )
+    for k, axis in enumerate(red.radial_axes):
+        values = sample[:, h + k]
+        if axis.startswith("r") and np.any(values < 0):
+            raise ValueError(f"{name}: the radius {axis} must be ≥ 0, got {values.min():.3g}")
+    radii = np.abs(sample[:, h:])
+    if np.any(radii >= cmp.r_max):
+        raise ValueError(
+            f"r_max: the initial law reaches {radii.max():.3g} ≥ r_max = {cmp.r_max}"
+        )
+    if cmp.on_grid:  # mass in the outermost cells stops the run at t = 0: refuse it now
+        edge = cmp.r_max * (1 - 1 / cmp.cells)
+        share = float(np.mean(np.any(radii >= edge, axis=1)))
+        if share > WALL_TOLERANCE:
+            raise ValueError(
+                f"r_max: {share:.2%} of the initial law lies in the outermost cells "
+                f"(r ≥ {edge:.3g}); enlarge r_max (the grid's wall would stop the PDE at t = 0)"
+            )
 
 
 def _with_head(radial, h: int):
@@ -559,7 +646,7 @@ def reduced_grid_pde(
     t_final,
     save_every,
     progress: bool = False,
-    wall_tolerance: float = 1e-4,
+    wall_tolerance: float = WALL_TOLERANCE,
     energy=None,
 ) -> xr.Dataset:
     """Finite volumes on a reduced problem from the histogram of reduced points.

@@ -207,14 +207,29 @@ class PresetExperiment(Experiment):
 
 def _kappa_sweep(kwargs: dict, scales, progress: bool) -> xr.Dataset:
     """One comparison per initial scale ``κ``, on a ``kappa`` dimension."""
-    parts = [compare(**{**kwargs, "initial_scale": k}, progress=progress) for k in scales]
-    ds = xr.concat(parts, dim="kappa", combine_attrs="override")
-    ds = ds.assign_coords(
-        kappa=("kappa", list(scales), {"units": "1", "long_name": "initial scale κ"})
-    )
+    parts = []
+    for kappa in scales:
+        try:
+            parts.append(compare(**{**kwargs, "initial_scale": kappa}, progress=progress))
+        except (RunStopped, RuntimeError, KeyboardInterrupt) as exc:
+            if parts:  # the finished κ are kept; the stopped one is named
+                kept = _on_kappa(parts, scales[: len(parts)])
+                kept.attrs["status"] = "incomplete"
+                kept.attrs["stage"] = f"κ = {kappa:g} stopped: {str(exc).splitlines()[0]}"
+                exc.dataset = kept
+            raise
+    ds = _on_kappa(parts, scales)
     for name in (schema.risk_gap(), schema.w2()):
         ds.attrs[schema.sup(name)] = float(ds[name].max())
     return ds
+
+
+@inherit_docstrings(Experiment)
+def _on_kappa(parts: list, scales) -> xr.Dataset:
+    ds = xr.concat(parts, dim="kappa", combine_attrs="override")
+    return ds.assign_coords(
+        kappa=("kappa", list(scales), {"units": "1", "long_name": "initial scale κ"})
+    )
 
 
 @inherit_docstrings(Experiment)
@@ -237,6 +252,12 @@ class GridExperiment(Experiment):
 
     def resolve(self, quick: bool | None = None, **overrides) -> dict:
         job = JOBS[self.name]
+        unknown = sorted(set(overrides) - set(self.known()))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a setting of {self.name!r}; known: "
+                f"{', '.join(sorted(self.known()))}"
+            )
         settings = {**self.known(), **(job.quick if _quick(quick) else {}), **overrides}
         job(**settings)  # checked now, before any work
         return settings

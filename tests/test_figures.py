@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 from wgflow.plotting import PALETTE
-from wgflow.studies.figures import plot_convergence, summary_figure
 from wgflow.studies import presets
+from wgflow.studies.figures import plot_convergence, summary_figure
 from wgflow.studies.jobs import make_job
 
 matplotlib.use("Agg")

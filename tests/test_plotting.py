@@ -6,9 +6,9 @@ from PIL import Image
 
 import wgflow as wg
 from wgflow.plotting import animate
-from wgflow.studies.figures import plot_convergence, summary_figure
 from wgflow.problems import OrnsteinUhlenbeck
 from wgflow.solvers import FiniteVolume
+from wgflow.studies.figures import plot_convergence, summary_figure
 
 
 @pytest.fixture(scope="module")

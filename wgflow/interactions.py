@@ -926,7 +926,8 @@ def check_cell_averages(interaction: PairwiseInteraction, grid: Grid, kernel: np
     Parameters
     ----------
     interaction : PairwiseInteraction
-        A user's kernel (built-in families are integrable by construction and not checked).
+        The kernel (a built-in family too: integrable by construction, but one much narrower
+        than the grid spacing is under-resolved by its cell averages and refused here).
     grid : Grid
         The grid.
     kernel : ndarray
@@ -998,8 +999,7 @@ class GridConvolution:
                 f"kernel: {interaction.name} is not finite on the grid's displacements "
                 "(a non-integrable singularity?)"
             )
-        if interaction.radial is None:
-            check_cell_averages(interaction, grid, kernel)
+        check_cell_averages(interaction, grid, kernel)  # built-ins too: a width ≪ h is refused
         self._kernel_hat = scipy.fft.rfftn(kernel, s=self.padded)
 
     def __call__(self, rho: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ import xarray as xr
 
 from . import driver, io
 from .docstrings import copy_docstrings
+from .errors import WgflowWarning
 from .fingerprint import UNCOMPARABLE
 from .reprs import ParametersRepr
 from .reprs import short as _short
@@ -337,6 +339,8 @@ class Solver(ParametersRepr, abc.ABC):
             )
             raise ValueError(f"t_final: required (a final time > 0){hint}")
         trackers = with_default_guards(self, driver.check_trackers(trackers))
+        if checkpoint is not None:
+            _warn_uncomparable(self.parameters())
         with recording(self, trackers):  # recording trackers' values reach the Dataset
             return driver.run(
                 self,
@@ -401,15 +405,29 @@ class Solver(ParametersRepr, abc.ABC):
             Listing every differing parameter.
         """
         mine = json.loads(io.to_json(self.parameters()))
+        if archived.get("solver", mine.get("solver")) != mine.get("solver"):
+            raise ValueError(
+                f"path: {path!r} was written by {archived.get('solver')}, not {self.name}; "
+                "resume it with the solver that wrote it"
+            )
         diffs = parameter_differences(archived, mine)
         if diffs:
             listed = "; ".join(
                 f"{name}: checkpoint {_short(old)}, this solver {_short(new)}"
                 for name, old, new in diffs
             )
+            hints = []
+            if any(name == "seed" for name, _, _ in diffs):
+                hints.append(
+                    f"pass seed={archived.get('seed')!r}: a solver built with seed=None draws a "
+                    "fresh one"
+                )
+            if any(str(new).startswith(UNCOMPARABLE) for _, _, new in diffs):
+                hints.append("a callable without a stable description cannot be compared")
+            hint = "".join(f"; {h}" for h in hints)
             raise ValueError(
                 f"path: {path!r} was written by a {self.name} with other parameters ({listed}); "
-                "build the solver with the checkpoint's parameters to resume"
+                f"build the solver with the checkpoint's parameters to resume{hint}"
             )
 
 
@@ -459,3 +477,27 @@ def _same(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return not parameter_differences(a, b) and set(a) == set(b)
     return a == b
+
+
+def _warn_uncomparable(parameters) -> None:
+    """Warn when a checkpointed run holds a callable whose code cannot be fingerprinted."""
+    found = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list | tuple):
+            for k, item in enumerate(value):
+                walk(item, f"{path}[{k}]")
+        elif isinstance(value, str) and value.startswith(UNCOMPARABLE):
+            found.append(f"{path} ({value[len(UNCOMPARABLE):]})")
+
+    walk(parameters, "")
+    if found:
+        warnings.warn(
+            "checkpoint: this run cannot be resumed: resume compares every callable, and "
+            f"{'; '.join(found)}",
+            WgflowWarning,
+            stacklevel=3,
+        )
