@@ -126,14 +126,7 @@ class AnisotropicGaussians(NetworkProblem):
         """Whether ``s0 = d`` (the reduction is 1-D in ``r = ‖w‖``)."""
         return self.s0 == self.d
 
-    def parameters(self) -> dict:
-        """The problem's parameters (stored in archives).
-
-        Returns
-        -------
-        dict
-            Everything needed to rebuild it.
-        """
+    def parameters(self) -> dict:  # the contract's docstring
         return {
             "d": self.d,
             "s0": self.s0,

@@ -362,14 +362,7 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
         r = kappa * np.sqrt(rng.chisquare(self.d - self.k, n) / self.d) if self.d > self.k else 0
         return np.column_stack([*neutral_head(n, len(self.head)), u, np.broadcast_to(r, (n,))])
 
-    def parameters(self) -> dict:
-        """The problem's parameters (stored in archives).
-
-        Returns
-        -------
-        dict
-            Everything needed to rebuild it.
-        """
+    def parameters(self) -> dict:  # the contract's docstring
         return {
             "d": self.d,
             "k": self.k,

@@ -294,3 +294,17 @@ def test_particle_risk_needs_points():
     reduced = AnisotropicGaussians(d=20, s0=5, delta=0.5).reduced()
     with pytest.raises(ValueError, match=r"points: need shape \(n, 2\) with n ≥ 1"):
         reduced.particle_risk(np.zeros((0, 2)))
+
+
+def test_fingerprint_of_a_closure_that_reaches_itself():
+    """A drift whose closure holds itself (it reads its own attributes) is comparable."""
+
+    def make(gain):
+        def velocity(x, m):
+            return -gain * x * velocity.scale
+
+        velocity.scale = 1.0
+        return velocity
+
+    a, b, c = fingerprint(make(1.0)), fingerprint(make(1.0)), fingerprint(make(2.0))
+    assert a == b and a != c and a.startswith("code:")

@@ -56,7 +56,7 @@ def fingerprint(func) -> str:
     """
     digest = hashlib.sha256()
     try:
-        _feed(digest, func, 0)
+        _feed(digest, func, 0, set())
     except _Uncomparable as exc:
         return f"{UNCOMPARABLE}{exc}"
     return "code:" + digest.hexdigest()[:16]
@@ -78,7 +78,10 @@ def same_fingerprint(a, b) -> bool:
     return a == b and not str(a).startswith(UNCOMPARABLE)
 
 
-def _feed(digest, obj, depth: int) -> None:
+def _feed(digest, obj, depth: int, seen: set) -> None:
+    if id(obj) in seen:  # a function reaching itself (recursion, its own closure)
+        digest.update(b"<cycle>")
+        return
     if depth > _DEPTH:
         raise _Uncomparable(f"{_name(obj)} nests callables more than {_DEPTH} deep")
     if obj is None or obj is Ellipsis or isinstance(obj, _SCALARS):
@@ -88,7 +91,7 @@ def _feed(digest, obj, depth: int) -> None:
         digest.update(f"ndarray{arr.dtype.str}{arr.shape}".encode())
         if arr.dtype.hasobject:
             for item in arr.ravel():
-                _feed(digest, item, depth + 1)
+                _feed(digest, item, depth + 1, seen)
         else:
             digest.update(arr.tobytes())
     elif isinstance(obj, slice | range):
@@ -96,37 +99,37 @@ def _feed(digest, obj, depth: int) -> None:
     elif isinstance(obj, list | tuple):
         digest.update(f"{type(obj).__name__}{len(obj)}".encode())
         for item in obj:
-            _feed(digest, item, depth + 1)
+            _feed(digest, item, depth + 1, seen)
     elif isinstance(obj, frozenset | set):
-        parts = sorted(_sub(item, depth + 1) for item in obj)
+        parts = sorted(_sub(item, depth + 1, seen) for item in obj)
         digest.update(("set" + "".join(parts)).encode())
     elif isinstance(obj, dict):
-        parts = sorted(_sub(k, depth + 1) + _sub(v, depth + 1) for k, v in obj.items())
+        parts = sorted(_sub(k, depth + 1, seen) + _sub(v, depth + 1, seen) for k, v in obj.items())
         digest.update(("dict" + "".join(parts)).encode())
     elif isinstance(obj, types.CodeType):
-        _feed_code(digest, obj, depth)
+        _feed_code(digest, obj, depth, seen)
     elif isinstance(obj, functools.partial):
         digest.update(b"partial")
-        _feed(digest, obj.func, depth + 1)
-        _feed(digest, obj.args, depth + 1)
-        _feed(digest, obj.keywords, depth + 1)
+        _feed(digest, obj.func, depth + 1, seen)
+        _feed(digest, obj.args, depth + 1, seen)
+        _feed(digest, obj.keywords, depth + 1, seen)
     elif isinstance(obj, types.FunctionType):
-        _feed_function(digest, obj, depth)
+        _feed_function(digest, obj, depth, seen)
     elif isinstance(obj, types.MethodType):
         digest.update(b"method")
-        _feed(digest, obj.__func__, depth + 1)
-        _feed(digest, obj.__self__, depth + 1)
+        _feed(digest, obj.__func__, depth + 1, seen)
+        _feed(digest, obj.__self__, depth + 1, seen)
     elif hasattr(obj, "py_func") and isinstance(obj.py_func, types.FunctionType):  # numba
-        _feed_function(digest, obj.py_func, depth)
+        _feed_function(digest, obj.py_func, depth, seen)
     elif isinstance(obj, np.ufunc | types.BuiltinFunctionType | types.ModuleType | type):
         digest.update(f"{getattr(obj, '__module__', '')}.{_name(obj)}".encode())
     elif hasattr(obj, "describe") and callable(obj.describe):  # wgflow objects
         digest.update(type(obj).__qualname__.encode())
-        _feed(digest, obj.describe(), depth + 1)
+        _feed(digest, obj.describe(), depth + 1, seen)
     elif callable(obj) and hasattr(obj, "__dict__"):
         digest.update(f"{type(obj).__module__}.{type(obj).__qualname__}".encode())
-        _feed(digest, type(obj).__call__, depth + 1)
-        _feed(digest, vars(obj), depth + 1)
+        _feed(digest, type(obj).__call__, depth + 1, seen)
+        _feed(digest, vars(obj), depth + 1, seen)
     else:
         raise _Uncomparable(
             f"{_name(obj)} (a {type(obj).__name__}) has no stable description; archive its "
@@ -134,31 +137,32 @@ def _feed(digest, obj, depth: int) -> None:
         )
 
 
-def _sub(obj, depth: int) -> str:
+def _sub(obj, depth: int, seen: set) -> str:
     digest = hashlib.sha256()
-    _feed(digest, obj, depth)
+    _feed(digest, obj, depth, seen)
     return digest.hexdigest()
 
 
-def _feed_function(digest, func: types.FunctionType, depth: int) -> None:
+def _feed_function(digest, func: types.FunctionType, depth: int, seen: set) -> None:
     digest.update(b"function")
-    _feed_code(digest, func.__code__, depth)
-    _feed(digest, func.__defaults__, depth + 1)
-    _feed(digest, func.__kwdefaults__, depth + 1)
+    seen = seen | {id(func)}
+    _feed_code(digest, func.__code__, depth, seen)
+    _feed(digest, func.__defaults__, depth + 1, seen)
+    _feed(digest, func.__kwdefaults__, depth + 1, seen)
     cells = func.__closure__ or ()
     for cell in cells:
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell (a name assigned later)
             value = None
-        _feed(digest, value, depth + 1)
+        _feed(digest, value, depth + 1, seen)
 
 
-def _feed_code(digest, code: types.CodeType, depth: int) -> None:
+def _feed_code(digest, code: types.CodeType, depth: int, seen: set) -> None:
     digest.update(code.co_code)
     digest.update(repr((code.co_names, code.co_varnames, code.co_argcount)).encode())
     for const in code.co_consts:
-        _feed(digest, const, depth + 1)
+        _feed(digest, const, depth + 1, seen)
 
 
 def _name(obj) -> str:
