@@ -1,9 +1,24 @@
 """Finite volumes on 2-D Ornstein–Uhlenbeck: wgflow vs py-pde vs a plain numpy scheme.
 
+Default run (one thread, tables 1 and 3, under 2 minutes on an idle 2-core machine; ``--full``
+adds table 2 and the older tables below):
+
+1. **Equal grid against py-pde's compiled stepper** (64², 128², 256², t = 1): wgflow's
+   ``advance`` (its compiled stepping loop, the counterpart of py-pde's stepper) and ``run``
+   (the whole call: observables, dataset), with the default integrator (RKL2 super steps where
+   the parabolic limit binds, SSPRK(4,2) elsewhere) and with ``integrator="ssp"`` (SSP-RK2 =
+   Heun always, the previous scheme); L1 errors against the exact Gaussian; right-hand-side
+   evaluations.
+2. **512², diffusion dominating** (``--full``): flux evaluations and L1 error of SSP-RK2
+   (Heun) vs the default, on the OU above and on OU started at its stationary variance.
+3. **Flops per cell** of the fused passes (entropy potential + flux divergence, counted by
+   hand from the kernels' source) and their rate against one core's peak.
+
 Problem: ``∂t ρ = ∇·(ρ x) + D Δρ`` on ``[-5, 5]²``, D = 0.5, Gaussian start (mean (1, 0.5),
 variance 0.3), to t = 1; L1 error against the exact Gaussian. All methods run in this process:
 
-- ``wgflow``: ``FiniteVolume(order=2)`` (CCH upwind + minmod, SSP-RK2, CFL-adaptive step);
+- ``wgflow``: ``FiniteVolume(order=2)`` (CCH upwind + minmod, default integrator,
+  CFL-adaptive step);
 - ``py-pde``: ``PDE("D*laplace(c) + 2*c + x*d_dx(c) + y*d_dy(c)")`` with no-flux (zero
   derivative) boundaries, its adaptive explicit Euler solver, numba backend. Reported twice:
   ``solve()`` as a user calls it (includes py-pde's per-call compilation) and the compiled
@@ -25,7 +40,8 @@ write rate; then the Runge–Kutta update: 3 and 4), order 1 with entropy 9; wit
 energy 13 and 6 (``ξ = V``); porous medium as entropy plus 2 passes per stage (numpy
 ``power``, scale) — interactions add their FFT convolution, not counted.
 
-Run: ``python benchmarks/bench_fv.py`` (``--sizes 64 128`` for a quicker run).
+Run: ``python benchmarks/bench_fv.py`` (``--sizes 64 128`` for a quicker run, ``--full`` for
+the per-step bandwidth table, the semi-implicit tables and py-pde's ``solve()``).
 """
 
 from __future__ import annotations
@@ -45,8 +61,9 @@ D, T_FINAL, BOUNDS = 0.5, 1.0, (-5.0, 5.0)
 PROBLEM = OrnsteinUhlenbeck(dim=2, diffusion=D, mean0=(1.0, 0.5), var0=0.3)
 
 
-def best_time(func, repeat):
-    func()  # warm-up (compilation, caches)
+def best_time(func, repeat, warm_up=True):
+    if warm_up:
+        func()  # compilation, caches
     best, out = np.inf, None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -99,7 +116,7 @@ def run_numpy(n, repeat):
     return seconds, l1(grid, rho)
 
 
-def run_pypde(n, repeat):
+def run_pypde(n, repeat, with_solve=True):
     import pde
 
     warnings.filterwarnings("ignore", category=UserWarning, module="pde")
@@ -111,7 +128,7 @@ def run_pypde(n, repeat):
         bc={"derivative": 0},
         consts={"D": D},
     )
-    solve_seconds, result = best_time(
+    solve_seconds, result = (np.nan, None) if not with_solve else best_time(
         lambda: eq.solve(
             state, t_range=T_FINAL, dt=1e-4, solver="euler", adaptive=True, tracker=None
         ),
@@ -126,7 +143,8 @@ def run_pypde(n, repeat):
         return field
 
     step_seconds, field = best_time(step_only, repeat)
-    return solve_seconds, step_seconds, l1(wg_grid, result.data), l1(wg_grid, field.data)
+    err_solve = np.nan if result is None else l1(wg_grid, result.data)
+    return solve_seconds, step_seconds, err_solve, l1(wg_grid, field.data)
 
 
 def time_at_error(errors, times, target):
@@ -286,18 +304,164 @@ def implicit_solves():
         print(f"{n:>6}²{steps:>7}{sd:>12.3f}{si:>15.3f}{sd / si:>8.1f}{diff:>15.1e}")
 
 
+# ---- default tables: equal grid vs py-pde, super steps at 512², flops per cell ---------------
+def run_stepping(n, integrator, repeat):
+    """wgflow on 2-D OU n² to t = 1: seconds of ``advance`` (the stepping loop alone) and of
+    ``run``, L1 error, right-hand-side evaluations and steps."""
+    grid = wg.Grid.box([BOUNDS] * 2, n)
+    solver = FiniteVolume(PROBLEM.energy, grid, order=2, integrator=integrator)
+    rho0 = PROBLEM.initial_density(grid)
+    state = solver.initial_state(rho0)
+    advance_s, end = best_time(lambda: solver.advance(state, T_FINAL), repeat)
+    evaluations = solver.rate_evaluations // (repeat + 1)  # per solve
+    run_s, ds = best_time(
+        lambda: solver.run(rho0, T_FINAL, save_every=T_FINAL, progress=False), repeat,
+        warm_up=False,
+    )
+    assert np.array_equal(ds["density"][-1].values, end.rho)
+    return advance_s, run_s, l1(grid, end.rho), evaluations, end.steps
+
+
+def equal_grid_table(sizes, repeat, pypde=True):
+    print("\n2-D OU to t = 1 at equal grid, one thread; ratio = py-pde stepper time / wgflow "
+          "time (> 1: wgflow faster)\n")
+    print(f"{'cells':>7}{'integrator':>11}{'advance [s]':>13}{'run [s]':>10}{'L1 error':>11}"
+          f"{'evals':>7}{'steps':>7}{'py-pde [s]':>12}{'py-pde L1':>11}{'ratio adv.':>12}"
+          f"{'ratio run':>11}")  # fmt: skip
+    for n in sizes:
+        reps = max(repeat, round(repeat * (256 / n) ** 2))  # more repeats where runs are short
+        ref_s, ref_err = np.nan, np.nan
+        if pypde:
+            _, ref_s, _, ref_err = run_pypde(n, reps, with_solve=False)
+        for integrator in ("auto", "ssp"):
+            adv, run, err, evals, steps = run_stepping(n, integrator, reps)
+            print(f"{n:>6}²{integrator:>11}{adv:>13.4f}{run:>10.4f}{err:>11.2e}{evals:>7}"
+                  f"{steps:>7}{ref_s:>12.4f}{ref_err:>11.2e}{ref_s / adv:>12.2f}"
+                  f"{ref_s / run:>11.2f}")  # fmt: skip
+
+
+#: the 512² cases: the benchmark's OU, and OU started at its stationary variance D (the drift
+#: then only moves the mean: speeds ≤ 1.1 against a diffusive D/h = 26)
+DIFFUSION_CASES = {
+    "OU, var0 = 0.3": PROBLEM,
+    "OU, var0 = D": OrnsteinUhlenbeck(dim=2, diffusion=D, mean0=(1.0, 0.5), var0=D),
+}
+
+
+def diffusion_table(n=512):
+    """SSP-RK2 against the default (RKL2 super steps) at n², one solve each to t = 1."""
+    print(f"\n2-D OU at {n}² to t = 1, diffusion dominating (at 512², Δt_adv/Δt_par from 5.6 "
+          "to 44 for var0 = 0.3, 34 to 93 for var0 = D), one thread\n")
+    print(f"{'case':<16}{'integrator':>11}{'evals':>8}{'steps':>7}{'time [s]':>10}"
+          f"{'L1 error':>11}{'evals ratio':>13}{'time ratio':>12}")  # fmt: skip
+    grid = wg.Grid.box([BOUNDS] * 2, n)
+    for label, problem in DIFFUSION_CASES.items():
+        rho0 = problem.initial_density(grid)
+        exact = problem.exact_density(grid, T_FINAL)
+        rows = {}
+        for integrator in ("ssp", "auto"):
+            solver = FiniteVolume(problem.energy, grid, order=2, integrator=integrator)
+            start = time.perf_counter()
+            end = solver.advance(solver.initial_state(rho0), T_FINAL)
+            seconds = time.perf_counter() - start
+            err = float(grid.integrate(np.abs(end.rho - exact)))
+            rows[integrator] = (solver.rate_evaluations, end.steps, seconds, err)
+        base_evals, _, base_s, _ = rows["ssp"]
+        for integrator, (evals, steps, seconds, err) in rows.items():
+            print(f"{label:<16}{integrator:>11}{evals:>8}{steps:>7}{seconds:>10.2f}{err:>11.3e}"
+                  f"{base_evals / evals:>13.2f}{base_s / seconds:>12.2f}")  # fmt: skip
+
+
+#: floating-point operations per cell, counted from the kernels' source (add, mul, div,
+#: min/max, compare-select, abs each count 1; integer bit tricks not counted):
+#: entropy potential ``V + β⁻¹ log max(ρ, floor)`` — log_positive 29 (range select 3,
+#: (m−1)/(m+1) 3, t² 1, degree-9 Horner in t² 18, e·ln2 + 2tp 4) + 3;
+#: per axis per cell: half minmod slope 15, upwind face flux 12 (u = −Δξ/h + b 4, u± 2,
+#: ρ ± s 2, two products and their sum 3, |u| 1); the divergence 3 per axis
+FLOPS_POTENTIAL = 32
+FLOPS_AXIS = 15 + 12 + 3
+#: per cell: forward-Euler stage 2 (+2 checks), Heun 4 (+2), RKL2 stage 9 (+2), last
+#: SSPRK(4,2) stage 5 (+2)
+FLOPS_EULER, FLOPS_HEUN, FLOPS_RKL, FLOPS_SSP_FINAL = 4, 6, 11, 7
+
+
+def peak_flops():
+    """One core's nominal double-precision peak and how it is estimated: Zen 4 (AMD family
+    25) runs AVX-512 on two 256-bit FMA pipes, 2 × 4 lanes × 2 flops = 16 flop/cycle; the
+    clock is /proc/cpuinfo's 'cpu MHz' (the VM shows no turbo frequency)."""
+    mhz = np.nan
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    mhz = float(line.split(":")[1])
+                    break
+    except OSError:
+        pass
+    return 16 * mhz * 1e6, f"16 flop/cycle × {mhz:.0f} MHz"
+
+
+def flops_table(repeat=7, inner=20):
+    """One right-hand-side evaluation (entropy potential + flux divergence, one thread)."""
+    import numba
+
+    peak, how = peak_flops()
+    print(f"\nOne evaluation of dρ/dt (fused passes, 1 thread) against the core's peak "
+          f"{peak / 1e9:.1f} GFLOP/s ({how})\n")
+    print(f"{'case':<18}{'eval [µs]':>11}{'flop/cell':>11}{'ns/cell':>9}{'GFLOP/s':>9}"
+          f"{'of peak':>9}{'Heun step':>11}{'SSPRK42':>9}{'RKL stage':>11}")  # fmt: skip
+    numba.set_num_threads(1)
+    for dim, n in ((1, 4096), (2, 64), (2, 128), (2, 256), (2, 512), (3, 32), (3, 64)):
+        prob = OrnsteinUhlenbeck(dim=dim, diffusion=D, mean0=(1.0,) * dim, var0=0.3)
+        grid = wg.Grid.box([BOUNDS] * dim, n)
+        rho = np.ascontiguousarray(prob.initial_density(grid))
+        solver = FiniteVolume(prob.energy, grid, order=2)
+        rate, xi = np.empty_like(rho), np.empty_like(rho)
+        solver._rate(rho, rate, xi)
+        best = np.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(inner):
+                solver._rate(rho, rate, xi)
+            best = min(best, (time.perf_counter() - start) / inner)
+        flops = FLOPS_POTENTIAL + dim * FLOPS_AXIS
+        rate_flops = flops * rho.size / best
+        print(f"{f'OU {dim}-D {n}^{dim}':<18}{best * 1e6:>11.1f}{flops:>11}"
+              f"{best / rho.size * 1e9:>9.2f}{rate_flops / 1e9:>9.2f}{rate_flops / peak:>9.3f}"
+              f"{2 * flops + FLOPS_EULER + FLOPS_HEUN:>11}"
+              f"{4 * flops + 3 * FLOPS_EULER + FLOPS_SSP_FINAL:>9}"
+              f"{flops + FLOPS_RKL:>11}")  # fmt: skip
+
+
 def main(argv=None):
+    import numba
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-pypde", action="store_true", help="skip py-pde")
-    parser.add_argument("--steps-only", action="store_true", help="only the per-step table")
+    parser.add_argument("--full", action="store_true",
+                        help="also the 512² table (~1.5 min) and the bandwidth, semi-implicit "
+                             "and solve() tables (~5 min)")  # fmt: skip
+    parser.add_argument("--steps-only", action="store_true", help="only the per-step tables")
     args = parser.parse_args(argv)
-    step_table()
-    implicit_table()
-    implicit_solves()
+    numba.set_num_threads(1)  # every table: one thread
+    flops_table()
     if args.steps_only:
+        step_table()
         return
+    equal_grid_table(args.sizes, args.repeat, pypde=not args.no_pypde)
+    if args.full:
+        diffusion_table()
+        step_table()
+        implicit_table()
+        implicit_solves()
+        solve_table(args)
+
+
+def solve_table(args):
+    """Whole solves (``run``) against py-pde's ``solve()``, its stepper and plain numpy, with
+    speed at equal accuracy (the table of earlier waves)."""
     rows = {"wgflow": [], "numpy": [], "py-pde solve()": [], "py-pde stepper": []}
     for n in args.sizes:
         rows["wgflow"].append((n, *run_wgflow(n, args.repeat)))

@@ -161,7 +161,18 @@ class OperatorPattern:
         return self.matrix(out)
 
     def matrix(self, data: np.ndarray) -> sp.csc_matrix:
-        """A CSC matrix with this structure and ``data``."""
+        """A CSC matrix with this structure and ``data``.
+
+        Parameters
+        ----------
+        data : ndarray, shape (nnz,)
+            The nonzero values in this structure's CSC order.
+
+        Returns
+        -------
+        scipy.sparse.csc_matrix, shape (size, size)
+            The matrix (indices marked sorted).
+        """
         m = sp.csc_matrix((data, self.indices, self.indptr), shape=(self.size, self.size))
         m.has_sorted_indices = True
         return m

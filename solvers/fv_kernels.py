@@ -37,8 +37,24 @@ def upwind_divergence(rho, xi, h, second_order, out):
 
     ``F_{j+½} = u⁺ ρ^E_j + u⁻ ρ^W_{j+1}``, ``u_{j+½} = -(ξ_{j+1} - ξ_j) / h``, no flux through the
     two boundary faces; ``ρ^{E,W}`` are minmod point values (second order) or cell averages.
-    Arrays of shape ``(A, n, B)``; one pass over the data, parallel over rows ``a`` (and blocks
-    of columns ``b`` when ``B > 1``, so that inner loops run over contiguous memory).
+    One pass over the data, parallel over rows ``a`` (and blocks of columns ``b`` when
+    ``B > 1``, so that inner loops run over contiguous memory).
+
+    Parameters
+    ----------
+    rho, xi : ndarray, shape (A, n, B)
+        Cell averages and the potential ``ξ``.
+    h : float
+        Spacing along the middle axis.
+    second_order : bool
+        Minmod reconstruction (else cell averages).
+    out : ndarray, shape (A, n, B)
+        Accumulates the divergence (added to).
+
+    Returns
+    -------
+    float
+        ``max |u|`` over the faces.
     """
     if rho.shape[2] == 1:
         return _upwind_lines(rho, xi, h, second_order, out)
@@ -105,7 +121,24 @@ def _upwind_blocks(rho, xi, h, second_order, out):
 
 
 def upwind_divergence_numpy(rho, xi, h, second_order):
-    """Plain-numpy reference of :func:`upwind_divergence` (returns ``(div, max|u|)``)."""
+    """Plain-numpy reference of :func:`upwind_divergence`.
+
+    Parameters
+    ----------
+    rho, xi : ndarray, shape (A, n, B)
+        Cell averages and the potential ``ξ``.
+    h : float
+        Spacing along the middle axis.
+    second_order : bool
+        Minmod reconstruction (else cell averages).
+
+    Returns
+    -------
+    div : ndarray, shape (A, n, B)
+        ``-(F_{j+½} - F_{j-½}) / h``.
+    speed : float
+        ``max |u|`` over the faces.
+    """
     n = rho.shape[1]
     half = np.zeros_like(rho)
     if second_order and n > 2:
@@ -128,7 +161,20 @@ def upwind_divergence_numpy(rho, xi, h, second_order):
 
 
 def axis_view(arr: np.ndarray, axis: int) -> np.ndarray:
-    """View a C-contiguous array as ``(A, n, B)`` with ``n`` the length of ``axis``."""
+    """View a C-contiguous array as ``(A, n, B)`` with ``n`` the length of ``axis``.
+
+    Parameters
+    ----------
+    arr : ndarray
+        C-contiguous.
+    axis : int
+        The axis that becomes the middle one.
+
+    Returns
+    -------
+    ndarray, shape (A, n, B)
+        A view of ``arr``.
+    """
     shape = arr.shape
     a = int(np.prod(shape[:axis], dtype=np.int64))
     b = int(np.prod(shape[axis + 1 :], dtype=np.int64))
@@ -136,7 +182,18 @@ def axis_view(arr: np.ndarray, axis: int) -> np.ndarray:
 
 
 def bernoulli(z: np.ndarray) -> np.ndarray:
-    """``B(z) = z / (e^z - 1)`` with ``B(0) = 1``, stable for large ``|z|``."""
+    """``B(z) = z / (e^z - 1)`` with ``B(0) = 1``, stable for large ``|z|``.
+
+    Parameters
+    ----------
+    z : array_like
+        Arguments.
+
+    Returns
+    -------
+    ndarray
+        ``B(z)``, same shape (``1 − z/2`` for ``|z| < 1e-8``).
+    """
     z = np.asarray(z, dtype=float)
     small = np.abs(z) < 1e-8
     zs = np.where(small, 1.0, z)

@@ -11,6 +11,7 @@ import xarray as xr
 
 from wgflow import io
 from wgflow.errors import BlowUpError, ParameterError
+from wgflow.fingerprint import fingerprint
 from wgflow.networks import NetworkModel, TeacherData
 from wgflow.random import children, seed_sequence, stream_keys
 from wgflow.resources import check_memory
@@ -29,10 +30,11 @@ from .sgd_kernels import (
     NOISE_NONE,
     NOISE_RADEMACHER,
     Batch,
-    DataLaw,
+    MixtureLaw,
     Network,
     Steps,
     Streams,
+    TeacherLaw,
     initialize_batch,
     replica_steps,
     sgd_steps,
@@ -288,6 +290,9 @@ class SGD(Solver):
             raise ValueError(
                 f"t_final: {times[-1]:g} is shorter than one step (step_size = {self.step_size:g})"
             )
+        if self.schedule is not None:  # refuse a bad ξ(t) before the run, not at its step
+            probe = np.unique(np.linspace(0, steps[-1], min(steps[-1], 100_000) + 1).astype(int))
+            self._schedule_values(probe * self.step_size)
         keep = np.concatenate([[True], np.diff(steps) > 0])
         if not np.all(keep):
             logger.info(
@@ -297,6 +302,30 @@ class SGD(Solver):
                 self.step_size,
             )
         return np.asarray(times)[keep]
+
+    def _schedule_values(self, times: np.ndarray) -> np.ndarray:
+        """``ξ(times)``, or a ``ValueError`` naming the first bad time."""
+        try:
+            xi = np.asarray(self.schedule(times))
+        except Exception as exc:  # a user callable: name it, keep the original chained
+            raise ValueError(
+                f"schedule: ξ(t) raised {type(exc).__name__}: {exc} (t in [{times[0]:.6g}, "
+                f"{times[-1]:.6g}])"
+            ) from exc
+        if xi.shape != times.shape or xi.dtype.kind not in "biuf":
+            raise ValueError(
+                f"schedule: ξ(t) must return real values of the times' shape {times.shape}, got "
+                f"shape {xi.shape}, dtype {xi.dtype}"
+            )
+        xi = xi.astype(float)
+        bad = ~np.isfinite(xi) | (xi < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"schedule: ξ(t) must return finite non-negative values, got ξ({times[i]:.6g}) "
+                f"= {xi[i]!r}"
+            )
+        return xi
 
     def step_count(self, state: SGDState, t_final: float) -> float:
         """Steps to ``t_final`` (times replicas).
@@ -326,9 +355,7 @@ class SGD(Solver):
         while state.k < target:
             n = min(_CHUNK, target - state.k)
             times = (state.k + np.arange(n)) * self.step_size
-            xi = np.ones(n) if self.schedule is None else np.asarray(self.schedule(times), float)
-            if xi.shape != (n,) or not np.all(np.isfinite(xi)) or np.any(xi < 0):
-                raise ValueError("schedule: ξ(t) must return finite non-negative values")
+            xi = np.ones(n) if self.schedule is None else self._schedule_values(times)
             steps = Steps(state.k, n, coef, xi.astype(self.dtype), self._noise_kind())
             if self.replicas == 1:  # the serial kernel itself: no parallel region to compile
                 replica_steps(
@@ -339,7 +366,6 @@ class SGD(Solver):
                     self._network,
                     self._law,
                     Streams(self.streams.data[0], self.streams.noise[0]),
-                    self._network.activation,
                 )
             else:
                 sgd_steps(
@@ -350,7 +376,6 @@ class SGD(Solver):
                     self._network,
                     self._law,
                     self.streams,
-                    self._network.activation,
                 )
             state.k += n
             if not np.all(np.isfinite(state.f)):
@@ -472,7 +497,7 @@ class SGD(Solver):
             "dtype": str(self.dtype),
             "replicas": self.replicas,
             "noise": self.noise,
-            "schedule": None if self.schedule is None else getattr(self.schedule, "__name__", "ξ"),
+            "schedule": None if self.schedule is None else _describe_schedule(self.schedule),
             "seed": self.seed_sequence.entropy,
             "test_size": self.test_size,
             "record_weights": self.record_weights,
@@ -494,8 +519,13 @@ class SGD(Solver):
         return theta
 
 
-def data_law(data, dtype) -> DataLaw:
-    """The compiled kernel's :class:`~wgflow.solvers.sgd_kernels.DataLaw` of a data law.
+def _describe_schedule(schedule) -> dict:
+    """Name and code fingerprint of ``ξ(t)`` (two lambdas share a name, not a fingerprint)."""
+    return {"name": getattr(schedule, "__name__", "ξ"), "code": fingerprint(schedule)}
+
+
+def data_law(data, dtype) -> MixtureLaw | TeacherLaw:
+    """The compiled kernel's bundle of a data law (numba compiles the sampler for its type).
 
     Parameters
     ----------
@@ -506,28 +536,21 @@ def data_law(data, dtype) -> DataLaw:
 
     Returns
     -------
-    DataLaw
-        Arrays in ``dtype`` (teacher arrays in float64; no ``(d, d)`` identity when the data
-        are not rotated).
+    MixtureLaw or TeacherLaw
+        :class:`~wgflow.solvers.sgd_kernels.MixtureLaw` (arrays in ``dtype``; no ``(d, d)``
+        identity when the data are not rotated) or
+        :class:`~wgflow.solvers.sgd_kernels.TeacherLaw` (arrays in float64).
     """
-    d = data.dim
     if isinstance(data, TeacherData):
-        return DataLaw(
-            labels=np.zeros(1, dtype), cumprob=np.ones(1), scales=np.ones((1, d), dtype),
-            rotation=np.zeros((0, 0), dtype), rotated=False, regression=True,
-            teacher_basis=np.ascontiguousarray(data.basis, float),
-            teacher_weights=np.ascontiguousarray(data.weights, float),
-            teacher_a=data.a.astype(float), teacher_b=data.b.astype(float),
-            teacher_activation=data.activation.kind,
-            teacher_params=data.activation.params.astype(float),
-            label_noise=float(data.noise),
+        return TeacherLaw(
+            basis=np.ascontiguousarray(data.basis, float),
+            weights=np.ascontiguousarray(data.weights, float),
+            a=data.a.astype(float), b=data.b.astype(float), activation=data.activation.kind,
+            params=data.activation.params.astype(float), label_noise=float(data.noise),
         )  # fmt: skip
-    return DataLaw(
+    return MixtureLaw(
         labels=data.labels.astype(dtype), cumprob=np.cumsum(data.probabilities),
         scales=data.scales.astype(dtype),
         rotation=(np.zeros((0, 0)) if data.rotation is None else data.rotation).astype(dtype),
-        rotated=data.rotation is not None, regression=False,
-        teacher_basis=np.zeros((0, d)), teacher_weights=np.zeros((0, 0)),
-        teacher_a=np.zeros(0), teacher_b=np.zeros(0), teacher_activation=0,
-        teacher_params=np.zeros(0), label_noise=0.0,
+        rotated=data.rotation is not None,
     )  # fmt: skip

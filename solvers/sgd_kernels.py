@@ -1,17 +1,26 @@
-"""Fused one-pass online-SGD kernel for two-layer networks (numba), and its data sampler.
+"""Fused one-pass online-SGD kernels for two-layer networks (numba), and their data samplers.
 
-Per step and replica the weights ``θ (N, P)`` are read and written once: neuron ``i`` is
-updated with step ``k``'s residuals and, while its weights are in cache, its pre-activations
-for the batch of step ``k + 1`` are accumulated. Random numbers (data and noise) are
-counter-based (:mod:`wgflow.random`), so results do not depend on the thread count.
+Layout: inside a kernel call the weights of a replica are held transposed, ``w (P, N)`` — one
+row per parameter, the neurons along the row — so every loop runs across neurons and LLVM
+vectorizes it whatever ``P``; the caller's ``θ (N, P)`` is transposed in and out once per
+call (a call advances up to 2¹⁶ steps). Per step the weights are read and written once: row
+``p`` is updated with step ``k``'s gradient and, while in cache, its contribution to the
+pre-activations of the batch of step ``k + 1`` is accumulated (``B = 1``: eight rows per pass
+over the neurons). Summation order is fixed by the code (not by threads), so a seed gives the
+same bits on every run and thread count; random numbers (data and noise) are counter-based
+(:mod:`wgflow.random`).
 
-Counter layout (shared with the numpy reference in the tests):
+Counter layout (shared with the numpy reference in the tests; "pair ``c``" is the normal pair
+of :func:`~wgflow.random.fill_normal_pairs`, word ``2c`` of the stream):
 
 - sample ``s = k B + b`` of step ``k``: normals from pairs ``s (h + 1) + j // 2``
-  (``h = ⌈d/2⌉``), class from uniform ``2 (s (h + 1) + h)``, key ``keys_data[r]``; a
-  teacher law's label noise from the first normal of pair ``s (h + 1) + h``;
+  (``h = ⌈d/2⌉``), class from uniform ``2 (s (h + 1) + h)``, key ``keys.data``; a teacher
+  law's label noise from the first normal of pair ``s (h + 1) + h``;
 - Gaussian noise of neuron ``i`` at step ``k``: pairs ``(k N + i) ⌈P/2⌉ + p // 2``;
-  Rademacher noise: bit counter ``(k N + i) · 64 ⌈P/64⌉ + p``, key ``keys_noise[r]``.
+  Rademacher noise: bit counter ``(k N + i) · 64 ⌈P/64⌉ + p``, key ``keys.noise``.
+
+Data laws are two bundle types, :class:`MixtureLaw` and :class:`TeacherLaw`; numba compiles
+the sampler for the type it is given (no run-time switch).
 """
 
 from __future__ import annotations
@@ -20,10 +29,12 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import literally, njit, prange
+from numba import njit, prange
+from numba.core import types
+from numba.extending import overload
 
 from wgflow.networks import ACTIVATION_KINDS
-from wgflow.random import normal_pair, normal_pair_fast, rademacher, uniform
+from wgflow.random import fill_normal_pairs, rademacher, uniform
 
 NOISE_NONE, NOISE_GAUSSIAN, NOISE_RADEMACHER = 0, 1, 2
 # activation ids: the ones NetworkModel's Activation.kind gives (compile-time constants)
@@ -36,18 +47,15 @@ _FAST = {"contract", "reassoc", "nsz"}
 # Argument bundles (numba namedtuples: named fields, one type each, cached like arrays).
 #: the architecture: activation id and parameters (knots then values), which heads are trained
 Network = namedtuple("Network", ["activation", "activation_params", "has_a", "has_b"])
-#: the data law: a Gaussian mixture — labels (K,), cumulative probabilities (K,), per-class
-#: scales (K, d), rotation (d, d; (0, 0) when unused) and whether to apply it — or, when
-#: ``regression``, a teacher on ``x ~ N(0, I)``: basis (k, d), weights (M, k), heads ``a*``,
-#: ``b*`` (M,), its activation id and parameters, and the label-noise standard deviation
-DataLaw = namedtuple(
-    "DataLaw",
-    [
-        "labels", "cumprob", "scales", "rotation", "rotated", "regression", "teacher_basis",
-        "teacher_weights", "teacher_a", "teacher_b", "teacher_activation", "teacher_params",
-        "label_noise",
-    ],
-)  # fmt: skip
+#: Gaussian-mixture classes: labels (K,), cumulative probabilities (K,), per-class scales
+#: (K, d), rotation (d, d; (0, 0) when unused) and whether to apply it
+MixtureLaw = namedtuple("MixtureLaw", ["labels", "cumprob", "scales", "rotation", "rotated"])
+#: teacher regression on ``x ~ N(0, I)``: ``y = (1/M) Σ_t a*_t σ*(⟨W_t, B x⟩ + b*_t) + τ G`` with
+#: basis ``B (k, d)``, weights ``W (M, k)``, heads ``a*``, ``b*`` (M,), the teacher's
+#: activation id and parameters, and the label-noise standard deviation ``τ``
+TeacherLaw = namedtuple(
+    "TeacherLaw", ["basis", "weights", "a", "b", "activation", "params", "label_noise"]
+)
 #: counter-based stream keys: ``data`` draws samples, ``noise`` the SGD noise (uint64 each, or
 #: (R,) arrays with one key per replica) — named, so the two can never be swapped silently
 Streams = namedtuple("Streams", ["data", "noise"])
@@ -57,16 +65,21 @@ Batch = namedtuple("Batch", ["x", "y", "pre", "f"])
 #: the step rule of a chunk: first global step ``k0``, ``n_steps``, ``coef = [ε, λ, s, 1]``
 #: (``s = √(2ε/β)``), the schedule ``xi (n_steps,)`` and the noise kind
 Steps = namedtuple("Steps", ["k0", "n_steps", "coef", "xi", "noise_kind"])
-#: the noise of one step: kind, key, global step, neuron count, scale ``s √ξ`` and a table
-#: ``(N, 2⌈P/2⌉)`` of the step's Gaussian increments drawn in one pass (``(0, 0)``: unused)
-NoiseDraw = namedtuple("NoiseDraw", ["kind", "key", "step", "n_neurons", "scale", "table"])
-#: widest neuron (``P`` weights) whose Gaussian noise is drawn for the whole step in one loop:
-#: short per-neuron loops do not fill the vector lanes
-TABLE_MAX_PARAMS = 64
+#: one step's update: ``w ← decay · w + per_sample Σ_b (gradient) + scale · noise``; the noise
+#: kind, its key, the global step ``k`` (its counters) and ``one`` (1 in the weights' dtype)
+Rule = namedtuple("Rule", ["decay", "per_sample", "scale", "kind", "key", "step", "one"])
+#: a replica's working arrays, neurons last: weights ``w (P, N)``, pre-activations of the
+#: current batch ``pre (B, N)`` (accumulated in place for the next one), ``σ`` and ``σ′`` of
+#: them ``sig``, ``der (B, N)``, the weight-row coefficients ``grad (B, N)``, residuals
+#: ``residual (B,)``, the step's noise ``nz (2⌈P/2⌉, N)`` (float32, unscaled; ``(0, N)`` for a
+#: noiseless run) and the sampler's buffers ``n1``, ``n2 (⌈d/2⌉ + 1,)``, ``buf (d,)``
+Work = namedtuple("Work", ["w", "pre", "sig", "der", "grad", "residual", "nz", "n1", "n2", "buf"])
 
 
+# ---- activations -------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def activation(t, kind, p):
+    """``σ(t)`` for activation id ``kind`` with parameters ``p`` (knots then values)."""
     if kind == RELU:
         return t if t > 0.0 else 0.0 * t
     if kind == TRUNCATED_RELU:
@@ -86,47 +99,70 @@ def activation(t, kind, p):
     return p[2 * m - 1]
 
 
-@njit(cache=True, inline="always")
-def activation_derivative(t, kind, p):
-    if kind == RELU:
-        return 1.0 if t > 0.0 else 0.0
-    if kind == TRUNCATED_RELU:
-        return 1.0 if (t > 0.0 and t < 1.0) else 0.0
-    if kind == SIGMOID:
-        th = math.tanh(t)
-        return 0.5 * (1.0 - th * th)
-    if kind == TANH:
-        th = math.tanh(t)
-        return 1.0 - th * th
-    m = p.size // 2
-    if t < p[0] or t >= p[m - 1]:
-        return 0.0
-    for s in range(m - 1):
-        if t < p[s + 1]:
-            return (p[m + s + 1] - p[m + s]) / (p[s + 1] - p[s])
-    return 0.0
+@njit(cache=True, fastmath=_FAST)
+def activate_rows(pre, sig, der, kind, p):
+    """``sig = σ(pre)`` and ``der = σ′(pre)`` (right derivative at kinks), all ``(B, N)``.
+
+    Every loop runs across neurons (vectorized). A piecewise-linear ``σ`` with knots
+    ``k_0 < … < k_{m−1}`` and values ``v_s`` is evaluated branch-free as
+    ``v_0 + Σ_s slope_s (clamp(t, k_s, k_{s+1}) − k_s)`` — equal to the interpolant up to
+    rounding — and ``σ′ = Σ_s slope_s [k_s ≤ t < k_{s+1}]``.
+    """
+    n_batch, n = pre.shape
+    for b in range(n_batch):
+        if kind == RELU:
+            for i in range(n):
+                t = pre[b, i]
+                sig[b, i] = t if t > 0.0 else 0.0 * t
+                der[b, i] = 1.0 if t > 0.0 else 0.0
+        elif kind == TRUNCATED_RELU:
+            for i in range(n):
+                t = pre[b, i]
+                sig[b, i] = min(max(t, 0.0 * t), 1.0 + 0.0 * t)
+                der[b, i] = 1.0 if (t > 0.0 and t < 1.0) else 0.0
+        elif kind == SIGMOID or kind == TANH:
+            for i in range(n):
+                th = math.tanh(pre[b, i])
+                if kind == SIGMOID:
+                    sig[b, i] = 0.5 * (1.0 + th)
+                    der[b, i] = 0.5 * (1.0 - th * th)
+                else:
+                    sig[b, i] = th
+                    der[b, i] = 1.0 - th * th
+        else:
+            m = p.size // 2
+            for i in range(n):
+                sig[b, i] = p[m]
+                der[b, i] = 0.0 * p[m]
+            for s in range(m - 1):
+                lo, hi = p[s], p[s + 1]
+                slope = (p[m + s + 1] - p[m + s]) / (hi - lo)
+                for i in range(n):
+                    t = pre[b, i]
+                    c = min(max(t, lo), hi)
+                    sig[b, i] += slope * (c - lo)
+                    der[b, i] += slope if (t >= lo and t < hi) else 0.0 * slope
 
 
+# ---- data laws: one sampler per bundle type, chosen at compile time -----------------------
 @njit(cache=True)
-def sample_batch(key, step, x, y, law, buf):
-    """Fill ``x (B, d)`` and ``y (B,)`` with the samples of global step ``step`` from ``law``."""
+def _sample_mixture(key, step, x, y, law, work):
     labels, cumprob, scales, rotation = law.labels, law.cumprob, law.scales, law.rotation
+    n1, n2, buf = work.n1, work.n2, work.buf
     n_batch, d = x.shape
     h = (d + 1) // 2
     for b in range(n_batch):
-        s = np.uint64(step) * np.uint64(n_batch) + np.uint64(b)
-        base = s * np.uint64(h + 1)
+        base = (np.uint64(step) * np.uint64(n_batch) + np.uint64(b)) * np.uint64(h + 1)
         u = uniform(key, (base + np.uint64(h)) * np.uint64(2))
         c = 0
         while c < cumprob.size - 1 and u >= cumprob[c]:
             c += 1
         y[b] = labels[c]
+        fill_normal_pairs(key, base, np.uint64(1), n1[:h], n2[:h])
         for jj in range(h):
-            n1, n2 = normal_pair(key, base + np.uint64(jj))
-            j = 2 * jj
-            buf[j] = n1 * scales[c, j]
-            if j + 1 < d:
-                buf[j + 1] = n2 * scales[c, j + 1]
+            buf[2 * jj] = n1[jj] * scales[c, 2 * jj]
+            if 2 * jj + 1 < d:
+                buf[2 * jj + 1] = n2[jj] * scales[c, 2 * jj + 1]
         if law.rotated:
             for j in range(d):
                 acc = 0.0
@@ -136,82 +172,65 @@ def sample_batch(key, step, x, y, law, buf):
         else:
             for j in range(d):
                 x[b, j] = buf[j]
-        if law.regression:
-            y[b] = _teacher_label(law, key, base + np.uint64(h), buf)
 
 
 @njit(cache=True)
-def _teacher_label(law, key, pair, x):
-    """``f*(x) + τ G`` for one input ``x (d,)``; ``G`` from normal pair ``pair`` (the class
-    uniform's counter, unused by a regression law)."""
-    basis, weights = law.teacher_basis, law.teacher_weights
-    k, d = basis.shape
-    m = weights.shape[0]
+def _sample_teacher(key, step, x, y, law, work):
+    basis, weights = law.basis, law.weights
+    n1, n2, buf = work.n1, work.n2, work.buf
+    n_batch, d = x.shape
+    h = (d + 1) // 2
+    k, m = basis.shape[0], weights.shape[0]
     proj = np.empty(k)
-    for l in range(k):  # noqa: E741
-        acc = 0.0
+    for b in range(n_batch):
+        base = (np.uint64(step) * np.uint64(n_batch) + np.uint64(b)) * np.uint64(h + 1)
+        fill_normal_pairs(key, base, np.uint64(1), n1[: h + 1], n2[: h + 1])  # h: label noise
+        for jj in range(h):
+            buf[2 * jj] = n1[jj]
+            if 2 * jj + 1 < d:
+                buf[2 * jj + 1] = n2[jj]
         for j in range(d):
-            acc += basis[l, j] * x[j]
-        proj[l] = acc
-    total = 0.0
-    for t in range(m):
-        z = law.teacher_b[t]
+            x[b, j] = buf[j]
         for l in range(k):  # noqa: E741
-            z += weights[t, l] * proj[l]
-        total += law.teacher_a[t] * activation(z, law.teacher_activation, law.teacher_params)
-    g, _ = normal_pair(key, pair)
-    return total / m + law.label_noise * g
+            acc = 0.0
+            for j in range(d):
+                acc += basis[l, j] * buf[j]
+            proj[l] = acc
+        total = 0.0
+        for t in range(m):
+            z = law.b[t]
+            for l in range(k):  # noqa: E741
+                z += weights[t, l] * proj[l]
+            total += law.a[t] * activation(z, law.activation, law.params)
+        y[b] = total / m + law.label_noise * n1[h]
 
 
-@njit(cache=True, error_model="numpy")
-def fill_noise(draw, i, out):
-    """Noise increments of neuron ``i`` at step ``draw.step`` into ``out (P,)`` (times
-    ``draw.scale``).
-
-    Gaussian increments come from :func:`~wgflow.random.normal_pair_fast` (polynomial
-    ``log``/``sin``/``cos``): the loop over full pairs vectorizes, the odd last entry follows.
-    """
-    kind, key, step, n_neurons, scale, table = draw
-    n_p = out.size
-    if kind == NOISE_GAUSSIAN and table.shape[0] > 0:  # drawn by fill_noise_table
-        for p in range(n_p):
-            out[p] = table[i, p]
-        return
-    if kind == NOISE_GAUSSIAN:
-        hp = (n_p + 1) // 2
-        base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(hp)
-        full = n_p // 2
-        for pp in range(full):
-            n1, n2 = normal_pair_fast(key, base + np.uint64(pp))
-            out[2 * pp] = scale * n1
-            out[2 * pp + 1] = scale * n2
-        if full < hp:
-            n1, _ = normal_pair_fast(key, base + np.uint64(full))
-            out[n_p - 1] = scale * n1
-    else:
-        words = (n_p + 63) // 64
-        base = (np.uint64(step) * np.uint64(n_neurons) + np.uint64(i)) * np.uint64(64 * words)
-        for p in range(n_p):
-            out[p] = scale * rademacher(key, base + np.uint64(p))
+def sample_batch(key, step, x, y, law, work):
+    """Fill ``x (B, d)`` and ``y (B,)`` with the samples of global step ``step`` from ``law``
+    (a :class:`MixtureLaw` or :class:`TeacherLaw`; compiled code only)."""
+    raise NotImplementedError("sample_batch is called from compiled kernels")
 
 
-@njit(cache=True, error_model="numpy")
-def fill_noise_table(draw):
-    """All neurons' Gaussian increments of step ``draw.step`` into ``draw.table`` (one loop).
+@overload(sample_batch, jit_options={"cache": True})
+def _sample_batch_for(key, step, x, y, law, work):
+    if isinstance(law, types.BaseNamedTuple) and law.instance_class is MixtureLaw:
+        return lambda key, step, x, y, law, work: _sample_mixture(key, step, x, y, law, work)
+    if isinstance(law, types.BaseNamedTuple) and law.instance_class is TeacherLaw:
+        return lambda key, step, x, y, law, work: _sample_teacher(key, step, x, y, law, work)
+    raise TypeError(f"law: need a MixtureLaw or TeacherLaw bundle, got {law}")
 
-    Neuron ``i``'s pairs ``(k N + i) ⌈P/2⌉ + p`` are consecutive over ``i``: the same numbers
-    as :func:`fill_noise` draws neuron by neuron.
-    """
-    table = draw.table
-    n, width = table.shape
-    hp = width // 2
-    base = np.uint64(draw.step) * np.uint64(n) * np.uint64(hp)
-    flat = table.reshape(n * width)
-    scale = draw.scale
-    for t in range(n * hp):
-        n1, n2 = normal_pair_fast(draw.key, base + np.uint64(t))
-        flat[2 * t] = scale * n1
-        flat[2 * t + 1] = scale * n2
+
+@njit(cache=True)
+def _work(n_p, n, n_batch, d, like, noisy):
+    """A replica's :class:`Work` arrays, typed like the array ``like``."""
+    dt = like.dtype
+    h = (d + 1) // 2
+    return Work(
+        np.empty((n_p, n), dt), np.empty((n_batch, n), dt), np.empty((n_batch, n), dt),
+        np.empty((n_batch, n), dt), np.empty((n_batch, n), dt), np.empty(n_batch, dt),
+        np.zeros((2 * ((n_p + 1) // 2) if noisy else 0, n), np.float32), np.empty(h + 1),
+        np.empty(h + 1), np.empty(d),
+    )  # fmt: skip
 
 
 @njit(cache=True)  # once per run: serial (a parallel region costs seconds of compilation)
@@ -220,13 +239,13 @@ def initialize_batch(theta, batch, step, net, law, keys_data):
 
     ``theta (R, N, P)``; ``batch`` holds ``(R, …)`` arrays; ``keys_data (R,)``.
     """
-    n_rep, n, _ = theta.shape
+    n_rep, n, n_p = theta.shape
     n_batch, d = batch.x.shape[1], batch.x.shape[2]
     off = net.has_a + net.has_b
     x, pre, f = batch.x, batch.pre, batch.f
+    work = _work(n_p, 1, 1, d, theta, False)
     for r in range(n_rep):
-        buf = np.empty(d)
-        sample_batch(keys_data[r], step, x[r], batch.y[r], law, buf)
+        sample_batch(keys_data[r], step, x[r], batch.y[r], law, work)
         for b in range(n_batch):
             f[r, b] = 0.0
         for i in range(n):
@@ -241,23 +260,21 @@ def initialize_batch(theta, batch, step, net, law, keys_data):
             f[r, b] /= n
 
 
+# ---- the step kernels --------------------------------------------------------------------
 @njit(cache=True, parallel=True)
-def sgd_steps(theta, batch, scratch, steps, net, law, keys, act_kind):
+def sgd_steps(theta, batch, scratch, steps, net, law, keys):
     """Advance every replica ``steps.n_steps`` online-SGD steps from global step ``steps.k0``.
 
     ``θ_i ← (1 − εξλ) θ_i + (εξ/B) Σ_b (y_b − f(x_b)) ∇_θ σ*(x_b; θ_i) + s √ξ g_i`` with
     ``steps.coef = [ε, λ, s, 1]`` (``s = √(2ε/β)``) and ``steps.xi`` the schedule at steps
     ``k0 …``. ``theta (R, N, P)``; ``batch`` and ``scratch`` are :class:`Batch` bundles of
-    ``(R, …)`` arrays (``scratch`` receives the next batch; its ``f`` is unused); ``keys`` a
-    :class:`Streams` of ``(R,)`` keys. On entry ``batch`` holds the batch of step ``k0`` (from
-    :func:`initialize_batch` or the previous call); on exit the batch of step ``k0 + n_steps``.
-    Replicas run in parallel; each runs the serial kernel :func:`replica_steps` (outlined so that
-    it is optimized as plain serial code). ``act_kind`` is ``net.activation`` passed again:
-    each kernel is compiled for its value (a compile-time constant, so the activation's
-    branches fold away; a run-time id costs about 3× at d = 40), and only for the activations
-    a process uses.
+    ``(R, …)`` arrays (``scratch`` receives the next batch; its ``pre`` and ``f`` are unused);
+    ``keys`` a :class:`Streams` of ``(R,)`` keys; ``law`` a :class:`MixtureLaw` or
+    :class:`TeacherLaw`. On entry ``batch`` holds the batch of step ``k0`` (from
+    :func:`initialize_batch` or the previous call); on exit the batch of step
+    ``k0 + n_steps``. Replicas run in parallel; each runs the serial kernel
+    :func:`replica_steps`.
     """
-    literally(act_kind)
     n_rep = theta.shape[0]
     for r in prange(n_rep):
         replica_steps(
@@ -268,142 +285,307 @@ def sgd_steps(theta, batch, scratch, steps, net, law, keys, act_kind):
             net,
             law,
             Streams(keys.data[r], keys.noise[r]),
-            act_kind,
         )
 
 
 @njit(cache=True, fastmath=_FAST)
-def replica_steps(theta, batch, scratch, steps, net, law, keys, act_kind):
+def replica_steps(theta, batch, scratch, steps, net, law, keys):
     """One replica: ``theta (N, P)``, ``batch.x (B, d)``, ``batch.pre (N, B)``; keys are
-    scalars; ``act_kind`` a literal ``net.activation``; see :func:`sgd_steps`."""
-    literally(act_kind)
-    x, y, pre, f = batch
-    x_next, y_next, pre_next = scratch.x, scratch.y, scratch.pre
+    scalars; see :func:`sgd_steps`.
+
+    Per step: residuals; :func:`head_pass` (``σ′`` coefficients, heads ``a``, ``b``); the
+    next batch is sampled; :func:`weight_pass` updates the rows of ``w`` and accumulates the
+    next pre-activations; :func:`activate_rows` and the outputs ``f``. The activation is
+    evaluated once per neuron and sample in its own loop, so its id is a run-time value (one
+    compiled kernel for all activations; a branch per loop, not per weight).
+    """
+    x, y, f = batch.x, batch.y, batch.f
+    x_next, y_next = scratch.x, scratch.y
     coef, xi = steps.coef, steps.xi
     n, n_p = theta.shape
     n_batch, d = x.shape
-    buf = np.empty(d)
-    residual = np.empty(n_batch, dtype=theta.dtype)
-    grad_w = np.empty(n_batch, dtype=theta.dtype)
-    f_next = np.empty(n_batch, dtype=theta.dtype)
-    noise = np.zeros(n_p, dtype=theta.dtype)
-    tabled = steps.noise_kind == NOISE_GAUSSIAN and n_p <= TABLE_MAX_PARAMS
-    table = np.zeros((n if tabled else 0, 2 * ((n_p + 1) // 2) if tabled else 0), dtype=theta.dtype)
-    zero = coef[3] - coef[3]  # typed like θ (keeps float32 kernels in float32)
+    one = coef[3]
+    work = _work(n_p, n, n_batch, d, theta, steps.noise_kind != NOISE_NONE)
+    w, pre = work.w, work.pre
+    for p in range(n_p):  # transpose in: (N, P) → (P, N)
+        for i in range(n):
+            w[p, i] = theta[i, p]
+    for b in range(n_batch):
+        for i in range(n):
+            pre[b, i] = batch.pre[i, b]
+    activate_rows(pre, work.sig, work.der, net.activation, net.activation_params)
     for s in range(steps.n_steps):
         k = steps.k0 + s
-        sample_batch(keys.data, k + 1, x_next, y_next, law, buf)
         rate = coef[0] * xi[s]
-        decay = coef[3] - rate * coef[1]
-        per_sample = rate / n_batch
-        draw = NoiseDraw(
-            steps.noise_kind, keys.noise, k, n, coef[2] * math.sqrt(xi[s]), table
-        )
-        if tabled:
-            fill_noise_table(draw)
+        rule = Rule(
+            one - rate * coef[1], rate / n_batch, coef[2] * np.sqrt(xi[s]), steps.noise_kind,
+            keys.noise, k, one,
+        )  # fmt: skip
         for b in range(n_batch):
-            residual[b] = y[b] - f[b]
-            f_next[b] = zero
-        if n_batch == 1:
-            f_next[0] = _single_sample_pass(
-                theta, pre, pre_next, x[0], x_next[0], residual[0], decay, per_sample, zero,
-                coef[3], noise, draw, net, act_kind,
-            )  # fmt: skip
-        else:
-            _batch_pass(
-                theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample,
-                zero, coef[3], noise, draw, net, act_kind,
-            )  # fmt: skip
+            work.residual[b] = y[b] - f[b]
+        head_pass(work, rule, net)
+        sample_batch(keys.data, k + 1, x_next, y_next, law, work)
+        weight_pass(work, x, x_next, rule, net)
+        activate_rows(pre, work.sig, work.der, net.activation, net.activation_params)
         for b in range(n_batch):
-            f[b] = f_next[b] / n
+            f[b] = _output(work, b, net) / n
             y[b] = y_next[b]
             for j in range(d):
                 x[b, j] = x_next[b, j]
+    for i in range(n):  # transpose out
+        for p in range(n_p):
+            theta[i, p] = w[p, i]
+        for b in range(n_batch):
+            batch.pre[i, b] = pre[b, i]
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _output(work, b, net):
+    """``Σ_i a_i σ(pre_{b,i})`` (``a_i = 1`` without an ``a`` head)."""
+    w, sig = work.w, work.sig
+    n = sig.shape[1]
+    total = 0.0 * sig[b, 0]
+    if net.has_a:
+        for i in range(n):
+            total += w[0, i] * sig[b, i]
+    else:
+        for i in range(n):
+            total += sig[b, i]
+    return total
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def head_pass(work, rule, net):
+    """The coefficients ``grad[b, i] = (ε ξ/B) r_b a_i σ′(pre_{b,i})`` of the weight rows, and
+    the heads: ``a ← decay a + (εξ/B) Σ_b r_b σ(pre_b)``, ``b ← decay b + Σ_b grad_b`` (their
+    noise is added by :func:`weight_pass`)."""
+    w, sig, der, grad, residual = work.w, work.sig, work.der, work.grad, work.residual
+    n_batch, n = grad.shape
+    for b in range(n_batch):
+        rb = rule.per_sample * residual[b]
+        if net.has_a:
             for i in range(n):
-                pre[i, b] = pre_next[i, b]
+                grad[b, i] = rb * w[0, i] * der[b, i]
+        else:
+            for i in range(n):
+                grad[b, i] = rb * der[b, i]
+    if net.has_a:
+        for i in range(n):
+            w[0, i] = rule.decay * w[0, i]
+        for b in range(n_batch):
+            rb = rule.per_sample * residual[b]
+            for i in range(n):
+                w[0, i] += rb * sig[b, i]
+    if net.has_b:
+        for i in range(n):
+            w[1, i] = rule.decay * w[1, i]
+        for b in range(n_batch):
+            for i in range(n):
+                w[1, i] += grad[b, i]
+
+
+@njit(cache=True, error_model="numpy")
+def fill_noise_rows(rule, n_params, q, nz1, nz2):
+    """The noise of parameters ``2q`` and ``2q + 1`` of every neuron at step ``rule.step``
+    into ``nz1``, ``nz2 (N,)`` (float32; unscaled)."""
+    n = nz1.size
+    if rule.kind == NOISE_GAUSSIAN:
+        hp = np.uint64((n_params + 1) // 2)
+        first = np.uint64(rule.step) * np.uint64(n) * hp + np.uint64(q)
+        fill_normal_pairs(rule.key, first, hp, nz1, nz2)
+    else:
+        words = np.uint64(64 * ((n_params + 63) // 64))
+        base = np.uint64(rule.step) * np.uint64(n) * words + np.uint64(2 * q)
+        for i in range(n):
+            c = base + np.uint64(i) * words
+            nz1[i] = rademacher(rule.key, c)
+            nz2[i] = rademacher(rule.key, c + np.uint64(1))
 
 
 @njit(cache=True, fastmath=_FAST)
-def _single_sample_pass(
-    theta, pre, pre_next, x0, xn, residual, decay, per_sample, zero, one, noise, draw, net,
-    act_kind,
-):  # fmt: skip
-    """B = 1: update every neuron and return ``Σ_i a_i σ(pre_next_i)`` (one pass over θ)."""
-    n = theta.shape[0]
-    d = x0.size
-    has_a, has_b = net.has_a, net.has_b
-    act_p = net.activation_params
-    off = has_a + has_b
-    f_next = zero
-    typed = np.empty(1, dtype=theta.dtype)  # casts g to θ's dtype: no float64 in float32 loops
-    for i in range(n):  # no array views inside this loop: each costs atomic refcounts
-        z = pre[i, 0]
-        a_old = theta[i, 0] if has_a else one
-        typed[0] = per_sample * residual * a_old * activation_derivative(z, act_kind, act_p)
-        g = typed[0]
-        if draw.kind != NOISE_NONE:
-            fill_noise(draw, i, noise)
-        if has_a:
-            theta[i, 0] = (
-                decay * a_old + per_sample * residual * activation(z, act_kind, act_p) + noise[0]
-            )
-        acc = zero
-        if has_b:
-            acc = decay * theta[i, 1] + g + noise[1]
-            theta[i, 1] = acc
-        if draw.kind == NOISE_NONE:
-            for j in range(d):
-                wj = decay * theta[i, off + j] + g * x0[j]
-                theta[i, off + j] = wj
-                acc += wj * xn[j]
+def weight_pass(work, x, x_next, rule, net):
+    """Update the weight rows (gradient, decay, noise; the heads' noise) and accumulate the
+    next batch's pre-activations in ``work.pre`` — one read and one write of ``w``."""
+    w, pre, grad, nz = work.w, work.pre, work.grad, work.nz
+    n_p, n = w.shape
+    n_batch, d = x.shape
+    off = net.has_a + net.has_b
+    decay, scale = rule.decay, rule.scale
+    if rule.kind == NOISE_NONE:
+        _start_pre(work, net)
+        if n_batch == 1:
+            _rows_single(w, pre, grad, x, x_next, off, 0, d, decay)
         else:
             for j in range(d):
-                wj = decay * theta[i, off + j] + g * x0[j] + noise[off + j]
-                theta[i, off + j] = wj
-                acc += wj * xn[j]
-        pre_next[i, 0] = acc
-        a_new = theta[i, 0] if has_a else one
-        f_next += a_new * activation(acc, act_kind, act_p)
-    return f_next
+                _row_batch(w, pre, grad, x, x_next, off + j, j, decay)
+        return
+    for q in range((n_p + 1) // 2):  # the whole step's noise first (one call per row pair)
+        fill_noise_rows(rule, n_p, q, nz[2 * q], nz[2 * q + 1])
+    for p in range(off):  # the heads (their gradient step is done): their noise
+        for i in range(n):
+            w[p, i] += scale * nz[p, i]
+    _start_pre(work, net)
+    if n_batch == 1:
+        _rows_single_noisy(w, pre, grad, x, x_next, nz, off, d, decay, scale)
+    else:
+        for j in range(d):
+            r = off + j
+            for i in range(n):
+                w[r, i] = decay * w[r, i] + scale * nz[r, i]
+            _row_batch(w, pre, grad, x, x_next, r, j, rule.one)
 
 
 @njit(cache=True, fastmath=_FAST)
-def _batch_pass(
-    theta, pre, pre_next, x, x_next, residual, grad_w, f_next, decay, per_sample, zero, one,
-    noise, draw, net, act_kind,
-):  # fmt: skip
-    """B > 1: update every neuron with the batch gradient; accumulate ``f_next (B,)``."""
-    n = theta.shape[0]
-    n_batch, d = x.shape
-    has_a, has_b = net.has_a, net.has_b
-    act_p = net.activation_params
-    off = has_a + has_b
+def _start_pre(work, net):
+    """``pre[b, i] = b_i`` (the updated bias) or 0: the start of the next pre-activations."""
+    w, pre = work.w, work.pre
+    n_batch, n = pre.shape
+    for b in range(n_batch):
+        if net.has_b:
+            for i in range(n):
+                pre[b, i] = w[1, i]
+        else:
+            for i in range(n):
+                pre[b, i] = 0.0 * w[0, i]
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _rows_single(w, pre, grad, x, x_next, off, j0, j1, decay):
+    """``B = 1``: rows ``off + j`` for ``j0 ≤ j < j1``, ``w_j ← decay w_j + grad x_j``,
+    ``pre += w_j x'_j``; eight rows per pass over the neurons (the coefficient and accumulator
+    rows are loaded once per eight weight rows). Without weight decay (``decay = 1``) the
+    multiplication is skipped: the pass is two fused multiply-adds per weight, and at these
+    sizes the floating-point throughput, not the cache, bounds it."""
+    if decay == 1.0:
+        _rows_single_unscaled(w, pre, grad, x, x_next, off, j0, j1)
+        return
+    n = w.shape[1]
+    j = j0
+    while j + 8 <= j1:
+        r = off + j
+        c0, c1, c2, c3 = x[0, j], x[0, j + 1], x[0, j + 2], x[0, j + 3]
+        c4, c5, c6, c7 = x[0, j + 4], x[0, j + 5], x[0, j + 6], x[0, j + 7]
+        e0, e1, e2, e3 = x_next[0, j], x_next[0, j + 1], x_next[0, j + 2], x_next[0, j + 3]
+        e4, e5, e6, e7 = x_next[0, j + 4], x_next[0, j + 5], x_next[0, j + 6], x_next[0, j + 7]
+        for i in range(n):
+            g = grad[0, i]
+            w0 = decay * w[r, i] + g * c0
+            w1 = decay * w[r + 1, i] + g * c1
+            w2 = decay * w[r + 2, i] + g * c2
+            w3 = decay * w[r + 3, i] + g * c3
+            w4 = decay * w[r + 4, i] + g * c4
+            w5 = decay * w[r + 5, i] + g * c5
+            w6 = decay * w[r + 6, i] + g * c6
+            w7 = decay * w[r + 7, i] + g * c7
+            w[r, i] = w0
+            w[r + 1, i] = w1
+            w[r + 2, i] = w2
+            w[r + 3, i] = w3
+            w[r + 4, i] = w4
+            w[r + 5, i] = w5
+            w[r + 6, i] = w6
+            w[r + 7, i] = w7
+            pre[0, i] += ((w0 * e0 + w1 * e1) + (w2 * e2 + w3 * e3)) + (
+                (w4 * e4 + w5 * e5) + (w6 * e6 + w7 * e7)
+            )
+        j += 8
+    while j < j1:
+        r = off + j
+        c0, e0 = x[0, j], x_next[0, j]
+        for i in range(n):
+            w0 = decay * w[r, i] + grad[0, i] * c0
+            w[r, i] = w0
+            pre[0, i] += w0 * e0
+        j += 1
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _rows_single_unscaled(w, pre, grad, x, x_next, off, j0, j1):
+    """:func:`_rows_single` with ``decay = 1``."""
+    n = w.shape[1]
+    j = j0
+    while j + 8 <= j1:
+        r = off + j
+        c0, c1, c2, c3 = x[0, j], x[0, j + 1], x[0, j + 2], x[0, j + 3]
+        c4, c5, c6, c7 = x[0, j + 4], x[0, j + 5], x[0, j + 6], x[0, j + 7]
+        e0, e1, e2, e3 = x_next[0, j], x_next[0, j + 1], x_next[0, j + 2], x_next[0, j + 3]
+        e4, e5, e6, e7 = x_next[0, j + 4], x_next[0, j + 5], x_next[0, j + 6], x_next[0, j + 7]
+        for i in range(n):
+            g = grad[0, i]
+            w0 = w[r, i] + g * c0
+            w1 = w[r + 1, i] + g * c1
+            w2 = w[r + 2, i] + g * c2
+            w3 = w[r + 3, i] + g * c3
+            w4 = w[r + 4, i] + g * c4
+            w5 = w[r + 5, i] + g * c5
+            w6 = w[r + 6, i] + g * c6
+            w7 = w[r + 7, i] + g * c7
+            w[r, i] = w0
+            w[r + 1, i] = w1
+            w[r + 2, i] = w2
+            w[r + 3, i] = w3
+            w[r + 4, i] = w4
+            w[r + 5, i] = w5
+            w[r + 6, i] = w6
+            w[r + 7, i] = w7
+            pre[0, i] += ((w0 * e0 + w1 * e1) + (w2 * e2 + w3 * e3)) + (
+                (w4 * e4 + w5 * e5) + (w6 * e6 + w7 * e7)
+            )
+        j += 8
+    while j < j1:
+        r = off + j
+        c0, e0 = x[0, j], x_next[0, j]
+        for i in range(n):
+            w0 = w[r, i] + grad[0, i] * c0
+            w[r, i] = w0
+            pre[0, i] += w0 * e0
+        j += 1
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _rows_single_noisy(w, pre, grad, x, x_next, nz, off, d, decay, scale):
+    """``B = 1``, noisy: ``w_j ← decay w_j + grad x_j + scale nz_j``, ``pre += w_j x'_j`` for
+    the weight rows ``off + j``, four rows per pass over the neurons."""
+    n = w.shape[1]
+    j = 0
+    while j + 4 <= d:
+        r = off + j
+        c0, c1, c2, c3 = x[0, j], x[0, j + 1], x[0, j + 2], x[0, j + 3]
+        e0, e1, e2, e3 = x_next[0, j], x_next[0, j + 1], x_next[0, j + 2], x_next[0, j + 3]
+        for i in range(n):
+            g = grad[0, i]
+            w0 = decay * w[r, i] + g * c0 + scale * nz[r, i]
+            w1 = decay * w[r + 1, i] + g * c1 + scale * nz[r + 1, i]
+            w2 = decay * w[r + 2, i] + g * c2 + scale * nz[r + 2, i]
+            w3 = decay * w[r + 3, i] + g * c3 + scale * nz[r + 3, i]
+            w[r, i] = w0
+            w[r + 1, i] = w1
+            w[r + 2, i] = w2
+            w[r + 3, i] = w3
+            pre[0, i] += (w0 * e0 + w1 * e1) + (w2 * e2 + w3 * e3)
+        j += 4
+    while j < d:
+        r = off + j
+        c0, e0 = x[0, j], x_next[0, j]
+        for i in range(n):
+            w0 = decay * w[r, i] + grad[0, i] * c0 + scale * nz[r, i]
+            w[r, i] = w0
+            pre[0, i] += w0 * e0
+        j += 1
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _row_batch(w, pre, grad, x, x_next, r, j, decay):
+    """``B > 1``: row ``r`` (input ``j``): ``w_r ← decay w_r + Σ_b grad_b x_{b,j}``, then
+    ``pre_b += w_r x'_{b,j}`` (the row stays in cache across the batch loops)."""
+    n_batch, n = grad.shape
     for i in range(n):
-        a_old = theta[i, 0] if has_a else one
-        sum_a = zero
-        sum_b = zero
-        for b in range(n_batch):
-            z = pre[i, b]
-            sum_a += residual[b] * activation(z, act_kind, act_p)
-            grad_w[b] = per_sample * residual[b] * a_old * activation_derivative(z, act_kind, act_p)
-            sum_b += grad_w[b]
-        if draw.kind != NOISE_NONE:
-            fill_noise(draw, i, noise)
-        if has_a:
-            theta[i, 0] = decay * a_old + per_sample * sum_a + noise[0]
-        bias = zero
-        if has_b:
-            bias = decay * theta[i, 1] + sum_b + noise[1]
-            theta[i, 1] = bias
-        for b in range(n_batch):
-            pre_next[i, b] = bias
-        for j in range(d):
-            wj = decay * theta[i, off + j] + noise[off + j]
-            for b in range(n_batch):
-                wj += grad_w[b] * x[b, j]
-            theta[i, off + j] = wj
-            for b in range(n_batch):
-                pre_next[i, b] += wj * x_next[b, j]
-        a_new = theta[i, 0] if has_a else one
-        for b in range(n_batch):
-            f_next[b] += a_new * activation(pre_next[i, b], act_kind, act_p)
+        w[r, i] = decay * w[r, i]
+    for b in range(n_batch):
+        c = x[b, j]
+        for i in range(n):
+            w[r, i] += grad[b, i] * c
+    for b in range(n_batch):
+        e = x_next[b, j]
+        for i in range(n):
+            pre[b, i] += w[r, i] * e

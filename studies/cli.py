@@ -549,8 +549,8 @@ def _run(parser, args) -> int:
         try:
             io.save(ds, target)
         except KeyboardInterrupt:  # Ctrl-C during the write: io.save finished it first
-            print(f"wgflow: interrupted while writing {str(target)!r} (written)", file=sys.stderr)
-            status = status or 130
+            print(f"wgflow: interrupted; {str(target)!r} was written", file=sys.stderr)
+            return 130
         except (OSError, ValueError) as exc:
             print(f"wgflow: error: cannot write {str(target)!r}: {exc}", file=sys.stderr)
             return status or 1

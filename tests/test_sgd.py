@@ -183,7 +183,12 @@ def test_same_seed_same_bits_whatever_the_thread_count():
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
         sgd = SGD(
-            model, n_neurons=30, step_size=0.01, seed=9, beta=30.0, replicas=3,
+            model,
+            n_neurons=30,
+            step_size=0.01,
+            seed=9,
+            beta=30.0,
+            replicas=3,
             record_weights=True,
         )
         results.append(sgd.run(None, 1.0, 0.5, progress=False))
@@ -257,7 +262,7 @@ def test_bad_weights_and_activations_are_refused():
         sgd.run(np.full((4, 7), np.nan), 1.0, progress=False)
     with pytest.raises(ValueError, match="activation"):
         NetworkModel(anisotropic(), "swish", "w")
-    with pytest.raises(ValueError, match="parameters"):
+    with pytest.raises(ValueError, match="trained"):
         NetworkModel(anisotropic(), "relu", "wb")
     with pytest.raises(ValueError, match="knots"):
         Activation.piecewise_linear([1.0, 0.0], [0.0, 1.0])

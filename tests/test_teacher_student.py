@@ -205,23 +205,6 @@ def test_compare_refuses_settings_of_the_other_problem():
         compare(problem="teacher")
 
 
-def test_approximation_study_excess_risk_falls_with_n_and_not_with_d():
-    """Trained students (L-BFGS on the exact risk): the excess risk falls faster than Barron's
-    1/N, and at N = 4 every d reaches the same minimum (the neurons end in S: r → 0)."""
-    from wgflow.studies import approximation
-
-    ds = approximation.study(
-        n_values=(4, 8, 16), d_values=(20, 80, 320), seeds=(0,), max_iter=400,
-        scheduler="synchronous", progress=False,
-    )  # fmt: skip
-    fits = approximation.fit(ds)
-    for d, f in fits["N"].items():
-        assert f.slope < -1.0, (d, f)
-    at4 = ds["excess_risk"].sel(N=4).values.ravel()
-    assert np.ptp(at4) < 1e-3 * at4.mean()
-    assert float(ds["max_r"].sel(N=4).max()) < 1e-3
-
-
 def test_the_dense_reduced_interaction_is_built_once_per_grid():
     """The solver and the risk curve share the grid's dense matrix (O(n²) kernel calls each);
     another grid gets its own."""
