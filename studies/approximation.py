@@ -95,7 +95,9 @@ def teacher(k: int, width: int, amplitude: float = 0.5) -> tuple[np.ndarray, np.
     Returns
     -------
     directions : ndarray, shape (M, k)
+        Unit vectors ``u_j``.
     amplitudes : ndarray, shape (M,)
+        ``a*_j``.
     """
     k, m = check_positive_int("k", k), check_positive_int("width", width)
     if k < 2:
@@ -129,7 +131,9 @@ def arccos_kernel_matrix(w1: np.ndarray, w2: np.ndarray) -> tuple[np.ndarray, ..
     Parameters
     ----------
     w1 : ndarray, shape (n1, D)
+        First set of weights.
     w2 : ndarray, shape (n2, D)
+        Second set of weights.
 
     Returns
     -------
@@ -151,8 +155,12 @@ class Target:
 
     Parameters
     ----------
-    k, width, amplitude :
-        As in :func:`teacher`.
+    k : int
+        Intrinsic dimension (as in :func:`teacher`).
+    width : int
+        Teacher width ``M``.
+    amplitude : float
+        Profile amplitude ``A``.
     d : int
         Input dimension ``≥ k``.
     """
@@ -173,11 +181,14 @@ class Target:
         Parameters
         ----------
         theta : ndarray, shape (N, 1 + d)
+            The student's neurons.
 
         Returns
         -------
         risk : float
+            ``R_N``.
         gradient : ndarray, shape (N, 1 + d)
+            ``∇_θ R_N``.
         """
         a, w = theta[:, 0], theta[:, 1:]
         n, m = a.size, self.a.size
@@ -208,10 +219,12 @@ class Target:
         Parameters
         ----------
         theta : ndarray, shape (N, 1 + d)
+            The student's neurons.
 
         Returns
         -------
         float
+            ``R_N``.
         """
         return self.risk_and_gradient(theta)[0]
 
@@ -249,8 +262,12 @@ def profile_distance(k: int, width: int, amplitude: float) -> float:
 
     Parameters
     ----------
-    k, width, amplitude :
-        As in :func:`teacher`.
+    k : int
+        Intrinsic dimension.
+    width : int
+        Teacher width ``M``.
+    amplitude : float
+        Profile amplitude ``A``.
 
     Returns
     -------
@@ -315,25 +332,30 @@ def invariant_coordinates(theta: np.ndarray, k: int) -> np.ndarray:
     Parameters
     ----------
     theta : ndarray, shape (N, 1 + d)
+        Neurons ``(a, w)``.
     k : int
         Dimension of ``S`` (the first ``k`` axes).
 
     Returns
     -------
     ndarray, shape (N, k + 1)
+        The coordinates.
     """
     a, w = theta[:, 0], theta[:, 1:]
     return np.column_stack([a[:, None] * w[:, :k], np.abs(a) * np.linalg.norm(w[:, k:], axis=1)])
 
 
 def measure_distance(theta1: np.ndarray, theta2: np.ndarray, k: int) -> float:
-    """Exact W2 between two students' neuron measures (uniform weights) in
-    :func:`invariant_coordinates` (``ot.emd2`` on squared Euclidean costs).
+    """Exact W2 between two students' neuron measures in invariant coordinates.
+
+    Uniform weights, :func:`invariant_coordinates`, ``ot.emd2`` on squared Euclidean costs.
 
     Parameters
     ----------
     theta1, theta2 : ndarray, shape (N, 1 + d)
+        The two students.
     k : int
+        Dimension of ``S``.
 
     Returns
     -------
@@ -510,6 +532,7 @@ def plot(results: xr.Dataset, fits: dict | None = None):
     Returns
     -------
     matplotlib.figure.Figure
+        Three panels.
     """
     import matplotlib.pyplot as plt
 
