@@ -44,36 +44,80 @@ SIGMOID = ACTIVATION_KINDS["sigmoid"]
 TANH = ACTIVATION_KINDS["tanh"]
 _FAST = {"contract", "reassoc", "nsz"}
 
+
+def _bundle(name: str, summary: str, fields: list[tuple[str, str, str]]) -> type:
+    """A namedtuple with a numpydoc docstring (``fields``: name, type, description)."""
+    cls = namedtuple(name, [f[0] for f in fields])
+    params = "\n".join(f"{n} : {t}\n    {d}" for n, t, d in fields)
+    cls.__doc__ = f"{summary}\n\nParameters\n----------\n{params}\n"
+    return cls
+
+
 # Argument bundles (numba namedtuples: named fields, one type each, cached like arrays).
-#: the architecture: activation id and parameters (knots then values), which heads are trained
-Network = namedtuple("Network", ["activation", "activation_params", "has_a", "has_b"])
-#: Gaussian-mixture classes: labels (K,), cumulative probabilities (K,), per-class scales
-#: (K, d), rotation (d, d; (0, 0) when unused) and whether to apply it
-MixtureLaw = namedtuple("MixtureLaw", ["labels", "cumprob", "scales", "rotation", "rotated"])
-#: teacher regression on ``x ~ N(0, I)``: ``y = (1/M) Σ_t a*_t σ*(⟨W_t, B x⟩ + b*_t) + τ G`` with
-#: basis ``B (k, d)``, weights ``W (M, k)``, heads ``a*``, ``b*`` (M,), the teacher's
-#: activation id and parameters, and the label-noise standard deviation ``τ``
-TeacherLaw = namedtuple(
-    "TeacherLaw", ["basis", "weights", "a", "b", "activation", "params", "label_noise"]
+Network = _bundle("Network", "The architecture the kernels compile.", [
+    ("activation", "int", "Activation id (``ACTIVATION_KINDS``)."),
+    ("activation_params", "ndarray", "Knots then values of a piecewise-linear σ (else empty)."),
+    ("has_a", "bool", "Whether the output weights ``a`` are trained."),
+    ("has_b", "bool", "Whether the biases ``b`` are trained."),
+])  # fmt: skip
+MixtureLaw = _bundle("MixtureLaw", "Gaussian-mixture classes ``x = Q (s_c ⊙ g)``, label ``y_c``.", [
+    ("labels", "ndarray, shape (K,)", "Class labels."),
+    ("cumprob", "ndarray, shape (K,)", "Cumulative class probabilities."),
+    ("scales", "ndarray, shape (K, d)", "Per-class standard deviations."),
+    ("rotation", "ndarray, shape (d, d) or (0, 0)", "``Q`` (empty when unused)."),
+    ("rotated", "bool", "Whether to apply ``Q``."),
+])  # fmt: skip
+TeacherLaw = _bundle(
+    "TeacherLaw",
+    "Teacher regression on ``x ~ N(0, I)``: ``y = (1/M) Σ_t a_t σ(⟨W_t, B x⟩ + b_t) + τ G``.",
+    [
+        ("basis", "ndarray, shape (k, d)", "``B``."),
+        ("weights", "ndarray, shape (M, k)", "``W``."),
+        ("a", "ndarray, shape (M,)", "Teacher output weights."),
+        ("b", "ndarray, shape (M,)", "Teacher biases."),
+        ("activation", "int", "The teacher's activation id."),
+        ("params", "ndarray", "Its parameters (knots then values)."),
+        ("label_noise", "float", "``τ``, the label-noise standard deviation."),
+    ],
 )
-#: counter-based stream keys: ``data`` draws samples, ``noise`` the SGD noise (uint64 each, or
-#: (R,) arrays with one key per replica) — named, so the two can never be swapped silently
-Streams = namedtuple("Streams", ["data", "noise"])
-#: one batch per replica: ``x (B, d)``, ``y (B,)``, pre-activations ``pre (N, B)``, outputs
-#: ``f (B,)`` (a leading replica axis in :func:`sgd_steps`)
-Batch = namedtuple("Batch", ["x", "y", "pre", "f"])
-#: the step rule of a chunk: first global step ``k0``, ``n_steps``, ``coef = [ε, λ, s, 1]``
-#: (``s = √(2ε/β)``), the schedule ``xi (n_steps,)`` and the noise kind
-Steps = namedtuple("Steps", ["k0", "n_steps", "coef", "xi", "noise_kind"])
-#: one step's update: ``w ← decay · w + per_sample Σ_b (gradient) + scale · noise``; the noise
-#: kind, its key, the global step ``k`` (its counters) and ``one`` (1 in the weights' dtype)
-Rule = namedtuple("Rule", ["decay", "per_sample", "scale", "kind", "key", "step", "one"])
-#: a replica's working arrays, neurons last: weights ``w (P, N)``, pre-activations of the
-#: current batch ``pre (B, N)`` (accumulated in place for the next one), ``σ`` and ``σ′`` of
-#: them ``sig``, ``der (B, N)``, the weight-row coefficients ``grad (B, N)``, residuals
-#: ``residual (B,)``, the step's noise ``nz (2⌈P/2⌉, N)`` (float32, unscaled; ``(0, N)`` for a
-#: noiseless run) and the sampler's buffers ``n1``, ``n2 (⌈d/2⌉ + 1,)``, ``buf (d,)``
-Work = namedtuple("Work", ["w", "pre", "sig", "der", "grad", "residual", "nz", "n1", "n2", "buf"])
+Streams = _bundle("Streams", "Counter-based stream keys, named so they cannot be swapped.", [
+    ("data", "uint64 or ndarray, shape (R,)", "Key of the data stream (per replica)."),
+    ("noise", "uint64 or ndarray, shape (R,)", "Key of the SGD noise."),
+])  # fmt: skip
+Batch = _bundle("Batch", "One batch per replica (a leading replica axis in sgd_steps).", [
+    ("x", "ndarray, shape (B, d)", "Inputs."),
+    ("y", "ndarray, shape (B,)", "Labels."),
+    ("pre", "ndarray, shape (N, B)", "Pre-activations of every neuron."),
+    ("f", "ndarray, shape (B,)", "Network outputs."),
+])  # fmt: skip
+Steps = _bundle("Steps", "The step rule of a chunk of steps.", [
+    ("k0", "int", "First global step."),
+    ("n_steps", "int", "Steps in the chunk."),
+    ("coef", "ndarray, shape (4,)", "``[ε, λ, s, 1]`` with ``s = √(2ε/β)``."),
+    ("xi", "ndarray, shape (n_steps,)", "The schedule ``ξ`` at each step."),
+    ("noise_kind", "int", "``NOISE_NONE``, ``NOISE_GAUSSIAN`` or ``NOISE_RADEMACHER``."),
+])  # fmt: skip
+Rule = _bundle("Rule", "One step's update ``w ← decay w + rate · gradient + scale · noise``.", [
+    ("decay", "float", "``1 − εξλ``."),
+    ("per_sample", "float", "``εξ/B``."),
+    ("scale", "float", "``s √ξ``, the noise's scale."),
+    ("kind", "int", "The noise kind."),
+    ("key", "uint64", "The noise stream's key."),
+    ("step", "int", "The global step ``k`` (the noise counters)."),
+    ("one", "float", "1 in the weights' dtype."),
+])  # fmt: skip
+Work = _bundle("Work", "A replica's working arrays, neurons last (see the module docstring).", [
+    ("w", "ndarray, shape (P, N)", "The weights, transposed."),
+    ("pre", "ndarray, shape (B, N)", "Pre-activations (accumulated in place for the next batch)."),
+    ("sig", "ndarray, shape (B, N)", "``σ(pre)``."),
+    ("der", "ndarray, shape (B, N)", "``σ′(pre)``."),
+    ("grad", "ndarray, shape (B, N)", "Weight-row coefficients ``(εξ/B) r_b a_i σ′``."),
+    ("residual", "ndarray, shape (B,)", "``y − f``."),
+    ("nz", "ndarray, shape (2⌈P/2⌉, N) or (0, N)", "The step's unscaled noise (float32)."),
+    ("n1", "ndarray, shape (⌈d/2⌉ + 1,)", "Sampler buffer (cosine normals)."),
+    ("n2", "ndarray, shape (⌈d/2⌉ + 1,)", "Sampler buffer (sine normals)."),
+    ("buf", "ndarray, shape (d,)", "Sampler buffer (one input)."),
+])  # fmt: skip
 
 
 # ---- activations -------------------------------------------------------------------------
@@ -205,9 +249,24 @@ def _sample_teacher(key, step, x, y, law, work):
         y[b] = total / m + law.label_noise * n1[h]
 
 
-def sample_batch(key, step, x, y, law, work):
-    """Fill ``x (B, d)`` and ``y (B,)`` with the samples of global step ``step`` from ``law``
-    (a :class:`MixtureLaw` or :class:`TeacherLaw`; compiled code only)."""
+def sample_batch(key, step, x, y, law, work) -> None:
+    """Fill ``x`` and ``y`` with the samples of global step ``step`` (compiled code only).
+
+    Parameters
+    ----------
+    key : uint64
+        The data stream's key.
+    step : int
+        Global step (the counters).
+    x : ndarray, shape (B, d)
+        Receives the inputs.
+    y : ndarray, shape (B,)
+        Receives the labels.
+    law : MixtureLaw or TeacherLaw
+        The data law; numba compiles the sampler for its type.
+    work : Work
+        The sampler's buffers.
+    """
     raise NotImplementedError("sample_batch is called from compiled kernels")
 
 

@@ -32,9 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 from .simd import bits_float, float_bits, log_positive, sincos_turns
 
@@ -101,28 +99,6 @@ _COS32 = tuple(_F32(c) for c in (2.443315711809948e-5, -1.388731625493765e-3, 4.
 _OCTANT, _MASK22, _S22 = np.uint64(1 << 21), np.uint64((1 << 22) - 1), np.uint64(22)
 _R_SHIFT32 = _F32(2**21 - 0.5)  # x = 2π (r + ½) 2⁻²⁴ with r = (t mod 2²²) − 2²¹
 _ANGLE32 = _F32(_TWO_PI * 2.0**-24)
-
-
-@intrinsic
-def _f32_bits(typingctx, x):
-    """The IEEE-754 bits of a float32 as an int32 (compiled code only)."""
-    sig = types.int32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    """The float32 whose IEEE-754 bits are the int32 ``x`` (compiled code only)."""
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -322,8 +298,10 @@ def normal_pairs_numpy(key, pair) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normals_numpy(key, base_pair, count: int) -> np.ndarray:
-    """``count`` normals laid out as the SGD kernels do: entry ``j`` from pair ``base + j // 2``
-    (:func:`normal_pairs_numpy`: the cosine normal at even ``j``, the sine one at odd ``j``).
+    """``count`` normals laid out as the SGD kernels do (numpy).
+
+    Entry ``j`` comes from pair ``base + j // 2`` of :func:`normal_pairs_numpy`: the cosine
+    normal at even ``j``, the sine one at odd ``j``.
 
     Parameters
     ----------
