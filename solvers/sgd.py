@@ -47,7 +47,23 @@ _CHUNK = 1 << 16  # steps per kernel call (bounds the schedule array; lets Ctrl-
 
 @dataclass
 class SGDState:
-    """Global step ``k`` (time ``k ε``), weights ``θ (R, N, P)`` and the pending batch."""
+    """Global step ``k`` (time ``k ε``), weights ``θ (R, N, P)`` and the pending batch.
+
+    Parameters
+    ----------
+    k : int
+        Steps taken (the time is ``k ε``).
+    theta : ndarray, shape (R, N, P)
+        Weights of every replica.
+    x : ndarray, shape (R, B, d)
+        Inputs of the batch the next step uses.
+    y : ndarray, shape (R, B)
+        Their labels.
+    pre : ndarray, shape (R, N, B)
+        Pre-activations ``⟨w_i, x⟩ + b_i`` of that batch.
+    f : ndarray, shape (R, B)
+        Network outputs on that batch.
+    """
 
     k: int
     theta: np.ndarray
