@@ -1,14 +1,15 @@
 """Finite volumes on 2-D Ornstein–Uhlenbeck: wgflow vs py-pde vs a plain numpy scheme.
 
-Default run (one thread, tables 1 and 3, under 2 minutes on an idle 2-core machine; ``--full``
-adds table 2 and the older tables below):
+Default run: tables 1 (without py-pde) and 3, one thread, ~10 s; ``--pypde`` adds py-pde to
+table 1 (~2.5 min more, nearly all of it py-pde compiling its stepper for each grid);
+``--full`` adds py-pde, table 2 and the older tables below (~8 min):
 
 1. **Equal grid against py-pde's compiled stepper** (64², 128², 256², t = 1): wgflow's
    ``advance`` (its compiled stepping loop, the counterpart of py-pde's stepper) and ``run``
    (the whole call: observables, dataset), with the default integrator (RKL2 super steps where
    the parabolic limit binds, SSPRK(4,2) elsewhere) and with ``integrator="ssp"`` (SSP-RK2 =
-   Heun always, the previous scheme); L1 errors against the exact Gaussian; right-hand-side
-   evaluations.
+   Heun always, the previous scheme; ``--full``); L1 errors against the exact Gaussian;
+   right-hand-side evaluations.
 2. **512², diffusion dominating** (``--full``): flux evaluations and L1 error of SSP-RK2
    (Heun) vs the default, on the OU above and on OU started at its stationary variance.
 3. **Flops per cell** of the fused passes (entropy potential + flux divergence, counted by
@@ -40,8 +41,8 @@ write rate; then the Runge–Kutta update: 3 and 4), order 1 with entropy 9; wit
 energy 13 and 6 (``ξ = V``); porous medium as entropy plus 2 passes per stage (numpy
 ``power``, scale) — interactions add their FFT convolution, not counted.
 
-Run: ``python benchmarks/bench_fv.py`` (``--sizes 64 128`` for a quicker run, ``--full`` for
-the per-step bandwidth table, the semi-implicit tables and py-pde's ``solve()``).
+Run: ``python benchmarks/bench_fv.py [--pypde] [--full]`` (``--sizes 64 128`` for a quicker
+run).
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ def run_stepping(n, integrator, repeat):
     return advance_s, run_s, l1(grid, end.rho), evaluations, end.steps
 
 
-def equal_grid_table(sizes, repeat, pypde=True):
+def equal_grid_table(sizes, repeat, pypde=True, integrators=("auto",)):
     print("\n2-D OU to t = 1 at equal grid, one thread; ratio = py-pde stepper time / wgflow "
           "time (> 1: wgflow faster)\n")
     print(f"{'cells':>7}{'integrator':>11}{'advance [s]':>13}{'run [s]':>10}{'L1 error':>11}"
@@ -333,7 +334,7 @@ def equal_grid_table(sizes, repeat, pypde=True):
         ref_s, ref_err = np.nan, np.nan
         if pypde:
             _, ref_s, _, ref_err = run_pypde(n, reps, with_solve=False)
-        for integrator in ("auto", "ssp"):
+        for integrator in integrators:
             adv, run, err, evals, steps = run_stepping(n, integrator, reps)
             print(f"{n:>6}²{integrator:>11}{adv:>13.4f}{run:>10.4f}{err:>11.2e}{evals:>7}"
                   f"{steps:>7}{ref_s:>12.4f}{ref_err:>11.2e}{ref_s / adv:>12.2f}"
@@ -439,10 +440,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--no-pypde", action="store_true", help="skip py-pde")
+    parser.add_argument("--pypde", action="store_true",
+                        help="compare with py-pde's stepper (+~2.5 min: py-pde compiles per grid)")
+    parser.add_argument("--no-pypde", action="store_true", help="skip py-pde even with --full")
     parser.add_argument("--full", action="store_true",
-                        help="also the 512² table (~1.5 min) and the bandwidth, semi-implicit "
-                             "and solve() tables (~5 min)")  # fmt: skip
+                        help="also SSP-RK2 at equal grid, the 512² table (~1.5 min) and the "
+                             "bandwidth, semi-implicit and solve() tables (~5 min)")  # fmt: skip
     parser.add_argument("--steps-only", action="store_true", help="only the per-step tables")
     args = parser.parse_args(argv)
     numba.set_num_threads(1)  # every table: one thread
@@ -450,7 +453,9 @@ def main(argv=None):
     if args.steps_only:
         step_table()
         return
-    equal_grid_table(args.sizes, args.repeat, pypde=not args.no_pypde)
+    integrators = ("auto", "ssp") if args.full else ("auto",)
+    pypde = (args.pypde or args.full) and not args.no_pypde
+    equal_grid_table(args.sizes, args.repeat, pypde=pypde, integrators=integrators)
     if args.full:
         diffusion_table()
         step_table()
