@@ -223,6 +223,10 @@ CASES = {
     ("ConcentrationGuard", "action"): [lambda t: ConcentrationGuard(action="stop")],
     ("FreeEnergy", "unknown keyword"): [lambda t: wg.FreeEnergy(potental=lambda x: x)],
     ("FiniteVolume", "order"): [lambda t: FiniteVolume(OU.energy, GRID, order=3)],
+    ("FiniteVolume", "integrator"): [
+        lambda t: FiniteVolume(OU.energy, GRID, integrator="rk4"),
+        lambda t: FiniteVolume(OU.energy, GRID, scheme="semi-implicit", integrator="rkl2"),
+    ],
     ("FiniteVolume", "cfl"): [
         lambda t: FiniteVolume(OU.energy, GRID, cfl=0),
         lambda t: FiniteVolume(OU.energy, GRID, cfl=1.5),
