@@ -196,7 +196,6 @@ CLI = [
     ("26", ["plot", "run.gif", "--animation", "run.gif"]),
     ("26", ["plot", "not_wgflow.nc"]),
     ("26", ["plot", "no_snapshot.nc"]),
-    ("26", ["plot", "one_statistic.nc"]),
     ("26", ["plot", "/dev/null"]),
     ("26", ["run", "--from", "bad_json.nc"]),
     ("26", ["run", "--from", "unknown_key.nc"]),
@@ -642,3 +641,18 @@ def test_plot_draws_an_archive_of_one_snapshot(tmp_path, capsys):
         wg.save(ds.isel(time=[0]), tmp_path / f"{name}.nc")
         assert main(["plot", str(tmp_path / f"{name}.nc")]) == 0
         assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+
+
+def test_plot_draws_an_archive_with_one_statistic(tmp_path):
+    """One ``std_*`` statistic (one axes from plt.subplots) used to crash the statistics
+    figure; it now draws, and a comparison with one reduced coordinate draws its panel."""
+    from wgflow.studies.figures import statistics_figure
+
+    statistic = {"risk_sgd": ("time", [1.0, 0.5]), "std_r1_sgd": ("time", [1.0, 0.5])}
+    wg.save(xr.Dataset(statistic, coords={"time": [0.0, 1.0]}), tmp_path / "one.nc")
+    assert main(["plot", str(tmp_path / "one.nc")]) == 0
+    both = {"risk_sgd": ("time", [1.0, 0.5]), "risk_pde": ("time", [1.0, 0.6]),
+            "mean_r_sgd": ("time", [0.5, 0.6]), "std_r_sgd": ("time", [0.1, 0.1]),
+            "mean_r_pde": ("time", [0.5, 0.7]), "std_r_pde": ("time", [0.1, 0.2])}  # fmt: skip
+    fig = statistics_figure(xr.Dataset(both, coords={"time": [0.0, 1.0]}))
+    assert len(fig.axes) == 2
