@@ -117,12 +117,7 @@ class Experiment(abc.ABC):
             Their ``dataset`` carries the same attributes.
         """
         progress = check_bool("progress", progress)
-        unknown = sorted(set(settings) - set(self.known()))
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)}: not a setting of {self.name!r}; known: "
-                f"{', '.join(sorted(self.known()))}"
-            )
+        self._refuse_unknown(settings)
         try:
             ds = self._compute(dict(settings), progress)
         except (RunStopped, RuntimeError, KeyboardInterrupt) as exc:
@@ -130,6 +125,14 @@ class Experiment(abc.ABC):
                 self._stamp(exc.dataset, settings)
             raise
         return self._stamp(ds, settings)
+
+    def _refuse_unknown(self, settings) -> None:
+        unknown = sorted(set(settings) - set(self.known()))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a setting of {self.name!r}; known: "
+                f"{', '.join(sorted(self.known()))}"
+            )
 
     def _stamp(self, ds: xr.Dataset, settings: dict) -> xr.Dataset:
         ds.attrs.update(self.attributes())
@@ -164,12 +167,7 @@ class PresetExperiment(Experiment):
         return {**fields, **presets.known_settings(self.name)}
 
     def resolve(self, quick: bool | None = None, **overrides) -> dict:
-        unknown = sorted(set(overrides) - set(self.known()))
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)}: not a setting of {self.name!r}; known: "
-                f"{', '.join(sorted(self.known()))}"
-            )
+        self._refuse_unknown(overrides)
         settings = presets.settings(self.name, _quick(quick), **overrides)
         settings["step_reading"] = overrides.get("step_reading", "seed")
         checked = {k: v for k, v in settings.items() if k != "step_reading"}
@@ -252,12 +250,7 @@ class GridExperiment(Experiment):
 
     def resolve(self, quick: bool | None = None, **overrides) -> dict:
         job = JOBS[self.name]
-        unknown = sorted(set(overrides) - set(self.known()))
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)}: not a setting of {self.name!r}; known: "
-                f"{', '.join(sorted(self.known()))}"
-            )
+        self._refuse_unknown(overrides)
         settings = {**self.known(), **(job.quick if _quick(quick) else {}), **overrides}
         job(**settings)  # checked now, before any work
         return settings

@@ -15,16 +15,7 @@ from wgflow.problems import OrnsteinUhlenbeck
 from wgflow.solvers import SGD, FiniteVolume, Particles
 from wgflow.trackers import Tracker
 
-
-class InterruptAt(Tracker):
-    """Simulates Ctrl-C once the run reaches time ``t``."""
-
-    def __init__(self, t):
-        self.t = t
-
-    def handle(self, solver, state, t):
-        if t >= self.t - 1e-12:
-            raise KeyboardInterrupt
+from .test_checkpoint import InterruptAt
 
 
 def network():
