@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # one line each, for this command only
     try:
         return _dispatch(parser, args)
+    except KeyboardInterrupt:  # before a run started or after it ended: nothing to save
+        print("wgflow: interrupted", file=sys.stderr)
+        return 130
     finally:
         warnings.formatwarning = previous
 

@@ -444,3 +444,17 @@ def test_every_study_module_has_run_study_and_no_argparse_main():
         module = importlib.import_module(f"wgflow.studies.{study.module}")
         assert callable(module.run_study), study.name
         assert not hasattr(module, "main"), f"{study.module} keeps its own argparse main"
+
+
+def test_ctrl_c_before_the_run_starts_exits_130_in_one_line(monkeypatch, tmp_path, capsys):
+    """Ctrl-C during imports or compilation, before any result: no traceback, exit 130."""
+    from wgflow.studies import experiments
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(experiments, "experiment", interrupted)
+    assert main(["run", "ou", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "wgflow: interrupted"
+    assert not list(tmp_path.iterdir())  # nothing written
