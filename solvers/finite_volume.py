@@ -41,6 +41,8 @@ from .fv_rkl import (
 )
 
 _MAX_REJECTIONS = 40
+#: steps per call of the compiled loop (between calls Ctrl-C reaches Python)
+_COMPILED_CHUNK = 4096
 logger = logging.getLogger(__name__)
 
 
@@ -342,12 +344,19 @@ class FiniteVolume(Solver):
         work = np.empty((7, *rho.shape))
         dt_par = self._limits(state.rho, 1.0)[1]
         mode = {"ssp": 0, "auto": 1, "rkl2": 2}[self.integrator]
-        index, t, steps, evaluations, retries, status = explicit_advance(
-            rho, float(state.t), float(t_next), fv_fused.grid_view(self._V),
-            1.0 / internal.beta if entropy else 0.0, internal.floor if entropy else 0.0,
-            entropy, self._inv_h, dt_par, self.order == 2, self._ssp_stages, self.cfl, mode,
-            self.dt_min, _MAX_REJECTIONS, work, fv_fused.NO_DRIFT, np.zeros(3),
-        )  # fmt: skip
+        t, steps, evaluations, retries, index = float(state.t), 0, 0, 0, -1
+        while t < t_next:  # chunks of steps: Ctrl-C reaches Python between them
+            index, t, done, evals, fixed, status = explicit_advance(
+                rho, t, float(t_next), fv_fused.grid_view(self._V),
+                1.0 / internal.beta if entropy else 0.0, internal.floor if entropy else 0.0,
+                entropy, self._inv_h, dt_par, self.order == 2, self._ssp_stages, self.cfl, mode,
+                self.dt_min, _MAX_REJECTIONS, work, fv_fused.NO_DRIFT, np.zeros(3),
+                _COMPILED_CHUNK,
+            )  # fmt: skip
+            steps, evaluations, retries = steps + done, evaluations + evals, retries + fixed
+            if status != ADVANCED or index < 0:
+                break
+            rho = work[index].copy()  # the next chunk writes into work[4] and work[5]
         self.rate_evaluations += evaluations
         if retries:
             self._rkl_retries += retries
@@ -360,7 +369,7 @@ class FiniteVolume(Solver):
             raise BlowUpError(
                 t, f"no positive step above dt_min={self.dt_min:g} (density or velocity blew up)"
             )
-        new = state.rho if index < 0 else work[index].reshape(self.grid.shape).copy()
+        new = state.rho if steps == 0 else rho.reshape(self.grid.shape).copy()
         return FVState(t, new, state.steps + steps)
 
     def density(self, state: FVState) -> np.ndarray:

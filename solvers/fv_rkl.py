@@ -164,7 +164,8 @@ def _rate(rho, V, xi, inv_beta, floor, entropy, inv_h, second_order, rate, speed
 
 @njit(cache=True)
 def explicit_advance(rho, t, t_next, V, inv_beta, floor, entropy, inv_h, dt_par, second_order,
-                     ssp_stages, cfl, mode, dt_min, max_rejections, work, drift, speeds):
+                     ssp_stages, cfl, mode, dt_min, max_rejections, work, drift, speeds,
+                     max_steps):
     """Explicit steps from ``(t, rho)`` to ``t_next`` in one compiled loop, the same
     arithmetic as :meth:`FiniteVolume._explicit_step` (bit for bit) without Python between
     the passes: for grids on one thread, no interaction, no drift, ``H`` entropy or none.
@@ -203,13 +204,15 @@ def explicit_advance(rho, t, t_next, V, inv_beta, floor, entropy, inv_h, dt_par,
         Dummy face drifts (:data:`fv_fused.NO_DRIFT`).
     speeds : ndarray, shape (3,)
         Scratch.
+    max_steps : int
+        Return after this many steps (the caller loops: Ctrl-C reaches Python between calls).
 
     Returns
     -------
     index : int
         ``work[index]`` holds the density at the returned time.
     t : float
-        Time reached (``t_next`` unless the status is a failure).
+        Time reached (``t_next``, or earlier after ``max_steps`` steps or a failure).
     steps, evaluations, retries, status : int
         Steps taken, right-hand side evaluations, RKL2 steps retried, status code.
     """
@@ -222,7 +225,7 @@ def explicit_advance(rho, t, t_next, V, inv_beta, floor, entropy, inv_h, dt_par,
     retries = 0
     coefficients = np.zeros((4, MAX_STAGES + 1))
     cached_stages = -1
-    while t < t_next:
+    while t < t_next and steps < max_steps:
         remaining = t_next - t
         new_index = 4 if index != 4 else 5
         new = work[new_index]

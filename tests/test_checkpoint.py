@@ -230,7 +230,7 @@ def test_cli_ctrl_c_saves_an_incomplete_archive(tmp_path):
             "--cells",
             "96",
             "--t-final",
-            "5000",
+            "5000000",  # RKL2 steps fast once near equilibrium: keep it busy
             "--quiet",
         ],
         cwd=tmp_path,
