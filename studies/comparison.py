@@ -206,12 +206,11 @@ class Comparison:
                 f"got {type(red).__name__}"
             )
         setting("reduced", red)
-        if self.radial is None and self.initial_scale is None and not callable(
-            prob.default_start()
-        ):
+        start = prob.default_start() if self.radial is None else None
+        if start is not None and self.initial_scale is None and not callable(start):
             raise ParameterError(
                 f"problem: {type(prob).__name__}.default_start() must return a sampler "
-                f"(n, rng) ↦ points, got {prob.default_start()!r}"
+                f"(n, rng) ↦ points, got {start!r}"
             )
         self._check_sgd()
         self._check_pde()
@@ -272,8 +271,7 @@ class Comparison:
         setting = functools.partial(object.__setattr__, self)
         if self.on_grid:
             setting("cells", 64 if self.cells is None else self.cells)
-            if check_int("cells", self.cells, 1) < MIN_CELLS:
-                raise ValueError(f"cells: need an integer ≥ {MIN_CELLS}, got {self.cells!r}")
+            check_int("cells", self.cells, MIN_CELLS)
             snapshots = int(self.t_final / self.save_every) + 2
             check_memory("cells", 64.0 * self.cells**dim * snapshots,
                          f"{snapshots} snapshots of {self.cells}^{dim} cells")  # fmt: skip
@@ -790,7 +788,7 @@ def sgd_variables(sgd: xr.Dataset, plain: xr.Dataset, axes) -> dict:
     dict of str -> xarray.DataArray
         Named by :mod:`wgflow.schema`.
     """
-    out = {schema.RISK_SGD: sgd["risk"].assign_attrs(schema.attributes(schema.RISK_SGD))}
+    out = _sgd_core(sgd, axes)
     for axis in axes:
         values = sgd[axis]
         out[schema.mean(axis, "sgd")] = values.mean("particle").assign_attrs(
@@ -800,9 +798,16 @@ def sgd_variables(sgd: xr.Dataset, plain: xr.Dataset, axes) -> dict:
             out[schema.std(axis, "sgd")] = values.std("particle").assign_attrs(
                 units="1", long_name=f"std of {axis} (SGD)"
             )
-    for axis in axes:  # SGD neurons in reduced coordinates (the grid axes keep the name)
-        name = schema.particle(axis)
-        out[name] = sgd[axis].assign_attrs(schema.attributes(name))
+    return out
+
+
+def _sgd_core(sgd: xr.Dataset, axes) -> dict:
+    """SGD's risk and its neurons in reduced coordinates (the grid axes keep the name)."""
+    out = {schema.RISK_SGD: sgd["risk"].assign_attrs(schema.attributes(schema.RISK_SGD))}
+    for axis in axes:
+        if axis in sgd:
+            name = schema.particle(axis)
+            out[name] = sgd[axis].assign_attrs(schema.attributes(name))
     return out
 
 
@@ -968,11 +973,7 @@ def sgd_kept(sgd: xr.Dataset, pde: xr.Dataset | None, axes, exc) -> xr.Dataset:
     xarray.Dataset
         ``status = "incomplete"``; ``stage`` says what stopped.
     """
-    variables = {schema.RISK_SGD: sgd["risk"].assign_attrs(schema.attributes(schema.RISK_SGD))}
-    for axis in axes:
-        if axis in sgd:
-            name = schema.particle(axis)
-            variables[name] = sgd[axis].assign_attrs(schema.attributes(name))
+    variables = _sgd_core(sgd, axes)
     if pde is not None and "risk" in pde and pde.sizes.get("time", 0) > 1:
         variables.update(_whole_run(pde, "plain"))
     ds = xr.Dataset(variables)

@@ -140,9 +140,7 @@ def check_positive_int(name: str, value) -> int:
     int
         ``value`` as an int.
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: need an integer ≥ 1, got {value!r}")
-    return int(value)
+    return check_int(name, value, 1)
 
 
 def check_int(name: str, value, low: int = 0) -> int:
