@@ -27,7 +27,7 @@ from wgflow.validation import check_bool, check_choice
 
 from . import presets
 from .comparison import Comparison, compare
-from .jobs import JOBS
+from .jobs import JOBS, make_job
 
 __all__ = [
     "EXPERIMENTS",
@@ -249,11 +249,9 @@ class GridExperiment(Experiment):
         return {f.name: f.default for f in dataclasses.fields(JOBS[self.name])}
 
     def resolve(self, quick: bool | None = None, **overrides) -> dict:
-        job = JOBS[self.name]
         self._refuse_unknown(overrides)
-        settings = {**self.known(), **(job.quick if _quick(quick) else {}), **overrides}
-        job(**settings)  # checked now, before any work
-        return settings
+        job = make_job(self.name, _quick(quick), **overrides)  # checked now, before any work
+        return {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
 
     def attributes(self) -> dict:
         return {"description": JOBS[self.name].description}
