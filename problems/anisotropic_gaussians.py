@@ -62,6 +62,7 @@ from wgflow.validation import (
     strict_keywords,
 )
 
+from .anisotropic_collective import AnisotropicCollective
 from .gaussian_expectations import hermite_moment, pair_moments, squared_derivative_expectation
 from .two_layer_nn import TwoLayerNN
 
@@ -167,6 +168,34 @@ class AnisotropicGaussians(NetworkProblem):
             out["r2"] = np.linalg.norm(w[:, self.s0 :], axis=1)
         return out
 
+    def collective_coordinates(self, theta: np.ndarray) -> dict[str, float]:
+        """The network's collective scalars, measured on its weights.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, D)
+            Weights (head columns first).
+
+        Returns
+        -------
+        dict of str -> float
+            ``u2 = ‖mean_j P w_j‖²``, ``v2 = ‖mean_j P⊥ w_j‖²`` (not for isotropic data) and
+            ``pair_correlation`` ``C = mean_{i≠j}⟨v_i, v_j⟩ / mean_i ‖v_i‖²`` of the
+            uninformative parts (of ``w`` itself when isotropic).
+        """
+        w = self._weights_in_basis(np.atleast_2d(theta))
+        n = w.shape[0]
+        parts = {"u2": w[:, : self.s0]}
+        if not self.isotropic:
+            parts["v2"] = w[:, self.s0 :]
+        out = {name: float(np.sum(part.mean(axis=0) ** 2)) for name, part in parts.items()}
+        last = parts["u2" if self.isotropic else "v2"]
+        square = float(np.mean(np.sum(last**2, axis=1)))
+        name = "u2" if self.isotropic else "v2"
+        pairs = (n * n * out[name] - n * square) / (n * (n - 1)) if n > 1 else 0.0
+        out["pair_correlation"] = pairs / square if square > 0 else 0.0
+        return out
+
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # Weights drawn from ``ρ̄ × Unif(spheres)`` given reduced points.
         points = np.atleast_2d(np.asarray(points, float))
@@ -221,7 +250,7 @@ class AnisotropicGaussians(NetworkProblem):
         return ReducedAnisotropic(self, beta, mehler_order)
 
 
-class ReducedAnisotropic(ReducedProblem):
+class ReducedAnisotropic(AnisotropicCollective, ReducedProblem):
     """Reduced free energy of :class:`AnisotropicGaussians` on ``(a, b, r1, r2)``.
 
     Parameters

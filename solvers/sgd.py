@@ -431,6 +431,11 @@ class SGD(Solver):
             coords = [reduce(np.asarray(th, np.float64)) for th in state.theta]
             for name in coords[0]:
                 snap[name] = np.stack([c[name] for c in coords])
+        collective = self.model.collective_coordinates
+        if collective is not None:
+            stats = [collective(np.asarray(th, np.float64)) for th in state.theta]
+            for name in stats[0]:
+                snap[name] = np.array([s[name] for s in stats], dtype=float)
         return snap
 
     def observables(self, state: SGDState) -> dict:
@@ -488,6 +493,12 @@ class SGD(Solver):
                     values,
                     dims=("time", "replica", "particle", "component"),
                     attrs={"units": "1", "long_name": "network weights"},
+                )
+            elif values.ndim == 2:  # a statistic of the whole network
+                ds[name] = xr.DataArray(
+                    values,
+                    dims=("time", "replica"),
+                    attrs={"units": "1", "long_name": f"network statistic {name}"},
                 )
             else:
                 ds[name] = xr.DataArray(

@@ -47,6 +47,8 @@ from wgflow.validation import (
     check_real,
 )
 
+from .collective import solve_collective
+
 __all__ = [
     "CORRECTIONS",
     "Comparison",
@@ -73,13 +75,17 @@ class Correction:
         Its key in :data:`wgflow.schema.PDE_VARIANTS` (the archive's suffix).
     capability : str
         The reduced problem's method it needs (refused up front when missing).
-    energy : callable
-        ``(reduced, comparison) ↦ FreeEnergy``.
+    energy : callable, optional
+        ``(reduced, comparison) ↦ FreeEnergy``: the corrected PDE is the plain solver on it.
+    solve : callable, optional
+        ``(comparison, sample, progress) ↦ xarray.Dataset``: a coupled model with its own
+        solver (instead of ``energy``).
     """
 
     variant: str
     capability: str
-    energy: Callable
+    energy: Callable | None = None
+    solve: Callable | None = None
 
 
 def _step_size_energy(red: ReducedProblem, cmp: Comparison):
@@ -88,7 +94,8 @@ def _step_size_energy(red: ReducedProblem, cmp: Comparison):
 
 #: the corrections ``Comparison(correction=...)`` accepts, by name
 CORRECTIONS: dict[str, Correction] = {
-    "step-size": Correction("corrected", "step_size_drift", _step_size_energy),
+    "step-size": Correction("corrected", "step_size_drift", energy=_step_size_energy),
+    "collective": Correction("collective", "collective_energy", solve=solve_collective),
 }
 #: the problems ``Comparison(problem=...)`` builds by name
 PROBLEMS = ("anisotropic", "teacher-student")
@@ -157,9 +164,11 @@ class Comparison:
         held-out Monte-Carlo estimate (20 000 samples).
     beta : float
         Inverse temperature: noisy SGD against the reduced PDE with entropy.
-    correction : str, optional
-        A key of :data:`CORRECTIONS`: also solve that corrected PDE and archive it with its
-        variant's suffix.
+    correction : str or sequence of str, optional
+        Keys of :data:`CORRECTIONS` (a list, or one string, comma-separated for several): also
+        solve each corrected PDE and archive it with its variant's suffix. ``"step-size"``:
+        the one-neuron ``εd`` drift; ``"collective"``: the reduced PDE coupled to the
+        network's collective scalars (``docs/conventions.rst``, "Finite step size").
     """
 
     problem: str | NetworkProblem = "anisotropic"
@@ -188,7 +197,7 @@ class Comparison:
     pde_dt: float | None = None
     exact_risk: bool | None = None
     beta: float = np.inf
-    correction: str | None = None
+    correction: str | tuple[str, ...] | None = None
     network: NetworkProblem = field(init=False, repr=False)
     reduced: ReducedProblem = field(init=False, repr=False)
 
@@ -288,12 +297,12 @@ class Comparison:
                 )
         check_positive("r_max", self.r_max)
         check_positive("stationary_rate", self.stationary_rate)
-        check_choice("correction", self.correction, (None, *CORRECTIONS))
-        if self.correction is not None:
-            needed = CORRECTIONS[self.correction].capability
+        setting("correction", _corrections(self.correction))
+        for name in self.correction or ():
+            needed = CORRECTIONS[name].capability
             if not self.reduced.provides(needed):
                 raise ValueError(
-                    f"correction: {self.correction!r} is not derived for "
+                    f"correction: {name!r} is not derived for "
                     f"{type(self.network).__name__} (its reduced problem has no {needed})"
                 )
 
@@ -331,7 +340,7 @@ class Comparison:
             "pde_dt": self.pde_dt,
             "exact_risk": self.exact_risk,
             "beta": self.beta,
-            "correction": self.correction,
+            "correction": list(self.correction) if self.correction else None,
         }
 
     def radial_law(self):
@@ -344,19 +353,23 @@ class Comparison:
         """
         return self.network.default_start() if self.radial is None else self.radial
 
-    def pde_energies(self) -> dict:
-        """The energy of each PDE variant to solve: the plain one, then the correction.
+    def pde_solvers(self) -> dict:
+        """How each PDE variant is solved: the plain one, then each correction.
 
         Returns
         -------
-        dict of str -> FreeEnergy
-            Variant → energy.
+        dict of str -> callable
+            Variant → ``(sample, progress) ↦ xarray.Dataset``.
         """
-        energies = {"plain": self.reduced.energy}
-        if self.correction is not None:
-            fix = CORRECTIONS[self.correction]
-            energies[fix.variant] = fix.energy(self.reduced, self)
-        return energies
+        out = {"plain": functools.partial(solve_reduced, self, energy=self.reduced.energy)}
+        for name in self.correction or ():
+            fix = CORRECTIONS[name]
+            if fix.solve is not None:
+                out[fix.variant] = functools.partial(fix.solve, self)
+            else:
+                energy = fix.energy(self.reduced, self)
+                out[fix.variant] = functools.partial(solve_reduced, self, energy=energy)
+        return out
 
     def run(self, progress: bool = False) -> xr.Dataset:
         """SGD, then each PDE variant, then the archive.
@@ -384,13 +397,31 @@ class Comparison:
         start = _time.perf_counter()
         pdes = {}
         try:
-            for variant, energy in self.pde_energies().items():
-                pdes[variant] = solve_reduced(self, sample, energy, progress)
+            for variant, solve in self.pde_solvers().items():
+                pdes[variant] = solve(sample, progress=progress)
         except (RunStopped, KeyboardInterrupt) as exc:  # keep the finished SGD run
             exc.dataset = sgd_kept(sgd, getattr(exc, "dataset", None), self.reduced.axes, exc)
             raise
         wall = {"wall_time_sgd": wall_sgd, "wall_time_pde": _time.perf_counter() - start}
         return assemble(self, sgd, pdes, wall)
+
+
+def _corrections(value) -> tuple[str, ...] | None:
+    """``correction`` as a tuple of known names (``None`` for none)."""
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ParameterError(
+            f"correction: need a name, a comma-separated string or a list of names of "
+            f"{list(CORRECTIONS)}, got {value!r}"
+        )
+    names = tuple(n.strip() for n in names if n.strip())
+    for name in names:
+        check_choice("correction", name, tuple(CORRECTIONS))
+    if len(set(names)) < len(names):
+        raise ValueError(f"correction: a name is repeated in {value!r}")
+    return names or None
 
 
 def compare(problem="anisotropic", *, progress: bool = False, **settings) -> xr.Dataset:
@@ -755,7 +786,8 @@ def assemble(cmp: Comparison, sgd: xr.Dataset, pdes: dict, wall: dict) -> xr.Dat
     whole = cmp.sgd_horizon < cmp.t_final
     variables = sgd_variables(sgd, plain, red.axes)
     for variant, pde in pdes.items():
-        variables.update(pde_variables(sgd, pde, red.axes, variant, whole))
+        build = collective_variables if variant == "collective" else pde_variables
+        variables.update(build(sgd, pde, red.axes, variant, whole))
     ds = xr.Dataset(variables)
     for axis in red.axes:
         if axis in plain.coords:
@@ -789,6 +821,10 @@ def sgd_variables(sgd: xr.Dataset, plain: xr.Dataset, axes) -> dict:
         Named by :mod:`wgflow.schema`.
     """
     out = _sgd_core(sgd, axes)
+    for name in schema.COLLECTIVE:
+        if name in sgd:
+            key = schema.collective(name, "sgd")
+            out[key] = sgd[name].assign_attrs(schema.attributes(key))
     for axis in axes:
         values = sgd[axis]
         out[schema.mean(axis, "sgd")] = values.mean("particle").assign_attrs(
@@ -875,6 +911,69 @@ def pde_variables(sgd: xr.Dataset, pde: xr.Dataset, axes, variant: str, whole: b
     return out
 
 
+def collective_variables(
+    sgd: xr.Dataset, pde: xr.Dataset, axes, variant: str = "collective", whole: bool = False
+) -> dict:
+    """The collective model on SGD's times: risk, gap, W2, means, scalars, pair correlation.
+
+    The model's state is the law of the neurons' incoherent parts; W2 and the means are taken
+    in each neuron's full coordinates (``collective_full``), as SGD records them.
+
+    Parameters
+    ----------
+    sgd : xarray.Dataset
+        SGD's archive.
+    pde : xarray.Dataset
+        :func:`~wgflow.studies.collective.solve_collective`'s archive.
+    axes : sequence of str
+        The reduced coordinates.
+    variant : str
+        ``"collective"``.
+    whole : bool
+        Also archive the model's risk over its whole run on ``pde_time``.
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        Named by :mod:`wgflow.schema`.
+    """
+    times = sgd["time"]
+    out = {
+        schema.risk_pde(variant): pde["risk"].interp(time=times),
+        schema.risk_gap(variant): risk_gap(sgd, pde),
+    }
+    full = pde["full_positions"] if "full_positions" in pde else pde["full_points"]
+    values = []
+    for t in times.values:
+        a = np.column_stack([sgd[axis].sel(time=t).values for axis in axes])
+        b = full.sel(time=t, method="nearest").values
+        weights = None
+        if "full_weights" in pde:
+            weights = pde["full_weights"].sel(time=t, method="nearest").values
+            keep = weights > 0
+            b, weights = b[keep], weights[keep] / weights[keep].sum()
+        values.append(wasserstein(ParticleMeasure(a), ParticleMeasure(b, weights), p=2).value)
+    out[schema.w2(variant)] = xr.DataArray(values, dims="time", coords={"time": times.values})
+    if "density" in pde:
+        out[schema.density(variant)] = pde["density"].interp(time=times)
+    for axis in axes:
+        out[schema.mean(axis, "pde", variant)] = pde[f"full_mean_{axis}"].interp(
+            time=times
+        ).assign_attrs(units="1", long_name=f"mean of {axis} (PDE, {variant})")
+    for name in schema.COLLECTIVE:
+        if name in pde:
+            key = schema.collective(name, "pde")
+            out[key] = pde[name].interp(time=times).assign_attrs(schema.attributes(key))
+    if whole:
+        out.update(_whole_run(pde, variant))
+    for name in (schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)):
+        out[name] = out[name].assign_attrs(schema.attributes(name))
+    if schema.density(variant) in out:
+        name = schema.density(variant)
+        out[name] = out[name].assign_attrs(schema.attributes(name))
+    return out
+
+
 def _whole_run(pde: xr.Dataset, variant: str) -> dict[str, xr.DataArray]:
     """The PDE's own run on ``pde_time`` (risk; the plain variant's density too)."""
     quantities = ("risk", "density") if variant == "plain" else ("risk",)
@@ -940,7 +1039,7 @@ def summary(cmp: Comparison, ds: xr.Dataset, pdes: dict, wall: dict) -> dict:
         out[schema.sup(schema.risk_gap(variant))] = float(ds[schema.risk_gap(variant)].max())
         out[schema.sup(schema.w2(variant))] = float(ds[schema.w2(variant)].max())
         out[f"pde_{variant}_final_risk"] = float(pde["risk"][-1])
-    if cmp.correction is not None:
+    if cmp.correction:
         out["correction_c"] = float(cmp.step_size * cmp.network.d)
     return out
 

@@ -478,6 +478,9 @@ class NetworkModel:
         estimates the risk on a fixed held-out Monte-Carlo set.
     reduced_coordinates : callable, optional
         ``θ (N, P) ↦ {name: array (N,)}`` (e.g. ``r1``, ``r2``), recorded at checkpoints.
+    collective_coordinates : callable, optional
+        ``θ (N, P) ↦ {name: float}``: statistics of the whole network (e.g. ``v2``, the squared
+        norm of its mean uninformative weight), recorded at checkpoints.
     initial_weights : callable, optional
         ``(N, rng) ↦ θ0 (N, P)``; default ``w ~ N(0, I/d)``, ``a = 1``, ``b = 0``.
     name : str
@@ -491,6 +494,7 @@ class NetworkModel:
     trained: str = "w"
     population_risk: Callable[[np.ndarray], float] | None = None
     reduced_coordinates: Callable[[np.ndarray], dict] | None = None
+    collective_coordinates: Callable[[np.ndarray], dict] | None = None
     initial_weights: Callable | None = None
     name: str = "two-layer network"
     metadata: dict = field(default_factory=dict)

@@ -322,6 +322,7 @@ class NetworkProblem(_Described):
             self.trained,
             population_risk=self.population_risk if exact_risk else None,
             reduced_coordinates=self.reduced_coordinates,
+            collective_coordinates=getattr(self, "collective_coordinates", None),
             initial_weights=functools.partial(_initial_weights, self, kappa, radial),
             name=self.model_name,
             metadata={"problem": type(self).__name__, "problem_parameters": self.parameters()},
@@ -341,10 +342,13 @@ class ReducedProblem(_Capabilities, abc.ABC):
     Subclasses set ``problem``, ``beta``, ``mehler_order``, ``radial_axes``, ``axes`` (head
     then radial) and ``dim`` and implement :attr:`energy`, :meth:`grid`, :meth:`risk_curve` and
     :meth:`particle_risk`; a problem with a finite-step-size theory overrides
-    :meth:`step_size_drift` (then :meth:`corrected_energy` works).
+    :meth:`step_size_drift` (then :meth:`corrected_energy` works); one with a collective-mode
+    model overrides :meth:`collective_energy` and provides ``collective_modes``,
+    ``collective_risk``, ``collective_source``, ``collective_full`` and
+    ``collective_correlation`` (see :mod:`wgflow.studies.collective`).
     """
 
-    OPTIONAL = ("step_size_drift",)
+    OPTIONAL = ("step_size_drift", "collective_energy")
 
     problem: NetworkProblem
     beta: float
@@ -440,6 +444,26 @@ class ReducedProblem(_Capabilities, abc.ABC):
         raise self._missing(
             "step_size_drift",
             f" (the finite-step-size correction is not derived for {type(self.problem).__name__})",
+        )
+
+    def collective_energy(self, step_size: float, modes: dict) -> FreeEnergy:
+        """The energy of the neurons' incoherent parts at frozen collective scalars (optional).
+
+        Parameters
+        ----------
+        step_size : float
+            SGD's ``ε``.
+        modes : dict of str -> float
+            The collective scalars (``collective_modes``).
+
+        Returns
+        -------
+        FreeEnergy
+            With the incoherent share of the finite-step-size drift.
+        """
+        raise self._missing(
+            "collective_energy",
+            f" (the collective mode is not derived for {type(self.problem).__name__})",
         )
 
     def corrected_energy(self, step_size: float) -> FreeEnergy:

@@ -4,7 +4,8 @@ The experiment that writes the archive (``wgflow.studies``), the plots and the c
 that read it all build names here, so a renamed variable cannot leave a reader behind.
 
 A comparison holds SGD (``source = "sgd"``) and one or more reduced PDEs: the plain one
-(``variant = "plain"``) and each correction (``"corrected"``: the finite-step-size drift).
+(``variant = "plain"``) and each correction (``"corrected"``: the one-neuron finite-step-size
+drift; ``"collective"``: the reduced PDE coupled to the collective scalars of :data:`COLLECTIVE`).
 A PDE variant's variables carry its suffix (``risk_pde``, ``risk_pde_corrected``).
 
 Examples
@@ -18,7 +19,9 @@ from __future__ import annotations
 __all__ = [
     "PDE_VARIANTS",
     "RISK_SGD",
+    "COLLECTIVE",
     "attributes",
+    "collective",
     "density",
     "free_energy_pde",
     "mean",
@@ -36,6 +39,13 @@ __all__ = [
 PDE_VARIANTS: dict[str, tuple[str, str]] = {
     "plain": ("", "reduced PDE"),
     "corrected": ("_corrected", "reduced PDE with the step-size correction"),
+    "collective": ("_collective", "reduced PDE with the collective mode"),
+}
+#: the collective scalars measured on SGD and predicted by the collective model
+COLLECTIVE = {
+    "v2": "squared norm of the mean uninformative weight ‖mean_j P⊥w_j‖²",
+    "u2": "squared norm of the mean informative weight ‖mean_j P w_j‖²",
+    "pair_correlation": "pair correlation C = mean_{i≠j}⟨v_i, v_j⟩ / mean ‖v_i‖²",
 }
 #: SGD's risk over time
 RISK_SGD = "risk_sgd"
@@ -172,6 +182,26 @@ def _source(source: str, variant: str) -> str:
     return "pde" + _suffix(variant)
 
 
+def collective(name: str, source: str) -> str:
+    """A collective scalar over time: measured on SGD or predicted by the collective model.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`COLLECTIVE` (``v2``, ``u2``, ``pair_correlation``).
+    source : {"sgd", "pde"}
+        Measured (SGD) or predicted (the ``collective`` PDE variant).
+
+    Returns
+    -------
+    str
+        ``<name>_sgd`` or ``<name>_pde_collective``.
+    """
+    if name not in COLLECTIVE:
+        raise ValueError(f"name: must be one of {list(COLLECTIVE)}, got {name!r}")
+    return f"{name}_{_source(source, 'collective')}"
+
+
 def particle(axis: str) -> str:
     """SGD's neurons in a reduced coordinate, ``(time, particle)``.
 
@@ -266,6 +296,11 @@ def attributes(name: str) -> dict:
         }
         if name in fixed:
             return {"long_name": fixed[name], "units": "1"}
+    for key, label in COLLECTIVE.items():
+        if name == collective(key, "sgd"):
+            return {"long_name": f"{label} (SGD)", "units": "1"}
+        if name == collective(key, "pde"):
+            return {"long_name": f"{label} (collective model)", "units": "1"}
     if name == free_energy_pde():
         return {"long_name": "reduced free energy of the PDE", "units": "1"}
     if name.startswith("particle_"):
