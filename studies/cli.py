@@ -610,10 +610,60 @@ def _summary_variables(ds) -> list[str]:
     """The variables the summary prints (names from :mod:`wgflow.schema`)."""
     from wgflow import schema
 
-    names = [schema.RISK_SGD, "mass", "free_energy"]
+    names = [schema.RISK_SGD, RISK_SGD_STDERR, "mass", "free_energy"]
     for variant in schema.PDE_VARIANTS:
         names += [schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)]
+    for axis in _reduced_axes(ds):
+        for source, variant in [("sgd", "plain")] + [("pde", v) for v in schema.PDE_VARIANTS]:
+            names += [schema.mean(axis, source, variant), schema.std(axis, source, variant)]
     return [name for name in names if name in ds]
+
+
+#: the held-out risk estimate's standard error over time, where SGD archives it
+RISK_SGD_STDERR = "risk_sgd_stderr"
+
+
+def _reduced_axes(ds) -> list[str]:
+    """The reduced coordinates SGD's neurons are archived in (``particle_<axis>``)."""
+    return [n[len("particle_") :] for n in ds.data_vars if n.startswith("particle_")]
+
+
+def _run_parameters(ds) -> dict:
+    """The comparison's settings (the ``parameters`` attribute), ``{}`` when absent."""
+    try:
+        parameters = json.loads(ds.attrs.get("parameters", "{}"))
+    except (TypeError, ValueError):
+        return {}
+    return parameters if isinstance(parameters, dict) else {}
+
+
+def _method_lines(ds) -> list[str]:
+    """What the curves are: SGD's risk estimator (and its error) and the PDE's Mehler order."""
+    from wgflow import schema
+
+    parameters = _run_parameters(ds)
+    lines = []
+    exact = parameters.get("exact_risk")
+    if exact is True:
+        lines.append("SGD risk: exact R_N of the network's neurons (closed form)")
+    elif exact is False:
+        size = ds.attrs.get("test_size")
+        text = "SGD risk: held-out Monte-Carlo estimate" + (f" on {size} samples" if size else "")
+        if RISK_SGD_STDERR in ds:
+            error = float(ds[RISK_SGD_STDERR].max())
+            text += f", standard error ≤ {error:.5f}"
+        else:
+            text += " (standard error not archived)"
+        if schema.variants_in(ds):
+            text += "; the risk gap includes its error"
+        lines.append(text)
+    order = parameters.get("mehler_order")
+    if order is not None and schema.variants_in(ds):
+        what = "the d → ∞ limit" if order == 0 else (
+            "the d → ∞ limit plus the finite-d overlap terms up to that order"
+        )
+        lines.append(f"reduced dynamics: Mehler order {order} ({what})")
+    return lines
 
 
 def _non_finite_summary(ds) -> list[str]:
@@ -634,6 +684,8 @@ def _print_summary(ds) -> None:
         return _print_table(ds)
     last = ds.isel(time=-1)
     sgd = schema.RISK_SGD
+    for line in _method_lines(ds):
+        print(line)
     if "kappa" in ds.dims:
         for k in ds["kappa"].values:
             row = last.sel(kappa=k)
@@ -658,15 +710,19 @@ def _print_summary(ds) -> None:
             f"sup_t |R_SGD − R_PDE| = {float(ds[schema.risk_gap(variant)].max()):.5f}; "
             f"sup_t W2 (reduced coordinates) = {float(ds[schema.w2(variant)].max()):.5f}{which}"
         )
-    axes = [n[len("particle_") :] for n in ds.data_vars if n.startswith("particle_")]
-    for axis in axes:  # every statistic: the final mean of each reduced coordinate
-        sources = [("SGD", schema.mean(axis, "sgd"))] + [
-            (f"PDE {v}" if v != "plain" else "PDE", schema.mean(axis, "pde", v))
-            for v in variants
+    for axis in _reduced_axes(ds):  # every statistic: final mean (± std) of each coordinate
+        sources = [("SGD", "sgd", "plain")] + [
+            (f"PDE {v}" if v != "plain" else "PDE", "pde", v) for v in variants
         ]
-        shown = ", ".join(f"{who} {float(last[name]):.4f}" for who, name in sources if name in ds)
+        shown, spreads = [], False
+        for who, source, variant in sources:
+            mean, std = schema.mean(axis, source, variant), schema.std(axis, source, variant)
+            if mean in ds:
+                spreads = spreads or std in ds
+                spread = f" ± {float(last[std]):.4f}" if std in ds else ""
+                shown.append(f"{who} {float(last[mean]):.4f}{spread}")
         if shown:
-            print(f"final mean {axis}: {shown}")
+            print(f"final mean{' ± std' if spreads else ''} {axis}: {', '.join(shown)}")
     if "correction_c" in ds.attrs:
         print(f"step-size correction: c = εd = {ds.attrs['correction_c']:g}")
     if schema.PDE_TIME in ds.dims:

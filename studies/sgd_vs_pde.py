@@ -96,20 +96,31 @@ def study_point(
     Returns
     -------
     dict
-        ``sup_risk_gap``, ``sup_w2``; with ``correction`` in ``fixed`` also
-        ``sup_risk_gap_corrected``, ``sup_w2_corrected`` and the final mean ``r2`` of SGD and
-        of both PDEs (``final_mean_r2_sgd``, ``…_pde``, ``…_pde_corrected``).
+        ``sup_risk_gap``, ``sup_w2``, ``mean_risk_gap`` (time average of the gap) and
+        ``final_mean_r2_sgd``, ``final_mean_r2_pde``; for each correction in ``fixed`` the same
+        with its suffix (``sup_risk_gap_corrected``, ``final_mean_r2_pde_collective``, …); with
+        the collective model also the final ``v2`` and pair correlation measured on SGD and
+        predicted (``final_v2_sgd``, ``final_v2_pde_collective``, …).
     """
+    from wgflow import schema
+
     step = step_size_of(int(d), eps, eps_d)
     ds = compare(d=int(d), n_neurons=int(N), step_size=step, seed=int(seed), **fixed)
-    out = {"sup_risk_gap": ds.attrs["sup_risk_gap"], "sup_w2": ds.attrs["sup_w2"]}
-    if fixed.get("correction") is not None:
-        out.update(
-            sup_risk_gap_corrected=ds.attrs["sup_risk_gap_corrected"],
-            sup_w2_corrected=ds.attrs["sup_w2_corrected"],
-        )
-        for source in ("sgd", "pde", "pde_corrected"):
-            out[f"final_mean_r2_{source}"] = float(ds[f"mean_r2_{source}"][-1])
+    out = {}
+    for variant in schema.variants_in(ds):
+        suffix = schema.PDE_VARIANTS[variant][0]
+        out[f"sup_risk_gap{suffix}"] = ds.attrs[f"sup_risk_gap{suffix}"]
+        out[f"sup_w2{suffix}"] = ds.attrs[f"sup_w2{suffix}"]
+        out[f"mean_risk_gap{suffix}"] = float(ds[schema.risk_gap(variant)].mean())
+        if "r2" in ds.coords or schema.mean("r2", "sgd") in ds:
+            out[f"final_mean_r2_pde{suffix}"] = float(ds[schema.mean("r2", "pde", variant)][-1])
+    if schema.mean("r2", "sgd") in ds:
+        out["final_mean_r2_sgd"] = float(ds[schema.mean("r2", "sgd")][-1])
+    for name in schema.COLLECTIVE:
+        for source in ("sgd", "pde"):
+            key = schema.collective(name, source)
+            if key in ds:
+                out[f"final_{key}"] = float(ds[key][-1])
     return out
 
 

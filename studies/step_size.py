@@ -1,7 +1,8 @@
-"""SGD at finite step size against the reduced PDE with and without the ``εd`` correction.
+"""SGD at finite step size against the plain reduced PDE, the one-neuron ``εd`` correction and
+the collective model.
 
 :func:`correction_study` sweeps :func:`~wgflow.studies.sgd_vs_pde.study_point` (that is,
-:func:`~wgflow.studies.sgd_vs_pde.compare` with ``correction="step-size"``) with
+:func:`~wgflow.studies.sgd_vs_pde.compare` with ``correction=("step-size", "collective")``) with
 :func:`wgflow.sweep.sweep` over the number of neurons ``N`` at fixed ``c = εd`` and over the
 step size ``ε`` at fixed ``N``; :func:`~wgflow.studies.sgd_vs_pde.fit_slopes` gives the
 log–log slope of each seed-averaged gap (Student-t intervals).
@@ -23,7 +24,13 @@ from .sgd_vs_pde import fit_slopes, study_point
 FLAGSHIP = {"d": 320, "s0": 60, "delta": 0.5, "activation": "relu", "t_final": 10.0,
             "save_every": 0.5, "cells": 64, "r_max": 1.5}  # fmt: skip
 QUICK = {**FLAGSHIP, "d": 80, "s0": 15, "t_final": 4.0, "cells": 32, "pde_samples": 20_000}
-GAPS = ("sup_risk_gap", "sup_risk_gap_corrected", "sup_w2", "sup_w2_corrected")
+GAPS = (
+    "sup_risk_gap", "sup_risk_gap_corrected", "sup_risk_gap_collective",
+    "mean_risk_gap", "mean_risk_gap_corrected", "mean_risk_gap_collective",
+    "sup_w2", "sup_w2_corrected", "sup_w2_collective",
+)  # fmt: skip
+#: the corrections every point solves beside the plain PDE
+CORRECTIONS = ("step-size", "collective")
 
 
 def correction_study(
@@ -76,7 +83,7 @@ def correction_study(
     }
     out = {}
     for name, grid in plans.items():
-        fn = functools.partial(study_point, correction="step-size", **fixed)
+        fn = functools.partial(study_point, correction=CORRECTIONS, **fixed)
         path = None if output_prefix is None else f"{output_prefix}-{name}.nc"
         out[name] = sweep(
             fn, {**grid, "seed": list(seeds)}, scheduler=scheduler, output=path, progress=progress
