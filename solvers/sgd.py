@@ -241,13 +241,33 @@ class SGD(Solver):
         float
             The risk.
         """
+        return self.risk_and_error(theta)[0]
+
+    def risk_and_error(self, theta: np.ndarray) -> tuple[float, float]:
+        """:meth:`risk` and its standard error (0 when exact).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (N, P)
+            Weights of one network.
+
+        Returns
+        -------
+        risk : float
+            The risk.
+        stderr : float
+            The held-out estimate's standard error ``std(ℓ)/√n`` over its ``n`` losses
+            ``ℓ = (y − f(x))²`` (0 for the exact risk). The held-out set is fixed, so the errors
+            at different times are strongly correlated: it bounds each value, not differences.
+        """
         theta = np.asarray(theta, dtype=np.float64)
         if self.model.population_risk is not None:
-            return float(self.model.population_risk(theta))
+            return float(self.model.population_risk(theta)), 0.0
         if self._test_set is None:
             self._test_set = self.model.data.sample(self.test_size, self._test_rng)
         x, y = self._test_set
-        return float(np.mean((y - self.model.predict(theta, x)) ** 2))
+        losses = (y - self.model.predict(theta, x)) ** 2
+        return float(np.mean(losses)), float(np.std(losses, ddof=1) / np.sqrt(losses.size))
 
     # ---- the solver protocol ---------------------------------------------------------------
     def initial_state(self, theta0) -> SGDState:
@@ -439,7 +459,8 @@ class SGD(Solver):
         return snap
 
     def observables(self, state: SGDState) -> dict:
-        return {"risk": np.array([self.risk(th) for th in state.theta]), "steps": state.k}
+        pairs = np.array([self.risk_and_error(th) for th in state.theta])
+        return {"risk": pairs[:, 0], "risk_stderr": pairs[:, 1], "steps": state.k}
 
     def problem_name(self) -> str:
         return str(self.model.metadata.get("problem", self.model.name))
@@ -473,6 +494,12 @@ class SGD(Solver):
                 + ("" if exact else f" (held-out set of {self.test_size})"),
             },
         )
+        if not exact and all("risk_stderr" in obs for obs in recorder.observables):
+            ds["risk_stderr"] = xr.DataArray(
+                np.stack([obs["risk_stderr"] for obs in recorder.observables]),
+                dims=("time", "replica"),
+                attrs={"units": "1", "long_name": "standard error of the held-out risk"},
+            )
         ds["steps"] = xr.DataArray(
             np.array([obs["steps"] for obs in recorder.observables]),
             dims="time",

@@ -610,17 +610,15 @@ def _summary_variables(ds) -> list[str]:
     """The variables the summary prints (names from :mod:`wgflow.schema`)."""
     from wgflow import schema
 
-    names = [schema.RISK_SGD, RISK_SGD_STDERR, "mass", "free_energy"]
+    names = [schema.RISK_SGD, schema.RISK_SGD_STDERR, "mass", "free_energy"]
     for variant in schema.PDE_VARIANTS:
         names += [schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)]
+    for name in schema.COLLECTIVE:
+        names += [schema.collective(name, "sgd"), schema.collective(name, "pde")]
     for axis in _reduced_axes(ds):
         for source, variant in [("sgd", "plain")] + [("pde", v) for v in schema.PDE_VARIANTS]:
             names += [schema.mean(axis, source, variant), schema.std(axis, source, variant)]
     return [name for name in names if name in ds]
-
-
-#: the held-out risk estimate's standard error over time, where SGD archives it
-RISK_SGD_STDERR = "risk_sgd_stderr"
 
 
 def _reduced_axes(ds) -> list[str]:
@@ -649,8 +647,8 @@ def _method_lines(ds) -> list[str]:
     elif exact is False:
         size = ds.attrs.get("test_size")
         text = "SGD risk: held-out Monte-Carlo estimate" + (f" on {size} samples" if size else "")
-        if RISK_SGD_STDERR in ds:
-            error = float(ds[RISK_SGD_STDERR].max())
+        if schema.RISK_SGD_STDERR in ds:
+            error = float(ds[schema.RISK_SGD_STDERR].max())
             text += f", standard error ≤ {error:.5f}"
         else:
             text += " (standard error not archived)"

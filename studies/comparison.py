@@ -841,6 +841,9 @@ def sgd_variables(sgd: xr.Dataset, plain: xr.Dataset, axes) -> dict:
 def _sgd_core(sgd: xr.Dataset, axes) -> dict:
     """SGD's risk and its neurons in reduced coordinates (the grid axes keep the name)."""
     out = {schema.RISK_SGD: sgd["risk"].assign_attrs(schema.attributes(schema.RISK_SGD))}
+    if "risk_stderr" in sgd:
+        name = schema.RISK_SGD_STDERR
+        out[name] = sgd["risk_stderr"].assign_attrs(schema.attributes(name))
     for axis in axes:
         if axis in sgd:
             name = schema.particle(axis)

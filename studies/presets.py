@@ -32,6 +32,8 @@ from wgflow.validation import check_choice
 
 MMN = "Mei, Montanari & Nguyen, PNAS 115 (2018) E7665, arXiv 1804.06561"
 SEED = "the seed talk's"
+#: the finite-step-size models every network preset solves beside the plain PDE (seconds)
+CORRECTIONS = ("step-size", "collective")
 #: settings every preset accepts besides its own
 COMMON_SETTINGS = {"step_reading": "seed"}
 STEP_READINGS = ("seed", "paper")
@@ -66,6 +68,7 @@ PRESETS: dict[str, dict] = {
             "activation": "relu",
             "n_neurons": 800,
             "step_size": 2e-4,
+            "correction": CORRECTIONS,
             "t_final": 10.0,
             "save_every": 0.5,
             "cells": 64,
@@ -107,6 +110,7 @@ PRESETS: dict[str, dict] = {
             "trained": "abw",
             "n_neurons": 800,
             "step_size": 2e-4,
+            "correction": CORRECTIONS,
             "initial_scale": 0.8,
             "t_final": 20.0,
             "save_every": 1.0,
@@ -146,6 +150,7 @@ PRESETS: dict[str, dict] = {
             "activation": "ramp",
             "n_neurons": 800,
             "step_size": 1e-6,
+            "correction": CORRECTIONS,
             "initial_scale": 0.8,
             "t_final": 250.0,
             "sgd_t_final": 100.0,
@@ -185,6 +190,7 @@ PRESETS: dict[str, dict] = {
             "activation": "nonmonotone",
             "n_neurons": 800,
             "step_size": 2e-6,
+            "correction": CORRECTIONS,
             "initial_scale": (0.1, 0.4),
             "t_final": 3.0,
             "save_every": 0.1,

@@ -19,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "PDE_VARIANTS",
     "RISK_SGD",
+    "RISK_SGD_STDERR",
     "COLLECTIVE",
     "attributes",
     "collective",
@@ -49,6 +50,8 @@ COLLECTIVE = {
 }
 #: SGD's risk over time
 RISK_SGD = "risk_sgd"
+#: the standard error of SGD's held-out risk estimate (absent when the risk is exact)
+RISK_SGD_STDERR = "risk_sgd_stderr"
 #: the PDE's own time axis when it runs longer than SGD
 PDE_TIME = "pde_time"
 
@@ -285,6 +288,8 @@ def attributes(name: str) -> dict:
     """
     if name == RISK_SGD:
         return {"long_name": "SGD risk R_N(θ^k)", "units": "1"}
+    if name == RISK_SGD_STDERR:
+        return {"long_name": "standard error of SGD's held-out risk estimate", "units": "1"}
     for variant, (_, label) in PDE_VARIANTS.items():
         fixed = {
             risk_pde(variant): f"risk of the {label} R(ρ̄_t)",
