@@ -484,7 +484,9 @@ CASES = {
         lambda t: sgd_vs_pde.compare(problem=TeacherStudent(d=3, teacher=TEACHER), s0=2),
     ],
     ("sgd_vs_pde.compare", "correction"): [
-        lambda t: sgd_vs_pde.compare(problem="teacher-student", d=8, correction="step-size"),
+        lambda t: sgd_vs_pde.compare(problem="teacher-student", d=8, correction="step-sized"),
+        lambda t: sgd_vs_pde.compare(d=8, correction=["collective", "collective"]),
+        lambda t: sgd_vs_pde.compare(d=8, correction=3),
     ],
     ("sgd_vs_pde.compare", "r_max"): [
         lambda t: sgd_vs_pde.compare(d=20, n_neurons=5, t_final=0.1, save_every=0.1, r_max=0.5)
