@@ -18,7 +18,7 @@ network starts from a law symmetric under the rotations of each subspace).
 divisor of ``save_every``): half a step of the scalars, a full step of ``ρ̃`` at frozen scalars by
 the plain solver (:class:`~wgflow.solvers.FiniteVolume` or
 :class:`~wgflow.solvers.Particles`, each with its own stability control), half a step of the
-scalars. Each scalar step is the exponential integrator of the linear ODE with ``∂R/∂S`` and
+scalars (consecutive half steps between snapshots merged). Each scalar step is the exponential integrator of the linear ODE with ``∂R/∂S`` and
 ``B`` frozen at the midpoint of a predictor step (second order); ``∂R/∂S`` is a central
 difference (one-sided at ``S < η``). The splitting error is ``O(h²)`` per unit time (tested).
 """
@@ -34,8 +34,9 @@ from wgflow.errors import BoundaryReached, RunStopped
 from wgflow.measures import ParticleMeasure
 from wgflow.solvers import FiniteVolume, Particles
 
-#: the largest coupling interval between the density and the scalars (time units)
-COUPLING_STEP = 0.05
+#: the largest coupling interval between the density and the scalars (time units): the
+#: splitting error at the flagship is 2e-5 of ‖v̄‖² at h = 0.25 (second order, tested)
+COUPLING_STEP = 0.25
 #: relative step of the finite difference ``∂R/∂S``
 DIFFERENCE_STEP = 1e-3
 
@@ -151,10 +152,13 @@ def solve_collective(cmp, sample: np.ndarray, progress: bool = False) -> xr.Data
     bar = tqdm(total=n_saves * intervals, disable=not progress, desc="collective PDE")
     try:
         for _ in range(n_saves):
-            for _ in range(intervals):
-                modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), h / 2)
+            # Strang steps; inside a snapshot interval the two half steps of the scalars
+            # between two density steps (same ρ̃) merge into one
+            modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), h / 2)
+            for k in range(intervals):
                 marcher.step(red.collective_energy(cmp.step_size, modes), h)
-                modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), h / 2)
+                dt = h / 2 if k == intervals - 1 else h
+                modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), dt)
                 bar.update()
             records.append(marcher.record(modes))
     except (RunStopped, KeyboardInterrupt) as exc:
