@@ -281,8 +281,8 @@ def _parse_pairs(parser, owner: str, pairs: list[str], known: dict) -> dict:
             value = float(value) if ok else value
         elif isinstance(default, str):
             ok = isinstance(value, str)
-        elif isinstance(default, tuple | list):
-            ok = isinstance(value, list | int | float)
+        elif isinstance(default, tuple | list):  # a list, one value, a comma list or none
+            ok = value is None or isinstance(value, list | int | float | str)
             value = tuple(value) if isinstance(value, list) else value
         else:
             ok = isinstance(value, int | float | str | bool)
@@ -721,6 +721,12 @@ def _print_summary(ds) -> None:
                 shown.append(f"{who} {float(last[mean]):.4f}{spread}")
         if shown:
             print(f"final mean{' ± std' if spreads else ''} {axis}: {', '.join(shown)}")
+    for name in schema.COLLECTIVE:  # the network's mean weights: measured and predicted
+        shown = [f"{who} {float(last[key]):.5f}" for who, key in
+                 (("SGD", schema.collective(name, "sgd")),
+                  ("PDE collective", schema.collective(name, "pde"))) if key in ds]  # fmt: skip
+        if shown:
+            print(f"final {name}: {', '.join(shown)}")
     if "correction_c" in ds.attrs:
         print(f"step-size correction: c = εd = {ds.attrs['correction_c']:g}")
     if schema.PDE_TIME in ds.dims:

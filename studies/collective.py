@@ -18,9 +18,10 @@ network starts from a law symmetric under the rotations of each subspace).
 divisor of ``save_every``): half a step of the scalars, a full step of ``ρ̃`` at frozen scalars by
 the plain solver (:class:`~wgflow.solvers.FiniteVolume` or
 :class:`~wgflow.solvers.Particles`, each with its own stability control), half a step of the
-scalars (consecutive half steps between snapshots merged). Each scalar step is the exponential integrator of the linear ODE with ``∂R/∂S`` and
-``B`` frozen at the midpoint of a predictor step (second order); ``∂R/∂S`` is a central
-difference (one-sided at ``S < η``). The splitting error is ``O(h²)`` per unit time (tested).
+scalars (consecutive half steps between snapshots merged). Each scalar step is the
+exponential integrator of the linear ODE with ``∂R/∂S`` and ``B`` frozen at the midpoint of a
+predictor step (second order); ``∂R/∂S`` is a central difference (one-sided at ``S < η``).
+The splitting error is ``O(h²)`` per unit time (tested).
 """
 
 from __future__ import annotations
