@@ -143,16 +143,19 @@ def solve_collective(cmp, sample: np.ndarray, progress: bool = False) -> xr.Data
     """
     from tqdm.auto import tqdm
 
+    from wgflow.driver import observation_times
+
     red = cmp.reduced
-    intervals = max(1, math.ceil(cmp.save_every / COUPLING_STEP - 1e-9))
-    h = cmp.save_every / intervals
-    n_saves = int(math.floor(cmp.t_final / cmp.save_every + 1e-9))
+    times = observation_times(cmp.t_final, cmp.save_every)  # the plain PDE's snapshot times
+    gaps = np.diff(times)
+    counts = [max(1, math.ceil(gap / COUPLING_STEP - 1e-9)) for gap in gaps]
     marcher = _GridMarcher(cmp, sample) if cmp.on_grid else _ParticleMarcher(cmp, sample)
     modes = {name: 0.0 for name in red.collective_modes}
     records = [marcher.record(modes)]
-    bar = tqdm(total=n_saves * intervals, disable=not progress, desc="collective PDE")
+    bar = tqdm(total=sum(counts), disable=not progress, desc="collective PDE")
     try:
-        for _ in range(n_saves):
+        for end, gap, intervals in zip(times[1:], gaps, counts, strict=True):
+            h = gap / intervals
             # Strang steps; inside a snapshot interval the two half steps of the scalars
             # between two density steps (same ρ̃) merge into one
             modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), h / 2)
@@ -161,6 +164,7 @@ def solve_collective(cmp, sample: np.ndarray, progress: bool = False) -> xr.Data
                 dt = h / 2 if k == intervals - 1 else h
                 modes = advance_modes(red, cmp.step_size, modes, *marcher.measure(), dt)
                 bar.update()
+            marcher.t = float(end)  # the snapshot's exact time (no sum of steps)
             records.append(marcher.record(modes))
     except (RunStopped, KeyboardInterrupt) as exc:
         if len(records) > 1:
