@@ -23,6 +23,8 @@ Three statements of the seed talk, each measured on students trained to converge
 3. **What matters is ρ.** Two students (two seeds) of the same ``N`` are compared by the exact
    W2 distance between their neuron measures in coordinates invariant to the rotations of
    ``S⊥`` and to relu's rescaling ``(a, w) → (c a, w/c)``: ``(a P_S w, |a| ‖P_{S⊥} w‖)``.
+   The ``N = ∞`` risk is the reduced mean-field dynamics run long (:func:`mean_field_limit`,
+   its decay fitted by :func:`decay_fit` and polished by L-BFGS from the final state).
 
 Points whose risk is below ``floor`` (relative to ``E y²``) or whose training hit the
 iteration cap are marked ``floor`` and left out of every fit.
@@ -411,6 +413,125 @@ def point(k: int, N: int, d: int, seeds=(0, 1), width: int = 512, amplitude: flo
         "second_moment": target.second_moment,
         "delta": target.delta,
     }
+
+
+def decay_fit(t: np.ndarray, risk: np.ndarray, confidence: float = 0.95) -> dict:
+    """Fit ``R(t) = R∞ + C t^{−p}`` (relative residuals) with intervals from the covariance.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Positive times, ``n ≥ 4``.
+    risk : ndarray, shape (n,)
+        Positive risks.
+    confidence : float
+        Level of the Student-``t`` intervals.
+
+    Returns
+    -------
+    dict
+        ``r_inf``, ``c``, ``p`` and ``r_inf_low/high``, ``p_low/high``; ``slope`` with
+        ``slope_low/high``: the plain log–log slope of ``R`` over the same times
+        (:func:`wgflow.metrics.fit_rate`).
+    """
+    import scipy.stats
+    from scipy.optimize import curve_fit
+
+    t, risk = np.asarray(t, float), np.asarray(risk, float)
+    if t.shape != risk.shape or t.size < 4 or np.any(t <= 0) or np.any(risk <= 0):
+        raise ValueError("t, risk: need ≥ 4 matching positive values")
+    plain = fit_rate(t, risk, confidence)
+    scale = t[-1]
+    model = lambda x, r_inf, c, p: r_inf + c * (x / scale) ** (-p)  # noqa: E731
+    p0 = (0.0, float(risk[-1]), max(-plain.slope, 0.1))
+    par, cov = curve_fit(model, t, risk, p0=p0, sigma=risk, maxfev=20000)
+    half = scipy.stats.t.ppf(0.5 + confidence / 2, t.size - 3) * np.sqrt(np.diag(cov))
+    return {"r_inf": float(par[0]), "r_inf_low": float(par[0] - half[0]),
+            "r_inf_high": float(par[0] + half[0]), "c": float(par[1] * scale ** par[2]),
+            "p": float(par[2]), "p_low": float(par[2] - half[2]),
+            "p_high": float(par[2] + half[2]), "slope": plain.slope, "slope_low": plain.low,
+            "slope_high": plain.high}  # fmt: skip
+
+
+def mean_field_limit(k: int = 2, width: int = 512, amplitude: float = 0.5, particles: int = 200,
+                     t_final: float = 2000.0, dt: float = 1.0, seed: int = 0,
+                     polish_iter: int = 2000) -> dict:  # fmt: skip
+    """The ``N = ∞`` risk: the reduced mean-field dynamics of the study's teacher, run long.
+
+    The ``d``-free reduction of :class:`~wgflow.problems.TeacherStudent` (relu, ``aw``,
+    ``d → ∞``: particles on ``(a, u ∈ R^k, r = ‖P_{S⊥} w‖)``, each a ring of neurons around
+    ``S``) by :class:`~wgflow.solvers.Particles` (explicit Euler, ``dt``) from ``a = 1``,
+    ``u ~ Unif[−0.6, 0.6]^k``, ``r ~ Unif[0.3, 0.7]``; the risk at 50 log-spaced times; a
+    :func:`decay_fit` over the last decade ``t ≥ t_final/10``; then L-BFGS on the same
+    particles' risk from the final state (``polished``: the stationary point the flow is
+    approaching, if it stays in that basin). The teacher is an infinite-width network the
+    flow can reach, so the global minimum is 0; ``particles`` rings of width 0 are a
+    ``particles``-neuron network, whose best risk is the floor the polish can reach.
+
+    Measured (``k = 2``, ``M = 512``, 200 particles, ``t_final = 2000``, ``dt = 1``; 83 s):
+    ``R(2000) = 1.8e-7``, still falling with local exponent −2.07 (−2.23 at ``t ≈ 400``);
+    the fitted ``R∞`` drifts with the window (2.5e-8 over ``t ≥ 200``, 1.6e-8 over
+    ``t ≥ 1000``) and the polish reaches 3.4e-11: the limit is 0 up to the 200-neuron
+    floor, and the fitted ``R∞`` is curvature, not a limit.
+
+    Parameters
+    ----------
+    k, width, amplitude : int, int, float
+        The teacher (:func:`teacher`).
+    particles : int
+        Particles of the reduced dynamics.
+    t_final, dt : float
+        Horizon and time step (``dt = 1`` and ``0.5`` agree to 1 % at ``t = 20``).
+    seed : int
+        Seed of the initial law.
+    polish_iter : int
+        L-BFGS iterations of the polish (0: none).
+
+    Returns
+    -------
+    dict
+        ``time`` and ``risk`` (arrays, 51 snapshots), ``fit`` and ``fit_late``
+        (:func:`decay_fit` over ``t ≥ t_final/10`` and ``t ≥ t_final/4``: an ``R∞`` that moves
+        between them is curvature of a still-falling risk, not a limit), ``final_risk``,
+        ``r_max`` (largest ``r`` at ``t_final``), ``polished`` (``nan`` when
+        ``polish_iter = 0``), ``polish_iterations``, ``second_moment``.
+    """
+    from wgflow.problems.teacher_student import teacher_start
+    from wgflow.solvers import Particles
+
+    k, n = check_positive_int("k", k), check_positive_int("particles", particles)
+    if not t_final > 10 * dt > 0:
+        raise ValueError(f"t_final: need t_final > 10 dt > 0, got {t_final}, dt = {dt}")
+    u, a = teacher(k, width, amplitude)
+    d = k + 2
+    prob = TeacherStudent(d=d, teacher=TeacherNetwork(u, a), activation="relu", trained="aw",
+                          directions=np.eye(d)[:k])  # fmt: skip
+    red = prob.reduced()
+    pts = np.column_stack([np.ones(n), teacher_start(k)(n, np.random.default_rng(seed))])
+    run = Particles(red.energy, dt=dt).run(pts, t_final, t_final / 4000, spacing="log",
+                                           progress=False)  # fmt: skip
+    times = run["time"].values
+    risks = np.array([red.particle_risk(x) for x in run["positions"].values])
+    last = times >= t_final / 10
+    final = run["positions"].values[-1]
+    late = times >= t_final / 4
+    out = {"time": times, "risk": risks, "fit": decay_fit(times[last], risks[last]),
+           "fit_late": decay_fit(times[late], risks[late]),
+           "final_risk": float(risks[-1]), "r_max": float(np.abs(final[:, -1]).max()),
+           "polished": float("nan"), "polish_iterations": 0,
+           "second_moment": prob.second_moment}  # fmt: skip
+    if polish_iter:
+        w = np.full(n, 1.0 / n)
+
+        def fun(v):
+            p = v.reshape(final.shape)
+            grad = red.potential_gradient(p) + red.particle_gradient(p, w)
+            return red.particle_risk(p), (2.0 / n) * grad.ravel()
+
+        opts = {"maxiter": int(polish_iter), "gtol": 1e-14, "ftol": 1e-16}
+        res = minimize(fun, final.ravel(), jac=True, method="L-BFGS-B", options=opts)
+        out.update(polished=float(res.fun), polish_iterations=int(res.nit))
+    return out
 
 
 def study(

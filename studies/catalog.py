@@ -2,7 +2,7 @@
 until a study runs).
 
 >>> sorted(STUDIES)
-['approximation', 'coupling', 'global-convergence', 'sgd-vs-pde', 'step-size']
+['approximation', 'barron', 'coupling', 'global-convergence', 'sgd-vs-pde', 'step-size']
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ STUDIES: dict[str, Study] = {
     for study in (
         Study("sgd-vs-pde", "sgd_vs_pde", "rates of the SGD–PDE gap in N, ε and d",
               "sgd-vs-pde", {"problem": ("anisotropic", "teacher-student")}),
-        Study("step-size", "step_size", "the εd-corrected PDE against SGD over N and ε",
+        Study("step-size", "step_size", "the εd-corrected and collective PDEs against SGD",
               "step-size"),
         Study("coupling", "coupling", "the proof's four coupling terms and their rates",
               "coupling"),
@@ -83,5 +83,7 @@ STUDIES: dict[str, Study] = {
               "samples to reach inf R + η against d (noisy SGD)", "global-convergence"),
         Study("approximation", "approximation",
               "approximation rates of finite networks (the seed's part A)", "approximation"),
+        Study("barron", "barron", "Barron's bound with its Fourier constant (tanh students)",
+              "barron"),
     )
 }  # fmt: skip

@@ -109,3 +109,31 @@ def test_quick_study_respects_barron_and_falls_faster_than_barron(tmp_path):
     assert np.all(np.isfinite(ds["w2_restarts"]))
     again = ap.study(**options, output=str(out), progress=False)
     np.testing.assert_array_equal(again["best_risk"].values, ds["best_risk"].values)
+
+
+def test_decay_fit_recovers_a_known_limit_and_rate():
+    """R(t) = R∞ + C t^{−p} with 1e-4 relative noise: the fit's intervals contain the truth."""
+    t = np.geomspace(200.0, 2000.0, 12)
+    rng = np.random.default_rng(3)
+    risk = (2e-7 + 3.0 * t**-2.0) * (1 + 1e-4 * rng.standard_normal(t.size))
+    fit = ap.decay_fit(t, risk)
+    assert fit["r_inf_low"] < 2e-7 < fit["r_inf_high"]
+    assert fit["r_inf_high"] - fit["r_inf_low"] < 2e-8
+    assert fit["p_low"] < 2.0 < fit["p_high"]
+    # the plain log–log slope is shallower than −p: R∞ bends it
+    assert fit["slope"] > -2.0
+    with pytest.raises(ValueError, match="t, risk"):
+        ap.decay_fit(t[:3], risk[:3])
+
+
+def test_mean_field_limit_decreases_and_polishes():
+    """The reduced dynamics lower the risk at every snapshot (a gradient flow; Euler at
+    dt = 0.5 is stable here) and L-BFGS from the final state lowers it further."""
+    out = ap.mean_field_limit(k=2, width=32, particles=16, t_final=20.0, dt=0.5, polish_iter=60)
+    risk = out["risk"]
+    assert risk[0] < out["second_moment"] and np.all(np.diff(risk) < 0)
+    assert out["final_risk"] == risk[-1] and out["time"][-1] == pytest.approx(20.0)
+    assert out["polished"] < 0.5 * out["final_risk"]
+    assert out["fit"]["slope"] < 0 and out["fit_late"]["slope"] < 0
+    with pytest.raises(ValueError, match="t_final"):
+        ap.mean_field_limit(t_final=1.0, dt=0.5)
