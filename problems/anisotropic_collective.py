@@ -33,7 +33,7 @@ import numpy as np
 from wgflow.drift import MeanFieldDrift
 from wgflow.energy import Entropy, FreeEnergy, Potential
 from wgflow.interactions import SeparableInteraction
-from wgflow.validation import check_points, check_positive
+from wgflow.validation import check_points, check_positive, check_real, real_array
 
 from .gaussian_expectations import hermite_moment, squared_derivative_expectation
 
@@ -67,10 +67,31 @@ class AnisotropicCollective:
             raise ValueError(
                 f"modes: need a dict with keys {self.collective_modes}, got {modes!r}"
             )
+        out = {}
         for name, value in modes.items():
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"modes: {name} must be a finite variance ≥ 0, got {value!r}")
-        return {name: float(value) for name, value in modes.items()}
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise ValueError(f"modes: {name} must be a real variance ≥ 0, got {value!r}")
+            out[name] = check_real(f"modes: {name}", value, low=0.0)
+        return out
+
+    def _checked_measure(self, points, weights) -> tuple[np.ndarray, np.ndarray]:
+        """Incoherent points ``(n, D̄)`` with radii ≥ 0 and their masses (finite, ≥ 0, sum 1)."""
+        points = check_points("points", points, self.dim)
+        h = len(self.problem.head)
+        if np.any(points[:, h:] < 0):
+            raise ValueError(
+                f"points: the radii {self.radial_axes} must be ≥ 0, got {points[:, h:].min():.3g}"
+            )
+        weights = real_array("weights", weights)
+        if weights.shape != (len(points),):
+            raise ValueError(
+                f"weights: need shape ({len(points)},) (one mass per point), got {weights.shape}"
+            )
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("weights: need finite masses ≥ 0")
+        if abs(weights.sum() - 1.0) > 1e-9:
+            raise ValueError(f"weights: the masses must sum to 1, got {weights.sum():.12g}")
+        return points, weights
 
     def _full_variances(self, points, shifts):
         return tuple(q + s for q, s in zip(self.variances(points), shifts, strict=True))
@@ -286,7 +307,7 @@ class AnisotropicCollective:
         float
             The population risk of the model's network.
         """
-        points = check_points("points", points, self.dim)
+        points, weights = self._checked_measure(points, weights)
         mean_v = float(weights @ self.collective_potential(points, modes, drift=False))
         moments = weights @ self.collective_features(points, modes)
         return float(1.0 + 2.0 * mean_v + self.collective_coefficients @ moments**2)
@@ -319,7 +340,8 @@ class AnisotropicCollective:
         c = eps * p.d
         gamma = 1.0 if p.isotropic else p.s0 / p.d
         shifts = self._shifts(modes)
-        moments = weights @ self._slope_features(check_points("points", points, self.dim), shifts)
+        points, weights = self._checked_measure(points, weights)
+        moments = weights @ self._slope_features(points, shifts)
         common = [
             ((y - m) ** 2 + s * slope**2) * slope**2
             for y, m, slope, s in zip(LABELS, moments[:2], moments[2:], shifts, strict=True)
@@ -348,7 +370,12 @@ class AnisotropicCollective:
             ``2⟨v̄, δ_j⟩`` averages to zero over the network and is left out).
         """
         modes = self._checked_modes(modes)
-        out = np.array(points, float, copy=True)
+        out = real_array("points", points)
+        if out.ndim < 1 or out.shape[-1] != self.dim or not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"points: need finite points with last axis {self.dim} ({self.axes}), got shape "
+                f"{out.shape}"
+            )
         h = len(self.problem.head)
         out[..., h] = np.sqrt(out[..., h] ** 2 + modes["u2"])
         if not self.problem.isotropic:
@@ -373,7 +400,8 @@ class AnisotropicCollective:
             ``C``.
         """
         modes = self._checked_modes(modes)
+        points, weights = self._checked_measure(points, weights)
         name = "u2" if self.problem.isotropic else "v2"
-        radius = np.asarray(points, float)[:, len(self.problem.head) + (name == "v2")]
+        radius = points[:, len(self.problem.head) + (name == "v2")]
         total = modes[name] + float(weights @ radius**2)
         return modes[name] / total if total > 0 else 0.0

@@ -59,6 +59,7 @@ from wgflow.validation import (
     check_points,
     check_positive,
     check_real,
+    real_array,
     strict_keywords,
 )
 
@@ -183,7 +184,16 @@ class AnisotropicGaussians(NetworkProblem):
             ``pair_correlation`` ``C = mean_{i≠j}⟨v_i, v_j⟩ / mean_i ‖v_i‖²`` of the
             uninformative parts (of ``w`` itself when isotropic).
         """
-        w = self._weights_in_basis(np.atleast_2d(theta))
+        theta = real_array("theta", theta)
+        width = len(self.head) + self.d
+        if theta.ndim != 2 or theta.shape[0] < 1 or theta.shape[1] != width:
+            raise ValueError(
+                f"theta: need weights of shape (N ≥ 1, {width}) (head columns then w), got "
+                f"{theta.shape}"
+            )
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta: non-finite weights")
+        w = self._weights_in_basis(theta)
         n = w.shape[0]
         parts = {"u2": w[:, : self.s0]}
         if not self.isotropic:

@@ -34,6 +34,7 @@ import xarray as xr
 from wgflow.errors import BoundaryReached, RunStopped
 from wgflow.measures import ParticleMeasure
 from wgflow.solvers import FiniteVolume, Particles
+from wgflow.validation import check_real
 
 #: the largest coupling interval between the density and the scalars (time units): the
 #: splitting error at the flagship is 2e-5 of ‖v̄‖² at h = 0.25 (second order, tested)
@@ -63,6 +64,9 @@ def collective_rate(red, modes: dict, name: str, points, weights) -> float:
     float
         The derivative (per unit of ``S``).
     """
+    if name not in modes:
+        raise ValueError(f"name: must be one of the modes {list(modes)}, got {name!r}")
+    modes = red._checked_modes(modes) if hasattr(red, "_checked_modes") else modes
     step = DIFFERENCE_STEP * max(modes[name], 1e-2)
 
     def risk(value):
@@ -100,6 +104,7 @@ def advance_modes(red, step_size: float, modes: dict, points, weights, dt: float
     dict of str -> float
         The scalars at ``t + dt`` (never negative).
     """
+    dt = check_real("dt", dt, low=0.0)
     guess = _exponential_step(red, step_size, modes, modes, points, weights, dt)
     middle = {name: 0.5 * (modes[name] + guess[name]) for name in modes}
     return _exponential_step(red, step_size, modes, middle, points, weights, dt)
@@ -221,7 +226,8 @@ class _GridMarcher(_Marcher):
         self.edge = cmp.r_max * (1 - 1 / cmp.cells)
 
     def measure(self):
-        return self.points, self.rho.ravel() * self.grid.cell_volume
+        mass = self.rho.ravel() * self.grid.cell_volume
+        return self.points, mass / mass.sum()
 
     def snapshot(self):
         return self.rho.copy()

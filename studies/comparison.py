@@ -397,12 +397,13 @@ class Comparison:
         wall_sgd = _time.perf_counter() - start
         start = _time.perf_counter()
         pdes = {}
-        try:
-            for variant, solve in self.pde_solvers().items():
+        for variant, solve in self.pde_solvers().items():
+            try:
                 pdes[variant] = solve(sample, progress=progress)
-        except (RunStopped, KeyboardInterrupt) as exc:  # keep the finished SGD run
-            exc.dataset = sgd_kept(sgd, getattr(exc, "dataset", None), self.reduced.axes, exc)
-            raise
+            except (RunStopped, KeyboardInterrupt) as exc:  # keep what finished
+                partial = {**pdes, variant: getattr(exc, "dataset", None)}
+                exc.dataset = sgd_kept(sgd, partial, self.reduced.axes, exc)
+                raise
         wall = {"wall_time_sgd": wall_sgd, "wall_time_pde": _time.perf_counter() - start}
         return assemble(self, sgd, pdes, wall)
 
@@ -822,10 +823,6 @@ def sgd_variables(sgd: xr.Dataset, plain: xr.Dataset, axes) -> dict:
         Named by :mod:`wgflow.schema`.
     """
     out = _sgd_core(sgd, axes)
-    for name in schema.COLLECTIVE:
-        if name in sgd:
-            key = schema.collective(name, "sgd")
-            out[key] = sgd[name].assign_attrs(schema.attributes(key))
     for axis in axes:
         values = sgd[axis]
         out[schema.mean(axis, "sgd")] = values.mean("particle").assign_attrs(
@@ -844,6 +841,10 @@ def _sgd_core(sgd: xr.Dataset, axes) -> dict:
     if "risk_stderr" in sgd:
         name = schema.RISK_SGD_STDERR
         out[name] = sgd["risk_stderr"].assign_attrs(schema.attributes(name))
+    for name in schema.COLLECTIVE:
+        if name in sgd:
+            key = schema.collective(name, "sgd")
+            out[key] = sgd[name].assign_attrs(schema.attributes(key))
     for axis in axes:
         if axis in sgd:
             name = schema.particle(axis)
@@ -1056,16 +1057,18 @@ def _stationary(risk: xr.DataArray, rate: float) -> tuple[float, float] | None:
     return None if hit.size == 0 else (float(t[hit[0] + 1]), float(r[hit[0] + 1]))
 
 
-def sgd_kept(sgd: xr.Dataset, pde: xr.Dataset | None, axes, exc) -> xr.Dataset:
-    """What a comparison keeps when its PDE stage stops: SGD's whole run (the comparison's
-    variable names) and the PDE's snapshots before the stop (on ``pde_time``).
+def sgd_kept(sgd: xr.Dataset, pdes: dict, axes, exc) -> xr.Dataset:
+    """What a comparison keeps when a PDE stage stops: SGD's whole run (the comparison's
+    variable names), each finished PDE variant's run and the stopped one's snapshots before
+    the stop (each on ``pde_time`` with its variant's suffix).
 
     Parameters
     ----------
     sgd : xarray.Dataset
         SGD's archive.
-    pde : xarray.Dataset or None
-        The stopped PDE's snapshots.
+    pdes : dict of str -> xarray.Dataset or None
+        Variant → its run, in solving order; the last one is the stopped variant's snapshots
+        (``None`` when it stopped before its first).
     axes : sequence of str
         The reduced coordinates.
     exc : BaseException
@@ -1074,15 +1077,21 @@ def sgd_kept(sgd: xr.Dataset, pde: xr.Dataset | None, axes, exc) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``status = "incomplete"``; ``stage`` says what stopped.
+        ``status = "incomplete"``; ``stage`` says what finished and what stopped.
     """
     variables = _sgd_core(sgd, axes)
-    if pde is not None and "risk" in pde and pde.sizes.get("time", 0) > 1:
-        variables.update(_whole_run(pde, "plain"))
+    for variant, pde in pdes.items():
+        if pde is not None and "risk" in pde and pde.sizes.get("time", 0) > 1:
+            variables.update(_whole_run(pde, variant))
     ds = xr.Dataset(variables)
     ds["time"].attrs.update(sgd["time"].attrs)
     ds.attrs.update(sgd.attrs)  # SGD's provenance: the comparison's was never built
     stopped = exc.cause if isinstance(exc, RunStopped) else "interrupted (Ctrl-C)"
+    *finished, last = list(pdes) or ["plain"]
+    labels = [schema.PDE_VARIANTS[v][1] for v in finished]
     ds.attrs["status"] = "incomplete"
-    ds.attrs["stage"] = f"SGD complete; reduced PDE stopped: {stopped}"
+    ds.attrs["stage"] = (
+        "SGD complete; " + "".join(f"{label} complete; " for label in labels)
+        + f"{schema.PDE_VARIANTS[last][1]} stopped: {stopped}"
+    )
     return ds

@@ -182,3 +182,58 @@ def test_archive_holds_measured_and_predicted_scalars():
 def test_bad_corrections_are_refused(value, match):
     with pytest.raises((ValueError, TypeError), match=match):
         Comparison(correction=value, **QUICK)
+
+
+def test_a_stop_in_the_collective_stage_keeps_every_finished_run(monkeypatch):
+    calls = {"n": 0}
+    step = collective._GridMarcher.step
+
+    def stopping(self, energy, h):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return step(self, energy, h)
+
+    monkeypatch.setattr(collective, "COUPLING_STEP", 0.25)
+    monkeypatch.setattr(collective._GridMarcher, "step", stopping)
+    with pytest.raises(KeyboardInterrupt) as info:
+        compare(step_size=2e-3, correction=["step-size", "collective"], **QUICK)
+    ds = info.value.dataset
+    plain = compare(step_size=2e-3, **QUICK)
+    # the finished plain and one-neuron runs are kept under their own names …
+    np.testing.assert_allclose(ds["risk_pde_full"].values, plain["risk_pde"].values)
+    assert ds["risk_pde_corrected_full"].sizes["pde_time"] == plain.sizes["time"]
+    # … and the collective one's snapshots before the stop under its own
+    kept = ds["risk_pde_collective_full"].dropna("pde_time")  # pde_time is shared (NaN after)
+    assert kept.sizes["pde_time"] == 2
+    assert "v2_sgd" in ds and "collective mode stopped" in ds.attrs["stage"]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda red, p, w: red.collective_risk({"v2": 0.0, "u2": 0.0}, p, w * np.nan), "weights"),
+        (lambda red, p, w: red.collective_risk({"v2": 0.0, "u2": 0.0}, p, w[:-1]), "weights"),
+        (lambda red, p, w: red.collective_source(1e-3, {"v2": 0.0, "u2": 0.0}, p, 2 * w),
+         "sum to 1"),
+        (lambda red, p, w: red.collective_correlation({"v2": 0.0, "u2": 0.0}, -p, w), "radii"),
+        (lambda red, p, w: red.collective_full({"v2": "a", "u2": 0.0}, p), "modes: v2"),
+        (lambda red, p, w: red.collective_full({"v2": 0.0, "u2": 0.0}, p[:, :1]), "points"),
+        (lambda red, p, w: collective.advance_modes(red, 1e-3, {"v2": 0.0, "u2": 0.0}, p, w,
+                                                    -0.1), "dt"),
+        (lambda red, p, w: collective.collective_rate(red, {"v2": 0.0, "u2": 0.0}, "zz", p, w),
+         "name"),
+    ],
+)
+def test_bad_inputs_of_the_collective_methods_are_named(call, match):
+    red = AnisotropicGaussians(d=40, s0=10, delta=0.5).reduced()
+    points = np.random.default_rng(0).uniform(0.1, 1.0, (20, 2))
+    with pytest.raises(ValueError, match=match):
+        call(red, points, np.full(20, 1 / 20))
+
+
+@pytest.mark.parametrize("theta", [np.ones((3, 39)), np.ones((1, 3, 40)), np.full((3, 40), np.nan),
+                                   np.ones((0, 40))])  # fmt: skip
+def test_collective_coordinates_refuse_bad_weights(theta):
+    with pytest.raises(ValueError, match="theta"):
+        AnisotropicGaussians(d=40, s0=10, delta=0.5).collective_coordinates(theta)
