@@ -363,8 +363,10 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
             ``P⊥w = 0``) of the teacher-orthogonal parts.
         """
         theta = np.atleast_2d(np.asarray(theta, float))
-        if theta.ndim != 2 or theta.shape[1] != self.dim:
-            raise ValueError(f"theta: need shape (N, {self.dim}), got {theta.shape}")
+        if theta.ndim != 2 or theta.shape[1] != self.dim or theta.shape[0] < 1:
+            raise ValueError(f"theta: need shape (N ≥ 1, {self.dim}), got {theta.shape}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta: non-finite weights")
         w = theta[:, len(self.head) :]
         v = w - (w @ self.basis.T) @ self.basis
         n = v.shape[0]

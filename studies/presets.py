@@ -240,6 +240,7 @@ PRESETS: dict[str, dict] = {
             "pde_samples": 1000,
             "pde_dt": 0.02,
             "mehler_order": 0,
+            "correction": CORRECTIONS,
         },
         "quick": {
             "d": 80,
