@@ -728,7 +728,7 @@ def _print_summary(ds) -> None:
         if shown:
             print(f"final {name}: {', '.join(shown)}")
     if "correction_c" in ds.attrs:
-        print(f"step-size correction: c = εd = {ds.attrs['correction_c']:g}")
+        print(f"finite-step-size corrections: c = εd = {ds.attrs['correction_c']:g}")
     if schema.PDE_TIME in ds.dims:
         end = float(ds[schema.PDE_TIME][-1])
         print(f"PDE alone to t = {end:g}: risk {ds.attrs['pde_final_risk']:.5f}")

@@ -169,7 +169,9 @@ class Comparison:
         Keys of :data:`CORRECTIONS` (a list, or one string, comma-separated for several): also
         solve each corrected PDE and archive it with its variant's suffix. ``"step-size"``:
         the one-neuron ``εd`` drift; ``"collective"``: the reduced PDE coupled to the
-        network's collective scalars (``docs/conventions.rst``, "Finite step size").
+        network's collective scalars (``docs/conventions.rst``, "Finite step size" and "The
+        collective mode"; on particles it costs about twice the plain PDE: lower
+        ``pde_particles`` or raise ``pde_dt`` for exploratory runs).
     """
 
     problem: str | NetworkProblem = "anisotropic"

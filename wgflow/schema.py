@@ -305,6 +305,8 @@ def attributes(name: str) -> dict:
         if name == collective(key, "sgd"):
             return {"long_name": f"{label} (SGD)", "units": "1"}
         if name == collective(key, "pde"):
+            if key == "pair_correlation":  # the model's own formula, equal up to O(1/N)
+                label = "pair correlation C = ‖v̄‖² / (‖v̄‖² + ∫ r2² dρ̃)"
             return {"long_name": f"{label} (collective model)", "units": "1"}
     if name == free_energy_pde():
         return {"long_name": "reduced free energy of the PDE", "units": "1"}
