@@ -59,13 +59,12 @@ from wgflow.validation import (
     check_points,
     check_positive,
     check_real,
-    real_array,
     strict_keywords,
 )
 
 from .anisotropic_collective import AnisotropicCollective
 from .gaussian_expectations import hermite_moment, pair_moments, squared_derivative_expectation
-from .two_layer_nn import TwoLayerNN
+from .two_layer_nn import TwoLayerNN, mean_weight_statistics
 
 MEHLER_ORDERS = (0, 2, 4)
 
@@ -184,27 +183,13 @@ class AnisotropicGaussians(NetworkProblem):
             ``pair_correlation`` ``C = mean_{i≠j}⟨v_i, v_j⟩ / mean_i ‖v_i‖²`` of the
             uninformative parts (of ``w`` itself when isotropic).
         """
-        theta = real_array("theta", theta)
-        width = len(self.head) + self.d
-        if theta.ndim != 2 or theta.shape[0] < 1 or theta.shape[1] != width:
-            raise ValueError(
-                f"theta: need weights of shape (N ≥ 1, {width}) (head columns then w), got "
-                f"{theta.shape}"
-            )
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta: non-finite weights")
-        w = self._weights_in_basis(theta)
-        n = w.shape[0]
-        parts = {"u2": w[:, : self.s0]}
-        if not self.isotropic:
-            parts["v2"] = w[:, self.s0 :]
-        out = {name: float(np.sum(part.mean(axis=0) ** 2)) for name, part in parts.items()}
-        last = parts["u2" if self.isotropic else "v2"]
-        square = float(np.mean(np.sum(last**2, axis=1)))
-        name = "u2" if self.isotropic else "v2"
-        pairs = (n * n * out[name] - n * square) / (n * (n - 1)) if n > 1 else 0.0
-        out["pair_correlation"] = pairs / square if square > 0 else 0.0
-        return out
+        def parts(th):
+            w = self._weights_in_basis(th)
+            return {"u2": w[:, : self.s0]} if self.isotropic else {
+                "u2": w[:, : self.s0], "v2": w[:, self.s0 :]}  # fmt: skip
+
+        correlated = "u2" if self.isotropic else "v2"
+        return mean_weight_statistics(theta, len(self.head) + self.d, parts, correlated)
 
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # Weights drawn from ``ρ̄ × Unif(spheres)`` given reduced points.

@@ -73,7 +73,7 @@ from wgflow.validation import (
 )
 
 from .gaussian_expectations import normal_pdf, pair_moments, piecewise_form
-from .two_layer_nn import TwoLayerNN, _relu_pair_moments
+from .two_layer_nn import TwoLayerNN, _relu_pair_moments, mean_weight_statistics
 
 __all__ = ["ReducedTeacherStudent", "TeacherNetwork", "TeacherStudent"]
 
@@ -362,18 +362,11 @@ class TeacherStudent(TwoLayerNN, NetworkProblem):
             ``C = mean_{i≠j}⟨P⊥w_i, P⊥w_j⟩ / mean_i ‖P⊥w_i‖²`` (0 for one neuron or
             ``P⊥w = 0``) of the teacher-orthogonal parts.
         """
-        theta = np.atleast_2d(np.asarray(theta, float))
-        if theta.ndim != 2 or theta.shape[1] != self.dim or theta.shape[0] < 1:
-            raise ValueError(f"theta: need shape (N ≥ 1, {self.dim}), got {theta.shape}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta: non-finite weights")
-        w = theta[:, len(self.head) :]
-        v = w - (w @ self.basis.T) @ self.basis
-        n = v.shape[0]
-        v2 = float(np.sum(v.mean(axis=0) ** 2))
-        square = float(np.mean(np.sum(v * v, axis=1)))
-        pairs = (n * n * v2 - n * square) / (n * (n - 1)) if n > 1 else 0.0
-        return {"v2": v2, "pair_correlation": pairs / square if square > 0 else 0.0}
+        def orthogonal(th):
+            w = th[:, len(self.head) :]
+            return {"v2": w - (w @ self.basis.T) @ self.basis}
+
+        return mean_weight_statistics(np.atleast_2d(theta), self.dim, orthogonal, "v2")
 
     def full_weights(self, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # Weights ``w = Bᵀu + r e`` with ``e`` uniform on the unit sphere of ``S⊥``.

@@ -43,7 +43,7 @@ from wgflow.networks import (
     component_names,
 )
 from wgflow.problem import Problem
-from wgflow.validation import check_choice, check_real, strict_keywords
+from wgflow.validation import check_choice, check_real, real_array, strict_keywords
 
 from .gaussian_expectations import (
     activation_expectation,
@@ -539,3 +539,42 @@ def _relu_pair_moments(q1, q2, cov) -> dict:
         "d_cov": (np.pi - theta) / (2 * np.pi),
         "d_q1": np.where(q1 > 0, rest / (4 * np.pi * np.sqrt(safe1)), 0.0),
     }
+
+
+def mean_weight_statistics(theta, width: int, parts, correlated: str) -> dict[str, float]:
+    """``‖mean_j v_j‖²`` of parts ``v_j`` of a network's neurons, and one part's pair correlation.
+
+    Parameters
+    ----------
+    theta : array_like, shape (N, width)
+        The network's weights (head columns first), ``N ≥ 1``, finite.
+    width : int
+        Columns of ``theta``.
+    parts : callable
+        ``theta (N, width) ↦ {name: v (N, k)}``: parts of each neuron (e.g. its projections on
+        the informative and uninformative subspaces).
+    correlated : str
+        The part whose pair correlation is returned.
+
+    Returns
+    -------
+    dict of str -> float
+        ``‖mean_j v_j‖²`` under each part's name, and ``pair_correlation``
+        ``C = mean_{i≠j}⟨v_i, v_j⟩ / mean_i ‖v_i‖²`` of ``correlated`` (0 for one neuron or
+        ``v = 0``).
+    """
+    theta = real_array("theta", theta)
+    if theta.ndim != 2 or theta.shape[0] < 1 or theta.shape[1] != width:
+        raise ValueError(
+            f"theta: need weights of shape (N ≥ 1, {width}) (head columns then w), got "
+            f"{theta.shape}"
+        )
+    if not np.all(np.isfinite(theta)):
+        raise ValueError("theta: non-finite weights")
+    vs = parts(theta)
+    out = {name: float(np.sum(v.mean(axis=0) ** 2)) for name, v in vs.items()}
+    v, n = vs[correlated], theta.shape[0]
+    square = float(np.mean(np.sum(v * v, axis=1)))
+    pairs = (n * n * out[correlated] - n * square) / (n * (n - 1)) if n > 1 else 0.0
+    out["pair_correlation"] = pairs / square if square > 0 else 0.0
+    return out
