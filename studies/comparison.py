@@ -876,10 +876,7 @@ def pde_variables(sgd: xr.Dataset, pde: xr.Dataset, axes, variant: str, whole: b
         Named by :mod:`wgflow.schema`.
     """
     times = sgd["time"]
-    out = {
-        schema.risk_pde(variant): pde["risk"].interp(time=times),
-        schema.risk_gap(variant): risk_gap(sgd, pde),
-    }
+    out = _risk_variables(sgd, pde, variant)
     if "density" in pde:
         out[schema.w2(variant)] = wasserstein_over_time(sgd, pde)
         density = pde["density"].interp(time=times)
@@ -896,7 +893,7 @@ def pde_variables(sgd: xr.Dataset, pde: xr.Dataset, axes, variant: str, whole: b
                 )
             )
     else:
-        out[schema.w2(variant)] = _particle_w2(sgd, pde, axes)
+        out[schema.w2(variant)] = _particle_w2(sgd, pde["positions"], axes)
         positions = pde["positions"].interp(time=times)
         if variant == "plain":
             out["pde_positions"] = positions
@@ -908,14 +905,7 @@ def pde_variables(sgd: xr.Dataset, pde: xr.Dataset, axes, variant: str, whole: b
             out[schema.std(axis, "pde", variant)] = values.std("sample").assign_attrs(
                 units="1", long_name=f"std of {axis} (PDE, {variant})"
             )
-    if whole:
-        out.update(_whole_run(pde, variant))
-    for name in (schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)):
-        out[name] = out[name].assign_attrs(schema.attributes(name))
-    if schema.density(variant) in out:
-        name = schema.density(variant)
-        out[name] = out[name].assign_attrs(schema.attributes(name))
-    return out
+    return _finished(out, pde, variant, whole)
 
 
 def collective_variables(
@@ -945,22 +935,9 @@ def collective_variables(
         Named by :mod:`wgflow.schema`.
     """
     times = sgd["time"]
-    out = {
-        schema.risk_pde(variant): pde["risk"].interp(time=times),
-        schema.risk_gap(variant): risk_gap(sgd, pde),
-    }
+    out = _risk_variables(sgd, pde, variant)
     full = pde["full_positions"] if "full_positions" in pde else pde["full_points"]
-    values = []
-    for t in times.values:
-        a = np.column_stack([sgd[axis].sel(time=t).values for axis in axes])
-        b = full.sel(time=t, method="nearest").values
-        weights = None
-        if "full_weights" in pde:
-            weights = pde["full_weights"].sel(time=t, method="nearest").values
-            keep = weights > 0
-            b, weights = b[keep], weights[keep] / weights[keep].sum()
-        values.append(wasserstein(ParticleMeasure(a), ParticleMeasure(b, weights), p=2).value)
-    out[schema.w2(variant)] = xr.DataArray(values, dims="time", coords={"time": times.values})
+    out[schema.w2(variant)] = _particle_w2(sgd, full, axes, pde.get("full_weights"))
     if "density" in pde:
         out[schema.density(variant)] = pde["density"].interp(time=times)
     for axis in axes:
@@ -971,13 +948,26 @@ def collective_variables(
         if name in pde:
             key = schema.collective(name, "pde")
             out[key] = pde[name].interp(time=times).assign_attrs(schema.attributes(key))
+    return _finished(out, pde, variant, whole)
+
+
+def _risk_variables(sgd: xr.Dataset, pde: xr.Dataset, variant: str) -> dict:
+    """A PDE variant's risk on SGD's times and its gap to SGD's."""
+    return {
+        schema.risk_pde(variant): pde["risk"].interp(time=sgd["time"]),
+        schema.risk_gap(variant): risk_gap(sgd, pde),
+    }
+
+
+def _finished(out: dict, pde: xr.Dataset, variant: str, whole: bool) -> dict:
+    """A variant's variables with its whole run (``whole``) and the schema's attributes."""
     if whole:
         out.update(_whole_run(pde, variant))
-    for name in (schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant)):
-        out[name] = out[name].assign_attrs(schema.attributes(name))
-    if schema.density(variant) in out:
-        name = schema.density(variant)
-        out[name] = out[name].assign_attrs(schema.attributes(name))
+    names = (schema.risk_pde(variant), schema.risk_gap(variant), schema.w2(variant),
+             schema.density(variant))  # fmt: skip
+    for name in names:
+        if name in out:
+            out[name] = out[name].assign_attrs(schema.attributes(name))
     return out
 
 
@@ -1000,12 +990,17 @@ def _whole_run(pde: xr.Dataset, variant: str) -> dict[str, xr.DataArray]:
     return out
 
 
-def _particle_w2(sgd: xr.Dataset, pde: xr.Dataset, axes) -> xr.DataArray:
+def _particle_w2(sgd: xr.Dataset, positions: xr.DataArray, axes, weights=None) -> xr.DataArray:
+    """Exact W2 between SGD's neurons and (weighted) PDE points at each of SGD's times."""
     values = []
     for t in sgd["time"].values:
         a = np.column_stack([sgd[axis].sel(time=t).values for axis in axes])
-        b = pde["positions"].sel(time=t, method="nearest").values
-        values.append(wasserstein(ParticleMeasure(a), ParticleMeasure(b), p=2).value)
+        b, w = positions.sel(time=t, method="nearest").values, None
+        if weights is not None:  # grid points: drop the empty cells
+            w = weights.sel(time=t, method="nearest").values
+            keep = w > 0
+            b, w = b[keep], w[keep] / w[keep].sum()
+        values.append(wasserstein(ParticleMeasure(a), ParticleMeasure(b, w), p=2).value)
     return xr.DataArray(values, dims="time", coords={"time": sgd["time"].values})
 
 
