@@ -154,9 +154,7 @@ class AnisotropicCollective:
         qp, qm = self._full_variances(points, self._shifts(modes))
         act = self.problem.activation
         v = -0.5 * a * (hermite_moment(act, qp, 0, b) - hermite_moment(act, qm, 0, b))
-        if drift and np.isfinite(self.beta):
-            v = v + self.potential_values(points) - self.potential_values(points, drift=False)
-        return v
+        return v + self.jacobian_potential(points) if drift and np.isfinite(self.beta) else v
 
     def collective_energy(self, step_size: float, modes: dict) -> FreeEnergy:
         """The energy of the incoherent cloud ``ρ̃`` at frozen scalars, with its ``εd`` drift.
@@ -195,7 +193,7 @@ class AnisotropicCollective:
                 potential,
                 gradient=lambda x: _central_gradient(
                     lambda y: self.collective_potential(y, modes, drift=False), x, 1e-6
-                ) + self._jacobian_gradient(x),
+                ) + self.jacobian_gradient(x),
                 name="V (collective)",
             ),
             interaction=interaction,
@@ -203,16 +201,6 @@ class AnisotropicCollective:
             metadata={**self.energy.metadata, "correction": "collective", "modes": modes},
             drift=self.incoherent_drift(step_size, modes),
         )
-
-    def _jacobian_gradient(self, x: np.ndarray) -> np.ndarray:
-        """The exact radial drift ``−β⁻¹(k−1)/r`` of the noisy case (zero when ``β = ∞``)."""
-        x = np.asarray(x, float)
-        g = np.zeros_like(x)
-        if np.isfinite(self.beta):
-            start = len(self.problem.head)
-            for k, c in enumerate(self.jacobian_powers):
-                g[..., start + k] -= c / (self.beta * x[..., start + k])
-        return g
 
     def incoherent_drift(self, step_size: float, modes: dict) -> MeanFieldDrift:
         r"""The incoherent share of the finite-step-size drift at frozen scalars.

@@ -439,17 +439,54 @@ class ReducedAnisotropic(AnisotropicCollective, ReducedProblem):
         ndarray, shape (...)
             ``V``.
         """
-        a, b, r1, r2 = self.split(points)
+        a, b, _, _ = self.split(points)
         qp, qm = self.variances(points)
         act = self.problem.activation
         v = -0.5 * a * (hermite_moment(act, qp, 0, b) - hermite_moment(act, qm, 0, b))
-        if drift and np.isfinite(self.beta):
-            with np.errstate(divide="ignore"):
-                log_jacobian = sum(
-                    c * np.log(r) for c, r in zip(self.jacobian_powers, (r1, r2), strict=False)
-                )
-            v = v - log_jacobian / self.beta
-        return v
+        return v + self.jacobian_potential(points) if drift and np.isfinite(self.beta) else v
+
+    def jacobian_potential(self, points: np.ndarray) -> np.ndarray:
+        """``−β⁻¹[(s0−1) log r1 + (d−s0−1) log r2]`` (0 when ``β = ∞``).
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+
+        Returns
+        -------
+        ndarray, shape (...)
+            The radial-drift potential of the noisy case.
+        """
+        _, _, r1, r2 = self.split(points)
+        if not np.isfinite(self.beta):
+            return np.zeros_like(r1)
+        with np.errstate(divide="ignore"):
+            log_jacobian = sum(
+                c * np.log(r) for c, r in zip(self.jacobian_powers, (r1, r2), strict=False)
+            )
+        return -log_jacobian / self.beta
+
+    def jacobian_gradient(self, points: np.ndarray) -> np.ndarray:
+        """The exact gradient ``−β⁻¹(k−1)/r`` of :meth:`jacobian_potential`.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., D̄)
+            Reduced points (columns as :attr:`axes`).
+
+        Returns
+        -------
+        ndarray, shape (..., D̄)
+            Zero on the head axes (and everywhere when ``β = ∞``).
+        """
+        points = np.asarray(points, float)
+        g = np.zeros_like(points)
+        if np.isfinite(self.beta):
+            start = len(self.problem.head)
+            for k, c in enumerate(self.jacobian_powers):
+                g[..., start + k] -= c / (self.beta * points[..., start + k])
+        return g
 
     @property
     def jacobian_powers(self) -> list[int]:
@@ -474,11 +511,7 @@ class ReducedAnisotropic(AnisotropicCollective, ReducedProblem):
         """
         points = np.asarray(points, float)
         g = _central_gradient(lambda x: self.potential_values(x, drift=False), points, h)
-        if np.isfinite(self.beta):
-            start = len(self.problem.head)
-            for k, c in enumerate(self.jacobian_powers):
-                g[..., start + k] -= c / (self.beta * points[..., start + k])
-        return g
+        return g + self.jacobian_gradient(points)
 
     @functools.cached_property
     def energy(self) -> FreeEnergy:

@@ -66,16 +66,15 @@ def collective_rate(red, modes: dict, name: str, points, weights) -> float:
     """
     if name not in modes:
         raise ValueError(f"name: must be one of the modes {list(modes)}, got {name!r}")
-    modes = red._checked_modes(modes) if hasattr(red, "_checked_modes") else modes
-    step = DIFFERENCE_STEP * max(modes[name], 1e-2)
+    value = check_real(f"modes: {name}", modes[name], low=0.0)
+    step = DIFFERENCE_STEP * max(value, 1e-2)
 
-    def risk(value):
-        return red.collective_risk({**modes, name: value}, points, weights)
+    def risk(s):
+        return red.collective_risk({**modes, name: s}, points, weights)
 
-    if modes[name] >= step:
-        return (risk(modes[name] + step) - risk(modes[name] - step)) / (2 * step)
-    s = modes[name]
-    return (-3 * risk(s) + 4 * risk(s + step) - risk(s + 2 * step)) / (2 * step)
+    if value >= step:
+        return (risk(value + step) - risk(value - step)) / (2 * step)
+    return (-3 * risk(value) + 4 * risk(value + step) - risk(value + 2 * step)) / (2 * step)
 
 
 def advance_modes(red, step_size: float, modes: dict, points, weights, dt: float) -> dict:
