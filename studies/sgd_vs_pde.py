@@ -112,8 +112,9 @@ def study_point(
         out[f"sup_risk_gap{suffix}"] = ds.attrs[f"sup_risk_gap{suffix}"]
         out[f"sup_w2{suffix}"] = ds.attrs[f"sup_w2{suffix}"]
         out[f"mean_risk_gap{suffix}"] = float(ds[schema.risk_gap(variant)].mean())
-        if "r2" in ds.coords or schema.mean("r2", "sgd") in ds:
-            out[f"final_mean_r2_pde{suffix}"] = float(ds[schema.mean("r2", "pde", variant)][-1])
+        r2 = schema.mean("r2", "pde", variant)
+        if r2 in ds:
+            out[f"final_mean_r2_pde{suffix}"] = float(ds[r2][-1])
     if schema.mean("r2", "sgd") in ds:
         out["final_mean_r2_sgd"] = float(ds[schema.mean("r2", "sgd")][-1])
     for name in schema.COLLECTIVE:
